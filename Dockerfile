@@ -1,0 +1,24 @@
+# syntax=docker/dockerfile:1
+# Build stage: install everything from the lockfile and compile TypeScript with tsc.
+FROM node:24-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src src
+COPY api api
+COPY workers workers
+RUN npm run build && npm prune --omit=dev
+
+# Runtime stage: compiled code, production dependencies and SQL migrations, run as a non-root user.
+FROM node:24-slim
+ENV NODE_ENV=production PORT=8080
+WORKDIR /app
+COPY --from=build /app/node_modules node_modules
+COPY --from=build /app/dist dist
+COPY package.json products.example.json ./
+COPY migrations migrations
+USER node
+EXPOSE 8080
+# The Procfile's `web`; run `release` (migrate) and `worker` from the same image with another command.
+CMD ["node", "dist/src/cli.js", "api"]

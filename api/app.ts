@@ -1,0 +1,29 @@
+import { Router } from '@koa/router';
+import Koa from 'koa';
+import { MethodNotAllowedError, NotFoundError } from '../src/errors.ts';
+import type { ApiDependencies } from './dependencies.ts';
+import { errorMiddleware } from './error-middleware.ts';
+import { registerHealthRoutes } from './routes/health.ts';
+
+/** The API as a Koa application, without listening: tests and `api/server.ts` both use it. */
+export function createApp(deps: ApiDependencies): Koa {
+  const app = new Koa({ proxy: true });
+  // Errors are answered by errorMiddleware; Koa's own handler would print them to stderr.
+  app.silent = true;
+  app.use(errorMiddleware(deps.logger));
+  // Runs after the router: a path no route knows is a JSON 404; a known path under another method
+  // (the router answered 405 with Allow and no body) is a JSON 405.
+  app.use(async (ctx, next) => {
+    await next();
+    if (ctx.body != null) return;
+    if (ctx.status === 404) throw new NotFoundError('route', `no route for ${ctx.method} ${ctx.path}`);
+    if (ctx.status === 405) throw new MethodNotAllowedError(ctx.method, String(ctx.response.get('Allow')).split(/,\s*/));
+  });
+
+  // One router, so that a path known under another method answers 405 (with Allow), not 404.
+  const router = new Router();
+  registerHealthRoutes(router, deps);
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return app;
+}

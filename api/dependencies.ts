@@ -1,0 +1,13 @@
+import type { PgBoss } from 'pg-boss';
+import type { Config } from '../src/config.ts';
+import type { Database } from '../src/db/pool.ts';
+import type { Logger } from '../src/logger.ts';
+
+/** What the API's routes are built from; tests build it with their own database. */
+export type ApiDependencies = {
+  config: Config;
+  logger: Logger;
+  db: Database;
+  /** Enqueues jobs (webhook deliveries, admin syncs). */
+  boss: PgBoss;
+};

@@ -1,0 +1,179 @@
+#!/usr/bin/env node
+import { join } from 'node:path';
+import { startApi } from '../api/server.ts';
+import { startWorker } from '../workers/worker.ts';
+import { loadConfig, requireDatabaseUrl, type Config } from './config.ts';
+import { migrate } from './db/migrate.ts';
+import { createDatabasePool } from './db/pool.ts';
+import { syncProductDefinitions } from './db/products.ts';
+import { startEmbeddedPostgres } from './embedded-postgres.ts';
+import { AppError, ConfigError } from './errors.ts';
+import { createLogger, redactUrl, type Logger, type ProcessRole } from './logger.ts';
+import { loadProductsFile } from './products.ts';
+import { installQueues } from './queues.ts';
+
+// `release-registry <command>`: the one entry point of every process (see the Procfile).
+
+type Command = {
+  summary: string;
+  role: ProcessRole;
+  run: (context: { config: Config; logger: Logger; args: string[] }) => Promise<void>;
+};
+
+const COMMANDS: Record<string, Command> = {
+  migrate: {
+    summary: 'apply database migrations, install the job queues and load the products file',
+    role: 'migrate',
+    run: async ({ config, logger }) => {
+      await prepareDatabase(config, requireDatabaseUrl(config), logger);
+    },
+  },
+  api: {
+    summary: 'serve the read API and receive GitHub webhooks (PORT)',
+    role: 'api',
+    run: async ({ config, logger }) => {
+      const api = await startApi(config, requireDatabaseUrl(config), logger);
+      await untilSignal(logger, config, [api.stop]);
+    },
+  },
+  worker: {
+    summary: 'ingest webhook deliveries and run scheduled syncs',
+    role: 'worker',
+    run: async ({ config, logger }) => {
+      const products = loadProductsFile(config.PRODUCTS_FILE);
+      const worker = await startWorker(config, requireDatabaseUrl(config), logger, products);
+      await untilSignal(logger, config, [worker.stop]);
+    },
+  },
+  start: {
+    summary: 'migrate, then run the API and a worker in one process (embedded PostgreSQL without DATABASE_URL)',
+    role: 'start',
+    run: async ({ config, logger }) => {
+      const products = loadProductsFile(config.PRODUCTS_FILE);
+      const stops: Array<() => Promise<void>> = [];
+      let databaseUrl = config.DATABASE_URL;
+      if (databaseUrl === undefined) {
+        const dir = join(config.DATA_DIR, 'postgres');
+        logger.info({ dataDir: dir }, 'DATABASE_URL is not set: starting an embedded PostgreSQL');
+        const embedded = await startEmbeddedPostgres({ dir, logger });
+        stops.push(embedded.stop);
+        databaseUrl = embedded.url;
+        logger.info({ databaseUrl: redactUrl(databaseUrl), dataDir: embedded.dir }, 'embedded PostgreSQL running');
+      }
+      try {
+        await prepareDatabase(config, databaseUrl, logger);
+        const api = await startApi(config, databaseUrl, logger);
+        stops.unshift(api.stop);
+        const worker = await startWorker(config, databaseUrl, logger, products);
+        stops.unshift(worker.stop);
+        logger.info({ url: api.url, health: `${api.url}/-/healthz` }, `release-registry is running at ${api.url}`);
+      } catch (error) {
+        await runStops(stops, logger);
+        throw error;
+      }
+      await untilSignal(logger, config, stops);
+    },
+  },
+};
+
+async function prepareDatabase(config: Config, databaseUrl: string, logger: Logger): Promise<void> {
+  const products = loadProductsFile(config.PRODUCTS_FILE);
+  const report = await migrate(databaseUrl, logger);
+  const db = await createDatabasePool(databaseUrl, { logger, maximumPoolSize: 2, applicationName: 'release-registry-migrate' });
+  try {
+    logger.info({ applied: report.applied, alreadyApplied: report.alreadyApplied }, 'database schema is current');
+    await installQueues(databaseUrl, logger);
+    const tracked = await syncProductDefinitions(db, products);
+    logger.info({ products: tracked.map((product) => product.name) }, 'products file loaded');
+  } finally {
+    await db.end();
+  }
+}
+
+/** Waits for SIGINT or SIGTERM, then runs `stops` in order within SHUTDOWN_TIMEOUT_MS. */
+function untilSignal(logger: Logger, config: Config, stops: Array<() => Promise<void>>): Promise<void> {
+  return new Promise((resolve) => {
+    let received = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (received) {
+        logger.warn({ signal }, 'second signal: exiting now');
+        process.exit(130);
+      }
+      received = true;
+      logger.info({ signal }, 'shutting down');
+      const deadline = setTimeout(() => {
+        logger.error({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutdown timed out; exiting');
+        process.exit(1);
+      }, config.SHUTDOWN_TIMEOUT_MS);
+      deadline.unref();
+      void runStops(stops, logger).then(() => {
+        clearTimeout(deadline);
+        resolve();
+      });
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+async function runStops(stops: Array<() => Promise<void>>, logger: Logger): Promise<void> {
+  for (const stop of stops) {
+    try {
+      await stop();
+    } catch (error) {
+      logger.error({ err: error }, 'error while stopping');
+    }
+  }
+}
+
+function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, command]) => `  ${name.padEnd(10)} ${command.summary}`);
+  return `usage: release-registry <command>\n\ncommands:\n${lines.join('\n')}\n\nConfiguration comes from the environment; see README.md.`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name = 'start', ...args] = argv;
+  if (name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(`${usage()}\n`);
+    return 0;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    process.stderr.write(`release-registry: unknown command "${name}"\n\n${usage()}\n`);
+    return 2;
+  }
+  let config: Config;
+  try {
+    config = loadConfig();
+    if (command.role !== 'api') loadProductsFile(config.PRODUCTS_FILE);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`release-registry: configuration error: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+  const logger = createLogger(command.role, config.LOG_LEVEL);
+  try {
+    await command.run({ config, logger, args });
+    return 0;
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`release-registry: configuration error: ${error.message}\n`);
+      return 1;
+    }
+    if (error instanceof AppError) {
+      logger.error({ err: error }, error.message);
+      process.stderr.write(`release-registry ${name}: ${error.message}\n`);
+      return 1;
+    }
+    logger.fatal({ err: error }, 'unexpected error');
+    return 1;
+  }
+}
+
+// Run only when executed, not when imported by tests.
+if (import.meta.main) {
+  // Exit explicitly: a finished command must not be kept alive by a library's idle timer.
+  process.exit(await main(process.argv.slice(2)));
+}

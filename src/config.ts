@@ -1,0 +1,98 @@
+import { validate as isValidCron } from 'node-cron';
+import { z } from 'zod';
+import { ConfigError } from './errors.ts';
+
+// Every setting the processes read from the environment, parsed once here. Nothing else in the
+// code base reads process.env: a missing or malformed value stops the process at start with one
+// line that names the variable (see src/cli.ts), instead of surfacing later as NaN or undefined.
+
+const port = (fallback: number) =>
+  z
+    .string()
+    .trim()
+    .default(String(fallback))
+    .pipe(z.string().regex(/^\d{1,5}$/, 'expected an integer from 0 to 65535'))
+    .transform(Number)
+    .pipe(z.number().max(65535, 'expected an integer from 0 to 65535'));
+
+const positiveInt = (fallback: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .default(String(fallback))
+    .pipe(z.string().regex(/^\d+$/, `expected a whole number from 1 to ${max}`))
+    .transform(Number)
+    .pipe(z.number().min(1, `expected a whole number from 1 to ${max}`).max(max, `expected a whole number from 1 to ${max}`));
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
+
+const httpUrl = (fallback: string) =>
+  z
+    .string()
+    .trim()
+    .default(fallback)
+    .pipe(z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }))
+    .transform((value) => value.replace(/\/+$/, ''));
+
+const postgresUrl = z
+  .string()
+  .trim()
+  .pipe(z.url({ protocol: /^postgres(ql)?$/, error: 'expected a postgres:// URL' }));
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const configSchema = z.object({
+  DATABASE_URL: optionalText.pipe(postgresUrl.optional()),
+  PORT: port(8080),
+  METRICS_PORT: port(9464),
+  GITHUB_API_URL: httpUrl('https://api.github.com'),
+  GITHUB_TOKEN: optionalText,
+  GITHUB_WEBHOOK_SECRET: optionalText,
+  PRODUCTS_FILE: z.string().trim().min(1, 'must not be empty').default('products.example.json'),
+  SYNC_SCHEDULE: z
+    .string()
+    .trim()
+    .default('*/15 * * * *')
+    .refine((value) => isValidCron(value), 'expected a cron expression such as "*/15 * * * *"'),
+  API_TOKENS: z
+    .string()
+    .default('')
+    .transform((value) => value.split(',').map((token) => token.trim()).filter((token) => token !== ''))
+    .pipe(z.array(z.string().min(16, 'each token must be at least 16 characters'))),
+  LOG_LEVEL: z.string().trim().toLowerCase().default('info').pipe(z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` })),
+  DATABASE_POOL_SIZE: positiveInt(10, 200),
+  WORKER_CONCURRENCY: positiveInt(4, 64),
+  DATA_DIR: z.string().trim().min(1).default('.data'),
+  SHUTDOWN_TIMEOUT_MS: positiveInt(10_000, 600_000),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/**
+ * Parses the environment. Throws a ConfigError naming the first bad variable; `src/cli.ts` turns it
+ * into one line on stderr and exit code 1.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const result = configSchema.safeParse(env);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const variable = String(issue.path[0] ?? 'environment');
+  const raw = env[variable];
+  const shown = raw === undefined ? 'it is not set' : `got ${JSON.stringify(isSecret(variable) ? '***' : raw)}`;
+  throw new ConfigError(variable, `${issue.message} (${shown})`);
+}
+
+function isSecret(variable: string): boolean {
+  return /TOKEN|SECRET|PASSWORD/.test(variable);
+}
+
+/** The database URL, or a ConfigError for commands that cannot fall back to an embedded server. */
+export function requireDatabaseUrl(config: Config): string {
+  if (config.DATABASE_URL === undefined) {
+    throw new ConfigError('DATABASE_URL', 'required by this command (only `start` runs an embedded PostgreSQL when it is unset)');
+  }
+  return config.DATABASE_URL;
+}

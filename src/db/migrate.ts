@@ -1,0 +1,84 @@
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { MigrationError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import { PROJECT_ROOT } from '../paths.ts';
+
+// Plain numbered .sql files, applied in order, each in its own transaction and recorded with a
+// checksum. A session-level advisory lock makes concurrent runs (two replicas starting at once)
+// wait for each other instead of racing; the second finds nothing left to do.
+
+export const MIGRATIONS_DIR = join(PROJECT_ROOT, 'migrations');
+
+// Any constant works as long as nothing else in the database uses it; this one spells "rr-migr".
+const MIGRATION_LOCK_KEY = 0x72722d6d69677200n;
+
+export type MigrationFile = { name: string; sql: string; checksum: string };
+
+export function readMigrations(dir = MIGRATIONS_DIR): MigrationFile[] {
+  return readdirSync(dir)
+    .filter((file) => /^\d{4}_[a-z0-9_]+\.sql$/.test(file))
+    .sort()
+    .map((file) => {
+      const text = readFileSync(join(dir, file), 'utf8');
+      return { name: file.replace(/\.sql$/, ''), sql: text, checksum: createHash('sha256').update(text).digest('hex') };
+    });
+}
+
+export type MigrationReport = { applied: string[]; alreadyApplied: number };
+
+/**
+ * Applies pending migrations. Runs on its own node-postgres client rather than the Slonik pool:
+ * migration files are scripts of many statements (functions, triggers), which only the simple
+ * query protocol accepts and which Slonik's driver refuses by design.
+ */
+export async function migrate(databaseUrl: string, logger: Logger, migrations = readMigrations()): Promise<MigrationReport> {
+  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'release-registry-migrate' });
+  await client.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1::bigint)', [MIGRATION_LOCK_KEY.toString()]);
+    await client.query(`
+      CREATE TABLE IF NOT EXISTS schema_migrations (
+        name text PRIMARY KEY,
+        checksum text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now()
+      )`);
+    const applied = new Map(
+      (await client.query<{ name: string; checksum: string }>('SELECT name, checksum FROM schema_migrations')).rows.map((row) => [
+        row.name,
+        row.checksum,
+      ]),
+    );
+    const report: MigrationReport = { applied: [], alreadyApplied: 0 };
+    for (const migration of migrations) {
+      const checksum = applied.get(migration.name);
+      if (checksum !== undefined) {
+        if (checksum !== migration.checksum) {
+          throw new MigrationError(migration.name, {
+            cause: new Error('the file changed after it was applied; add a new migration instead of editing an applied one'),
+          });
+        }
+        report.alreadyApplied += 1;
+        continue;
+      }
+      const started = performance.now();
+      try {
+        await client.query('BEGIN');
+        await client.query(migration.sql);
+        await client.query('INSERT INTO schema_migrations (name, checksum) VALUES ($1, $2)', [migration.name, migration.checksum]);
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw new MigrationError(migration.name, { cause: error });
+      }
+      logger.info({ migration: migration.name, durationMs: Math.round(performance.now() - started) }, 'migration applied');
+      report.applied.push(migration.name);
+    }
+    return report;
+  } finally {
+    // Ending the session releases the advisory lock too.
+    await client.end();
+  }
+}

@@ -1,0 +1,115 @@
+import { sql } from 'slonik';
+import { z } from 'zod';
+import type { ProductDefinition } from '../products.ts';
+import type { Queryable } from './pool.ts';
+
+export const productSchema = z.object({
+  id: z.number(),
+  name: z.string(),
+  repository: z.string(),
+  githubRepositoryId: z.number().nullable(),
+  githubFullName: z.string().nullable(),
+  tagPattern: z.string(),
+  plainTagsPublic: z.boolean(),
+  public: z.boolean(),
+  description: z.string().nullable(),
+  tracked: z.boolean(),
+  createdAt: z.date(),
+  updatedAt: z.date(),
+});
+export type Product = z.infer<typeof productSchema>;
+
+const productColumns = sql.fragment`
+  id, name, repository, github_repository_id AS "githubRepositoryId", github_full_name AS "githubFullName",
+  tag_pattern AS "tagPattern", plain_tags_public AS "plainTagsPublic", public, description, tracked,
+  created_at AS "createdAt", updated_at AS "updatedAt"`;
+
+/**
+ * Makes the products table match the products file: upserts every definition and marks products
+ * that left the file as untracked (their releases stay). A product whose repository changes in
+ * the file forgets the GitHub id it had learnt.
+ */
+export async function syncProductDefinitions(db: Queryable, definitions: readonly ProductDefinition[]): Promise<Product[]> {
+  return db.transaction(async (transaction) => {
+    const rows = definitions.map((product) => [
+      product.name,
+      product.repository,
+      product.tagPattern,
+      product.plainTagsPublic,
+      product.public,
+      product.description ?? null,
+    ]);
+    await transaction.query(sql.unsafe`
+      INSERT INTO products (name, repository, tag_pattern, plain_tags_public, public, description)
+      SELECT * FROM ${sql.unnest(rows, ['text', 'text', 'text', 'bool', 'bool', 'text'])}
+      ON CONFLICT (name) DO UPDATE SET
+        repository = excluded.repository,
+        tag_pattern = excluded.tag_pattern,
+        plain_tags_public = excluded.plain_tags_public,
+        public = excluded.public,
+        description = excluded.description,
+        tracked = true,
+        github_repository_id = CASE WHEN lower(products.repository) = lower(excluded.repository) THEN products.github_repository_id END,
+        github_full_name = CASE WHEN lower(products.repository) = lower(excluded.repository) THEN products.github_full_name END,
+        updated_at = now()
+      WHERE (products.repository, products.tag_pattern, products.plain_tags_public, products.public, products.description, products.tracked)
+        IS DISTINCT FROM (excluded.repository, excluded.tag_pattern, excluded.plain_tags_public, excluded.public, excluded.description, true)`);
+    await transaction.query(sql.unsafe`
+      UPDATE products SET tracked = false, updated_at = now()
+      WHERE tracked AND NOT (name = ANY(${sql.array(
+        definitions.map((product) => product.name),
+        'text',
+      )}))`);
+    return listProducts(transaction);
+  });
+}
+
+export async function listProducts(db: Queryable, options: { includeUntracked?: boolean } = {}): Promise<Product[]> {
+  const filter = options.includeUntracked ? sql.fragment`true` : sql.fragment`tracked`;
+  return [...(await db.any(sql.type(productSchema)`SELECT ${productColumns} FROM products WHERE ${filter} ORDER BY name`))];
+}
+
+export async function findProductByName(db: Queryable, name: string): Promise<Product | null> {
+  return db.maybeOne(sql.type(productSchema)`SELECT ${productColumns} FROM products WHERE name = ${name} AND tracked`);
+}
+
+/**
+ * The tracked products of a GitHub repository. GitHub's repository id wins over the name, so a
+ * renamed or transferred repository keeps its products; the name matches the configured repository
+ * or the last name GitHub reported.
+ */
+export async function findProductsForRepository(
+  db: Queryable,
+  repository: { id?: number | null | undefined; fullName?: string | null | undefined },
+): Promise<Product[]> {
+  const id = repository.id ?? null;
+  const fullName = repository.fullName?.toLowerCase() ?? null;
+  return [
+    ...(await db.any(sql.type(productSchema)`
+      SELECT ${productColumns} FROM products
+      WHERE tracked AND (
+        (${id}::bigint IS NOT NULL AND github_repository_id = ${id}::bigint)
+        OR (
+          (github_repository_id IS NULL OR ${id}::bigint IS NULL)
+          AND ${fullName}::text IS NOT NULL
+          AND (lower(repository) = ${fullName}::text OR lower(github_full_name) = ${fullName}::text)
+        )
+      )
+      ORDER BY name`)),
+  ];
+}
+
+/** Remembers GitHub's id and current name of a product's repository (worker only). */
+export async function recordRepositoryIdentity(db: Queryable, productIds: readonly number[], repository: { id: number; fullName: string }): Promise<void> {
+  await db.query(sql.unsafe`
+    UPDATE products
+    SET github_repository_id = ${repository.id}, github_full_name = ${repository.fullName}, updated_at = now()
+    WHERE id = ANY(${sql.array([...productIds], 'int4')})
+      AND (github_repository_id, github_full_name) IS DISTINCT FROM (${repository.id}::bigint, ${repository.fullName}::text)`);
+}
+
+/** owner/name to use for GitHub calls: the last name GitHub reported, else the configured one. */
+export function repositoryPath(product: Pick<Product, 'repository' | 'githubFullName'>): { owner: string; repo: string } {
+  const [owner, repo] = (product.githubFullName ?? product.repository).split('/') as [string, string];
+  return { owner, repo };
+}

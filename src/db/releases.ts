@@ -1,0 +1,322 @@
+import { sql } from 'slonik';
+import { z } from 'zod';
+import { parseTag } from '../domain/version.ts';
+import type { Queryable } from './pool.ts';
+import type { Product } from './products.ts';
+
+// Every write to releases goes through this module, from the sync and from webhook ingestion alike,
+// so that both apply the same domain rules (src/domain/README.md). Each function is one batched,
+// idempotent statement (or a short fixed series) and is meant to run inside the caller's
+// transaction; the change log is appended by the releases_change_log trigger.
+
+/** What git says about a tag. `taggedAt` null means "not known": an existing date is kept. */
+export type TagFact = {
+  name: string;
+  refSha: string;
+  gitSha: string | null;
+  taggedAt: Date | null;
+};
+
+/** What GitHub says about a release. */
+export type GithubReleaseFact = {
+  id: number;
+  tagName: string;
+  name: string | null;
+  draft: boolean;
+  prerelease: boolean;
+  createdAt: Date | null;
+  publishedAt: Date | null;
+  htmlUrl: string | null;
+};
+
+export type ChangeSource = 'sync' | 'webhook' | 'admin' | 'test';
+
+export type TagWriteResult = { added: number; updated: number; moved: number; revived: number; unchanged: number; skipped: number };
+
+/** Names the writer in the change log rows the trigger appends in this transaction. */
+export async function setChangeSource(db: Queryable, source: ChangeSource): Promise<void> {
+  await db.query(sql.unsafe`SELECT set_config('release_registry.change_source', ${source}, true)`);
+}
+
+const tagCounts = z.object({ added: z.number(), updated: z.number(), moved: z.number(), revived: z.number(), written: z.number() });
+
+/**
+ * Inserts or updates the rows of `tags` that are releases of `product` (tags its pattern does not
+ * match are skipped and counted). A tag that was tombstoned is revived; a tag whose ref changed
+ * has moved. `syncRunId` marks the rows as listed by that sync run.
+ */
+export async function upsertTags(
+  db: Queryable,
+  product: Pick<Product, 'id' | 'tagPattern'>,
+  tags: readonly TagFact[],
+  options: { syncRunId?: number | null } = {},
+): Promise<TagWriteResult> {
+  const rows: unknown[][] = [];
+  const seen = new Set<string>();
+  let skipped = 0;
+  for (const tag of tags) {
+    if (seen.has(tag.name)) continue;
+    seen.add(tag.name);
+    const version = parseTag(tag.name, product.tagPattern);
+    if (version === null) {
+      skipped += 1;
+      continue;
+    }
+    rows.push([
+      tag.name,
+      version.version,
+      version.major,
+      version.minor,
+      version.patch,
+      pgTextArray(version.prerelease),
+      pgTextArray(version.build),
+      `\\x${version.prereleaseKey.toString('hex')}`,
+      tag.refSha,
+      tag.gitSha,
+      tag.taggedAt?.toISOString() ?? null,
+    ]);
+  }
+  if (rows.length === 0) return { added: 0, updated: 0, moved: 0, revived: 0, unchanged: 0, skipped };
+
+  const runId = options.syncRunId ?? null;
+  const counts = await db.one(sql.type(tagCounts)`
+    WITH input AS (
+      SELECT * FROM ${sql.unnest(rows, ['text', 'text', 'int8', 'int8', 'int8', 'text', 'text', 'text', 'text', 'text', 'text'])}
+        AS t(tag, version, major, minor, patch, prerelease, build, prerelease_key, ref_sha, git_sha, tagged_at)
+    ),
+    existing AS (
+      SELECT r.tag, r.ref_sha, r.git_sha, r.tagged_at, r.deleted_at
+      FROM releases r JOIN input i ON i.tag = r.tag
+      WHERE r.product_id = ${product.id}
+    ),
+    upserted AS (
+      INSERT INTO releases AS r (product_id, tag, version, major, minor, patch, prerelease, build, prerelease_key,
+                                 ref_sha, git_sha, tagged_at, seen_in_sync_run)
+      SELECT ${product.id}, tag, version, major, minor, patch, prerelease::text[], build::text[], decode(substr(prerelease_key, 3), 'hex'),
+             ref_sha, git_sha, tagged_at::timestamptz, ${runId}::bigint
+      FROM input
+      ON CONFLICT (product_id, tag) DO UPDATE SET
+        version = excluded.version, major = excluded.major, minor = excluded.minor, patch = excluded.patch,
+        prerelease = excluded.prerelease, build = excluded.build, prerelease_key = excluded.prerelease_key,
+        ref_sha = excluded.ref_sha,
+        git_sha = excluded.git_sha,
+        tagged_at = CASE
+          WHEN excluded.tagged_at IS NOT NULL THEN excluded.tagged_at
+          WHEN excluded.ref_sha IS DISTINCT FROM r.ref_sha THEN NULL
+          ELSE r.tagged_at END,
+        deleted_at = NULL,
+        seen_in_sync_run = coalesce(excluded.seen_in_sync_run, r.seen_in_sync_run),
+        updated_at = CASE
+          WHEN (r.ref_sha, r.git_sha, r.deleted_at IS NULL, r.version) IS DISTINCT FROM (excluded.ref_sha, excluded.git_sha, true, excluded.version)
+            OR (excluded.tagged_at IS NOT NULL AND excluded.tagged_at IS DISTINCT FROM r.tagged_at)
+          THEN now() ELSE r.updated_at END
+      WHERE (r.ref_sha, r.git_sha, r.deleted_at IS NULL, r.version, r.seen_in_sync_run)
+              IS DISTINCT FROM (excluded.ref_sha, excluded.git_sha, true, excluded.version, coalesce(excluded.seen_in_sync_run, r.seen_in_sync_run))
+         OR (excluded.tagged_at IS NOT NULL AND excluded.tagged_at IS DISTINCT FROM r.tagged_at)
+      RETURNING r.tag, (r.xmax = 0) AS inserted
+    )
+    SELECT
+      count(*) FILTER (WHERE u.inserted)::int AS added,
+      count(*) FILTER (WHERE NOT u.inserted AND e.deleted_at IS NOT NULL)::int AS revived,
+      count(*) FILTER (WHERE NOT u.inserted AND e.deleted_at IS NULL
+                       AND (e.ref_sha, e.git_sha) IS DISTINCT FROM (i.ref_sha, i.git_sha))::int AS moved,
+      count(*) FILTER (WHERE NOT u.inserted AND e.deleted_at IS NULL
+                       AND (e.ref_sha, e.git_sha) IS NOT DISTINCT FROM (i.ref_sha, i.git_sha)
+                       AND i.tagged_at IS NOT NULL AND i.tagged_at::timestamptz IS DISTINCT FROM e.tagged_at)::int AS updated,
+      count(*)::int AS written
+    FROM upserted u JOIN input i ON i.tag = u.tag LEFT JOIN existing e ON e.tag = u.tag`);
+
+  const names = rows.map((row) => row[0] as string);
+  await refreshDerivedFields(db, product.id, names);
+  await refreshCanonical(db, product.id, { tags: names });
+  const changed = counts.added + counts.updated + counts.moved + counts.revived;
+  return {
+    added: counts.added,
+    updated: counts.updated,
+    moved: counts.moved,
+    revived: counts.revived,
+    unchanged: rows.length - changed,
+    skipped,
+  };
+}
+
+/** Tombstones the named tags (a delete event, or tags absent from a complete listing). */
+export async function tombstoneTags(db: Queryable, productId: number, tagNames: readonly string[]): Promise<number> {
+  if (tagNames.length === 0) return 0;
+  const tombstoned = await db.any(sql.type(z.object({ tag: z.string() }))`
+    UPDATE releases SET deleted_at = now(), updated_at = now()
+    WHERE product_id = ${productId} AND tag = ANY(${sql.array([...tagNames], 'text')}) AND deleted_at IS NULL
+    RETURNING tag`);
+  if (tombstoned.length > 0) await refreshCanonical(db, productId, { tags: tombstoned.map((row) => row.tag) });
+  return tombstoned.length;
+}
+
+/**
+ * After a complete listing by sync run `runId`, tombstones every live tag the run did not list.
+ * Only call this when the listing really was complete: a partial listing must tombstone nothing.
+ */
+export async function tombstoneTagsNotSeenInRun(db: Queryable, productId: number, runId: number): Promise<number> {
+  const tombstoned = await db.any(sql.type(z.object({ tag: z.string() }))`
+    UPDATE releases SET deleted_at = now(), updated_at = now()
+    WHERE product_id = ${productId} AND deleted_at IS NULL AND seen_in_sync_run IS DISTINCT FROM ${runId}
+    RETURNING tag`);
+  if (tombstoned.length > 0) await refreshCanonical(db, productId, { tags: tombstoned.map((row) => row.tag) });
+  return tombstoned.length;
+}
+
+/** Upserts GitHub releases and refreshes the release fields of the tags they name (old and new). */
+export async function upsertGithubReleases(
+  db: Queryable,
+  productId: number,
+  releases: readonly GithubReleaseFact[],
+  options: { syncRunId?: number | null } = {},
+): Promise<{ written: number }> {
+  if (releases.length === 0) return { written: 0 };
+  const unique = new Map(releases.map((release) => [release.id, release]));
+  const rows = [...unique.values()].map((release) => [
+    release.id,
+    release.tagName,
+    release.name,
+    release.draft,
+    release.prerelease,
+    release.createdAt?.toISOString() ?? null,
+    release.publishedAt?.toISOString() ?? null,
+    release.htmlUrl,
+  ]);
+  const runId = options.syncRunId ?? null;
+  const affected = await db.any(sql.type(z.object({ tag: z.string(), changed: z.boolean() }))`
+    WITH input AS (
+      SELECT * FROM ${sql.unnest(rows, ['int8', 'text', 'text', 'bool', 'bool', 'text', 'text', 'text'])}
+        AS t(github_release_id, tag_name, name, draft, prerelease, created_at, published_at, html_url)
+    ),
+    previous AS (
+      SELECT g.github_release_id, g.tag_name FROM github_releases g JOIN input i USING (github_release_id)
+      WHERE g.product_id = ${productId}
+    ),
+    upserted AS (
+      INSERT INTO github_releases AS g (product_id, github_release_id, tag_name, name, draft, prerelease, created_at, published_at, html_url, seen_in_sync_run)
+      SELECT ${productId}, github_release_id, tag_name, name, draft, prerelease, created_at::timestamptz, published_at::timestamptz, html_url, ${runId}::bigint
+      FROM input
+      ON CONFLICT (product_id, github_release_id) DO UPDATE SET
+        tag_name = excluded.tag_name, name = excluded.name, draft = excluded.draft, prerelease = excluded.prerelease,
+        created_at = excluded.created_at, published_at = excluded.published_at, html_url = excluded.html_url,
+        deleted_at = NULL,
+        seen_in_sync_run = coalesce(excluded.seen_in_sync_run, g.seen_in_sync_run),
+        updated_at = now()
+      WHERE (g.tag_name, g.name, g.draft, g.prerelease, g.created_at, g.published_at, g.html_url, g.deleted_at IS NULL, g.seen_in_sync_run)
+        IS DISTINCT FROM (excluded.tag_name, excluded.name, excluded.draft, excluded.prerelease, excluded.created_at, excluded.published_at,
+                          excluded.html_url, true, coalesce(excluded.seen_in_sync_run, g.seen_in_sync_run))
+      RETURNING g.github_release_id, g.tag_name
+    )
+    SELECT tag_name AS tag, true AS changed FROM upserted
+    UNION SELECT p.tag_name, true FROM previous p JOIN upserted u USING (github_release_id) WHERE p.tag_name <> u.tag_name`);
+  const tags = [...new Set(affected.map((row) => row.tag))];
+  await refreshDerivedFields(db, productId, tags);
+  await refreshCanonical(db, productId, { tags });
+  return { written: affected.length };
+}
+
+/** Marks GitHub releases deleted (a release `deleted` event, or absence from a complete listing). */
+export async function deleteGithubReleases(db: Queryable, productId: number, releaseIds: readonly number[]): Promise<number> {
+  if (releaseIds.length === 0) return 0;
+  const deleted = await db.any(sql.type(z.object({ tag: z.string() }))`
+    UPDATE github_releases SET deleted_at = now(), updated_at = now()
+    WHERE product_id = ${productId} AND github_release_id = ANY(${sql.array([...releaseIds], 'int8')}) AND deleted_at IS NULL
+    RETURNING tag_name AS tag`);
+  const tags = [...new Set(deleted.map((row) => row.tag))];
+  await refreshDerivedFields(db, productId, tags);
+  await refreshCanonical(db, productId, { tags });
+  return deleted.length;
+}
+
+/** After a complete release listing by run `runId`, marks releases it did not list as deleted. */
+export async function deleteGithubReleasesNotSeenInRun(db: Queryable, productId: number, runId: number): Promise<number> {
+  const deleted = await db.any(sql.type(z.object({ tag: z.string() }))`
+    UPDATE github_releases SET deleted_at = now(), updated_at = now()
+    WHERE product_id = ${productId} AND deleted_at IS NULL AND seen_in_sync_run IS DISTINCT FROM ${runId}
+    RETURNING tag_name AS tag`);
+  const tags = [...new Set(deleted.map((row) => row.tag))];
+  await refreshDerivedFields(db, productId, tags);
+  await refreshCanonical(db, productId, { tags });
+  return deleted.length;
+}
+
+/**
+ * Recomputes the fields of releases rows that derive from their GitHub release and the product:
+ * the release wins that is not a draft, then the most recently published, then the newest id.
+ * public = that release is published and not a draft, or the product makes plain tags public;
+ * promoted_at = its published_at (for plain tags: the tag's date); is_development = the version
+ * has a prerelease part or the release is marked prerelease. Drafts never make a release public.
+ */
+export async function refreshDerivedFields(db: Queryable, productId: number, tags: readonly string[] | 'all'): Promise<void> {
+  if (tags !== 'all' && tags.length === 0) return;
+  const tagFilter = tags === 'all' ? sql.fragment`true` : sql.fragment`r.tag = ANY(${sql.array([...tags], 'text')})`;
+  await db.query(sql.unsafe`
+    WITH best AS (
+      SELECT DISTINCT ON (g.tag_name) g.*
+      FROM github_releases g
+      WHERE g.product_id = ${productId} AND g.deleted_at IS NULL
+        AND g.tag_name IN (SELECT r.tag FROM releases r WHERE r.product_id = ${productId} AND ${tagFilter})
+      ORDER BY g.tag_name, g.draft, g.published_at DESC NULLS LAST, g.github_release_id DESC
+    ),
+    computed AS (
+      SELECT r.id,
+             b.github_release_id, b.name AS release_name, b.draft AS release_draft, b.prerelease AS release_prerelease,
+             b.created_at AS release_created_at, b.published_at AS release_published_at, b.html_url AS release_html_url,
+             coalesce(NOT b.draft AND b.published_at IS NOT NULL, false) AS released,
+             p.plain_tags_public, r.tagged_at, r.prerelease
+      FROM releases r
+      JOIN products p ON p.id = r.product_id
+      LEFT JOIN best b ON b.tag_name = r.tag
+      WHERE r.product_id = ${productId} AND ${tagFilter}
+    ),
+    derived AS (
+      SELECT id, github_release_id, release_name, release_draft, release_prerelease, release_created_at, release_published_at, release_html_url,
+             (released OR plain_tags_public) AS public,
+             (cardinality(prerelease) > 0 OR (released AND release_prerelease)) AS is_development,
+             CASE WHEN released THEN release_published_at WHEN plain_tags_public THEN tagged_at END AS promoted_at
+      FROM computed
+    )
+    UPDATE releases r SET
+      github_release_id = d.github_release_id, release_name = d.release_name, release_draft = d.release_draft,
+      release_prerelease = d.release_prerelease, release_created_at = d.release_created_at,
+      release_published_at = d.release_published_at, release_html_url = d.release_html_url,
+      public = d.public, is_development = d.is_development, promoted_at = d.promoted_at, updated_at = now()
+    FROM derived d
+    WHERE r.id = d.id
+      AND (r.github_release_id, r.release_name, r.release_draft, r.release_prerelease, r.release_created_at, r.release_published_at,
+           r.release_html_url, r.public, r.is_development, r.promoted_at)
+        IS DISTINCT FROM (d.github_release_id, d.release_name, d.release_draft, d.release_prerelease, d.release_created_at,
+           d.release_published_at, d.release_html_url, d.public, d.is_development, d.promoted_at)`);
+}
+
+/**
+ * Tags that carry the same version are one release; exactly one of them is canonical (the API's
+ * `canonical_name`, the row its fields come from). The winner, in order: a live tag over a
+ * tombstoned one; a public one over a non-public one; no build metadata over build metadata;
+ * the spelling `v<version>`, then `<version>`; then the smallest tag name in byte order.
+ */
+export async function refreshCanonical(db: Queryable, productId: number, scope: { tags: readonly string[] } | 'all'): Promise<void> {
+  if (scope !== 'all' && scope.tags.length === 0) return;
+  const versionFilter =
+    scope === 'all'
+      ? sql.fragment`true`
+      : sql.fragment`version IN (SELECT version FROM releases WHERE product_id = ${productId} AND tag = ANY(${sql.array([...scope.tags], 'text')}))`;
+  await db.query(sql.unsafe`
+    WITH ranked AS (
+      SELECT id, row_number() OVER (
+        PARTITION BY version
+        ORDER BY deleted_at IS NOT NULL, NOT public, cardinality(build) > 0, tag <> 'v' || version, tag <> version, tag COLLATE "C"
+      ) = 1 AS canonical
+      FROM releases
+      WHERE product_id = ${productId} AND ${versionFilter}
+    )
+    UPDATE releases r SET is_canonical = ranked.canonical, updated_at = now()
+    FROM ranked
+    WHERE r.id = ranked.id AND r.is_canonical IS DISTINCT FROM ranked.canonical`);
+}
+
+/** PostgreSQL array literal for text[] (passed through unnest as text, then cast). */
+function pgTextArray(values: readonly string[]): string {
+  return `{${values.map((value) => `"${value.replace(/["\\]/g, (c) => `\\${c}`)}"`).join(',')}}`;
+}

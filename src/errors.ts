@@ -1,0 +1,178 @@
+// The project's one error hierarchy. Each class carries its context in fields (never only in the
+// message) and keeps `cause`. The API maps these to HTTP in api/error-middleware.ts; the worker maps
+// them to retry / fail / defer in workers/job-outcome.ts. Anything that is not an AppError is a bug
+// and is reported as an internal error without its message leaking to clients.
+
+export type ErrorCode =
+  | 'invalid_configuration'
+  | 'invalid_input'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'unauthorized'
+  | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'service_unavailable'
+  | 'github_unavailable'
+  | 'github_rate_limited'
+  | 'github_malformed_response'
+  | 'permanent_payload_error'
+  | 'migration_failed';
+
+export abstract class AppError extends Error {
+  abstract readonly code: ErrorCode;
+  /** HTTP status the API answers with when this error reaches a client. */
+  abstract readonly status: number;
+  /** Whether a job that failed with this error should be tried again. */
+  readonly retryable: boolean = false;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A variable of the environment (or a file it names) is missing or malformed. */
+export class ConfigError extends AppError {
+  readonly code = 'invalid_configuration';
+  readonly status = 500;
+  readonly variable: string;
+
+  constructor(variable: string, problem: string, options?: { cause?: unknown }) {
+    super(`${variable}: ${problem}`, options);
+    this.variable = variable;
+  }
+}
+
+export type InputIssue = { path: string; message: string };
+
+/** A request, argument or payload does not have the shape we accept. */
+export class InvalidInputError extends AppError {
+  readonly code = 'invalid_input';
+  readonly status = 400;
+  readonly issues: readonly InputIssue[];
+
+  constructor(message: string, issues: readonly InputIssue[] = [], options?: { cause?: unknown }) {
+    super(message, options);
+    this.issues = issues;
+  }
+}
+
+export class NotFoundError extends AppError {
+  readonly code = 'not_found';
+  readonly status = 404;
+  readonly resource: string;
+
+  constructor(resource: string, message = `${resource} not found`) {
+    super(message);
+    this.resource = resource;
+  }
+}
+
+export class MethodNotAllowedError extends AppError {
+  readonly code = 'method_not_allowed';
+  readonly status = 405;
+  readonly allowed: readonly string[];
+
+  constructor(method: string, allowed: readonly string[]) {
+    super(`method ${method} is not allowed here; allowed: ${allowed.join(', ')}`);
+    this.allowed = allowed;
+  }
+}
+
+export class UnauthorizedError extends AppError {
+  readonly code = 'unauthorized';
+  readonly status = 401;
+}
+
+export class PayloadTooLargeError extends AppError {
+  readonly code = 'payload_too_large';
+  readonly status = 413;
+  readonly limitBytes: number;
+
+  constructor(limitBytes: number) {
+    super(`request body is larger than ${limitBytes} bytes`);
+    this.limitBytes = limitBytes;
+  }
+}
+
+export class UnsupportedMediaTypeError extends AppError {
+  readonly code = 'unsupported_media_type';
+  readonly status = 415;
+}
+
+/** A dependency (the database, a disabled feature) cannot serve right now. */
+export class ServiceUnavailableError extends AppError {
+  readonly code = 'service_unavailable';
+  readonly status = 503;
+  override readonly retryable = true;
+}
+
+/** GitHub answered 5xx, timed out or could not be reached. Retried with backoff. */
+export class GitHubUnavailableError extends AppError {
+  readonly code = 'github_unavailable';
+  readonly status = 502;
+  override readonly retryable = true;
+  readonly httpStatus: number | undefined;
+
+  constructor(message: string, httpStatus?: number, options?: { cause?: unknown }) {
+    super(message, options);
+    this.httpStatus = httpStatus;
+  }
+}
+
+/** The primary rate limit is spent: the work is deferred to `resetAt`, not failed. */
+export class GitHubRateLimitedError extends AppError {
+  readonly code = 'github_rate_limited';
+  readonly status = 503;
+  override readonly retryable = true;
+  readonly resetAt: Date;
+
+  constructor(resetAt: Date, options?: { cause?: unknown }) {
+    super(`GitHub rate limit spent until ${resetAt.toISOString()}`, options);
+    this.resetAt = resetAt;
+  }
+}
+
+/** GitHub answered with something that does not match its documented shape. */
+export class GitHubMalformedResponseError extends AppError {
+  readonly code = 'github_malformed_response';
+  readonly status = 502;
+  override readonly retryable = true;
+  readonly endpoint: string;
+  readonly issues: readonly InputIssue[];
+
+  constructor(endpoint: string, issues: readonly InputIssue[], options?: { cause?: unknown }) {
+    super(
+      `malformed GitHub response from ${endpoint}: ${issues
+        .slice(0, 3)
+        .map((issue) => `${issue.path || '(root)'} ${issue.message}`)
+        .join('; ')}`,
+      options,
+    );
+    this.endpoint = endpoint;
+    this.issues = issues;
+  }
+}
+
+/** A stored payload can never be processed (retrying will not help). */
+export class PermanentPayloadError extends AppError {
+  readonly code = 'permanent_payload_error';
+  readonly status = 422;
+}
+
+export class MigrationError extends AppError {
+  readonly code = 'migration_failed';
+  readonly status = 500;
+  readonly migration: string;
+
+  constructor(migration: string, options?: { cause?: unknown }) {
+    const reason = options?.cause instanceof Error ? options.cause.message : String(options?.cause);
+    super(`migration ${migration} failed: ${reason}`, options);
+    this.migration = migration;
+  }
+}
+
+/** Turns zod issues into the project's `InputIssue` list. */
+export function issuesFromZod(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>): InputIssue[] {
+  return issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message }));
+}

@@ -1,0 +1,84 @@
+import { PgBoss, type Queue } from 'pg-boss';
+import type { Logger } from './logger.ts';
+
+// The pg-boss queues both processes share, and how each is configured. `release-registry migrate`
+// installs pg-boss's schema and these queues, so an API replica can enqueue before any worker ran.
+
+export const QUEUES = {
+  /** One job per product; `exclusive` keeps at most one queued or running per product. */
+  syncProduct: 'sync-product',
+  syncProductDead: 'sync-product-dead',
+  /** One job per stored webhook delivery, keyed by the delivery id. */
+  processDelivery: 'process-delivery',
+  processDeliveryDead: 'process-delivery-dead',
+} as const;
+
+export const QUEUE_DEFINITIONS: Queue[] = [
+  { name: QUEUES.syncProductDead, policy: 'standard', retentionSeconds: 14 * 24 * 3600 },
+  { name: QUEUES.processDeliveryDead, policy: 'standard', retentionSeconds: 14 * 24 * 3600 },
+  {
+    name: QUEUES.syncProduct,
+    policy: 'exclusive',
+    // A first sync of a very large repository pages through GitHub for minutes; the heartbeat, not
+    // the expiry, is what notices a dead worker (within heartbeatSeconds).
+    expireInSeconds: 3600,
+    heartbeatSeconds: 30,
+    retryLimit: 5,
+    retryDelay: 30,
+    retryBackoff: true,
+    retryDelayMax: 900,
+    deadLetter: QUEUES.syncProductDead,
+  },
+  {
+    name: QUEUES.processDelivery,
+    policy: 'standard',
+    // Workers are woken by NOTIFY when a delivery is enqueued instead of polling (freshness).
+    notify: true,
+    expireInSeconds: 300,
+    heartbeatSeconds: 30,
+    retryLimit: 5,
+    retryDelay: 2,
+    retryBackoff: true,
+    retryDelayMax: 300,
+    deadLetter: QUEUES.processDeliveryDead,
+  },
+];
+
+export type BossOptions = {
+  logger: Logger;
+  applicationName: string;
+  maxConnections: number;
+  /** Only workers run pg-boss maintenance and its scheduler. */
+  supervise?: boolean;
+};
+
+export function createBoss(url: string, options: BossOptions): PgBoss {
+  const boss = new PgBoss({
+    connectionString: url,
+    application_name: options.applicationName,
+    max: options.maxConnections,
+    connectionTimeoutMillis: 5_000,
+    useListenNotify: true,
+    supervise: options.supervise ?? false,
+    schedule: false,
+    migrate: false,
+    createSchema: false,
+  });
+  boss.on('error', (error) => options.logger.error({ err: error }, 'pg-boss error'));
+  return boss;
+}
+
+/** Installs or upgrades pg-boss's schema and creates or updates our queues. Idempotent. */
+export async function installQueues(url: string, logger: Logger): Promise<void> {
+  const boss = new PgBoss({ connectionString: url, max: 2, supervise: false, schedule: false, migrate: true, createSchema: true });
+  boss.on('error', (error) => logger.error({ err: error }, 'pg-boss error'));
+  await boss.start();
+  try {
+    for (const { name, policy, ...options } of QUEUE_DEFINITIONS) {
+      await boss.createQueue(name, { policy, ...options });
+      await boss.updateQueue(name, options);
+    }
+  } finally {
+    await boss.stop({ graceful: false, close: true });
+  }
+}

@@ -1,0 +1,40 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { runCli } from './support/processes.ts';
+
+test('a malformed variable stops the process with exit 1 and one line naming it', async () => {
+  const result = await runCli(['api'], { PORT: 'abc', DATABASE_URL: 'postgres://localhost/x' });
+  assert.is(result.code, 1);
+  assert.is(result.stdout, '');
+  const lines = result.stderr.trimEnd().split('\n');
+  assert.is(lines.length, 1, result.stderr);
+  assert.match(lines[0]!, /PORT: expected an integer from 0 to 65535 \(got "abc"\)/);
+});
+
+test('a missing DATABASE_URL stops api, worker and migrate with one line', async () => {
+  for (const command of ['api', 'worker', 'migrate']) {
+    const result = await runCli([command], {});
+    assert.is(result.code, 1, command);
+    const lines = result.stderr.trimEnd().split('\n');
+    assert.is(lines.length, 1, result.stderr);
+    assert.match(lines[0]!, /DATABASE_URL: required by this command/);
+  }
+});
+
+test('a bad products file stops the process with one line naming it', async () => {
+  const result = await runCli(['migrate'], { DATABASE_URL: 'postgres://localhost/x', PRODUCTS_FILE: '/nonexistent/products.json' });
+  assert.is(result.code, 1);
+  assert.match(result.stderr.trim(), /^release-registry: configuration error: PRODUCTS_FILE: cannot read \/nonexistent\/products.json \(ENOENT\)$/);
+});
+
+test('unknown commands print the usage and exit 2', async () => {
+  const result = await runCli(['frobnicate'], {});
+  assert.is(result.code, 2);
+  assert.match(result.stderr, /unknown command "frobnicate"/);
+  assert.match(result.stderr, /migrate/);
+  const help = await runCli(['help'], {});
+  assert.is(help.code, 0);
+  assert.match(help.stdout, /usage: release-registry <command>/);
+});
+
+test.run();

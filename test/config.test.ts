@@ -1,0 +1,71 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { loadConfig } from '../src/config.ts';
+import { ConfigError } from '../src/errors.ts';
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+test('an empty environment gives the documented defaults', () => {
+  const config = loadConfig({});
+  assert.is(config.PORT, 8080);
+  assert.is(config.GITHUB_API_URL, 'https://api.github.com');
+  assert.is(config.SYNC_SCHEDULE, '*/15 * * * *');
+  assert.is(config.LOG_LEVEL, 'info');
+  assert.is(config.PRODUCTS_FILE, 'products.example.json');
+  assert.equal(config.API_TOKENS, []);
+  assert.is(config.DATABASE_URL, undefined);
+  assert.is(config.GITHUB_TOKEN, undefined);
+  assert.is(config.GITHUB_WEBHOOK_SECRET, undefined);
+});
+
+test('values are parsed and normalised', () => {
+  const config = loadConfig({
+    DATABASE_URL: 'postgres://u:p@db:5432/registry',
+    PORT: '0',
+    GITHUB_API_URL: 'http://127.0.0.1:9999/',
+    API_TOKENS: ' aaaaaaaaaaaaaaaa , bbbbbbbbbbbbbbbbbbbb ,',
+    LOG_LEVEL: 'DEBUG',
+    SYNC_SCHEDULE: '0 * * * *',
+    GITHUB_WEBHOOK_SECRET: '  ',
+  });
+  assert.is(config.DATABASE_URL, 'postgres://u:p@db:5432/registry');
+  assert.is(config.PORT, 0);
+  assert.is(config.GITHUB_API_URL, 'http://127.0.0.1:9999');
+  assert.equal(config.API_TOKENS, ['aaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbbbbbb']);
+  assert.is(config.LOG_LEVEL, 'debug');
+  assert.is(config.GITHUB_WEBHOOK_SECRET, undefined, 'a blank secret means "not configured"');
+});
+
+test('a malformed PORT names the variable and the value', () => {
+  const error = configError({ PORT: 'abc' });
+  assert.is(error.variable, 'PORT');
+  assert.match(error.message, /^PORT: expected an integer from 0 to 65535 \(got "abc"\)$/);
+  assert.is(configError({ PORT: '70000' }).variable, 'PORT');
+  assert.is(configError({ PORT: '-1' }).variable, 'PORT');
+});
+
+test('each variable is validated', () => {
+  assert.is(configError({ DATABASE_URL: 'mysql://x' }).variable, 'DATABASE_URL');
+  assert.is(configError({ GITHUB_API_URL: 'not a url' }).variable, 'GITHUB_API_URL');
+  assert.is(configError({ SYNC_SCHEDULE: 'every hour' }).variable, 'SYNC_SCHEDULE');
+  assert.is(configError({ LOG_LEVEL: 'loud' }).variable, 'LOG_LEVEL');
+  assert.is(configError({ API_TOKENS: 'short' }).variable, 'API_TOKENS');
+  assert.is(configError({ DATABASE_POOL_SIZE: '0' }).variable, 'DATABASE_POOL_SIZE');
+  assert.is(configError({ METRICS_PORT: '1.5' }).variable, 'METRICS_PORT');
+});
+
+test('secrets are never echoed in configuration errors', () => {
+  const error = configError({ API_TOKENS: 'tooshort' });
+  assert.not.match(error.message, /tooshort/);
+  assert.match(error.message, /\*\*\*/);
+});
+
+test.run();

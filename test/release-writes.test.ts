@@ -1,0 +1,191 @@
+import { sql } from 'slonik';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { z } from 'zod';
+import { syncProductDefinitions, type Product } from '../src/db/products.ts';
+import {
+  deleteGithubReleases,
+  setChangeSource,
+  tombstoneTags,
+  tombstoneTagsNotSeenInRun,
+  upsertGithubReleases,
+  upsertTags,
+  type GithubReleaseFact,
+  type TagFact,
+} from '../src/db/releases.ts';
+import { DEFAULT_TAG_PATTERN } from '../src/domain/version.ts';
+import { createTestDatabase, type TestDatabase } from './support/database.ts';
+
+const writes = suite<{ database: TestDatabase; product: Product; plain: Product }>('release writes', {} as never);
+
+const sha = (n: number) => n.toString(16).padStart(40, '0');
+const tag = (name: string, n: number, date = '2024-01-01T00:00:00Z'): TagFact => ({ name, refSha: sha(n), gitSha: sha(n + 1000), taggedAt: new Date(date) });
+const release = (id: number, tagName: string, overrides: Partial<GithubReleaseFact> = {}): GithubReleaseFact => ({
+  id,
+  tagName,
+  name: `Release ${tagName}`,
+  draft: false,
+  prerelease: false,
+  createdAt: new Date('2024-02-01T00:00:00Z'),
+  publishedAt: new Date('2024-02-02T00:00:00Z'),
+  htmlUrl: `https://github.com/acme/app/releases/tag/${tagName}`,
+  ...overrides,
+});
+
+const row = z.object({
+  tag: z.string(),
+  version: z.string(),
+  git_sha: z.string().nullable(),
+  public: z.boolean(),
+  is_development: z.boolean(),
+  is_canonical: z.boolean(),
+  promoted_at: z.date().nullable(),
+  deleted_at: z.date().nullable(),
+  release_name: z.string().nullable(),
+  tagged_at: z.date().nullable(),
+});
+
+async function rows(context: { database: TestDatabase }, productId: number) {
+  return context.database.db.any(sql.type(row)`
+    SELECT tag, version, git_sha, public, is_development, is_canonical, promoted_at, deleted_at, release_name, tagged_at
+    FROM releases WHERE product_id = ${productId} ORDER BY tag`);
+}
+
+async function byTag(context: { database: TestDatabase }, productId: number, name: string) {
+  return (await rows(context, productId)).find((candidate) => candidate.tag === name);
+}
+
+async function changeKinds(context: { database: TestDatabase }, productId: number) {
+  return context.database.db.anyFirst(sql.type(z.object({ kind: z.string() }))`
+    SELECT kind || ':' || (SELECT tag FROM releases r WHERE r.id = c.release_id) AS kind
+    FROM release_changes c WHERE product_id = ${productId} ORDER BY id`);
+}
+
+writes.before(async (context) => {
+  context.database = await createTestDatabase({ label: 'release_writes' });
+  const products = await syncProductDefinitions(context.database.db, [
+    { name: 'app', repository: 'acme/app', tagPattern: DEFAULT_TAG_PATTERN, plainTagsPublic: false, public: true },
+    { name: 'plain', repository: 'acme/plain', tagPattern: DEFAULT_TAG_PATTERN, plainTagsPublic: true, public: true },
+  ]);
+  context.product = products.find((product) => product.name === 'app')!;
+  context.plain = products.find((product) => product.name === 'plain')!;
+});
+
+writes.after(async (context) => {
+  await context.database.drop();
+});
+
+writes('tags that match the pattern are stored, others skipped and counted; a repeat changes nothing', async (context) => {
+  const { db } = context.database;
+  const input = [tag('v1.0.0', 1), tag('v1.1.0-rc.1', 2), tag('not-a-version', 3), tag('v1.0', 4)];
+  const first = await db.transaction((trx) => upsertTags(trx, context.product, input));
+  assert.equal(first, { added: 2, updated: 0, moved: 0, revived: 0, unchanged: 0, skipped: 2 });
+  const second = await db.transaction((trx) => upsertTags(trx, context.product, input));
+  assert.equal(second, { added: 0, updated: 0, moved: 0, revived: 0, unchanged: 2, skipped: 2 });
+  const stored = await rows(context, context.product.id);
+  assert.equal(stored.map((r) => r.tag), ['v1.0.0', 'v1.1.0-rc.1']);
+  const rc = stored.find((r) => r.tag === 'v1.1.0-rc.1')!;
+  assert.is(rc.is_development, true, 'a prerelease version is a development release');
+  assert.is(rc.public, false, 'a tag without a GitHub release is not public');
+  assert.equal(await changeKinds(context, context.product.id), ['created:v1.0.0', 'created:v1.1.0-rc.1']);
+});
+
+writes('a published release makes the tag public with promoted_at; drafts never do', async (context) => {
+  const { db } = context.database;
+  await db.transaction((trx) => upsertGithubReleases(trx, context.product.id, [release(10, 'v1.0.0', { draft: true, publishedAt: null })]));
+  let v100 = await byTag(context, context.product.id, 'v1.0.0');
+  assert.is(v100!.public, false, 'a draft is never public');
+  await db.transaction((trx) => upsertGithubReleases(trx, context.product.id, [release(10, 'v1.0.0')]));
+  v100 = await byTag(context, context.product.id, 'v1.0.0');
+  assert.is(v100!.public, true);
+  assert.equal(v100!.promoted_at, new Date('2024-02-02T00:00:00Z'));
+  assert.is(v100!.release_name, 'Release v1.0.0');
+  const kinds = await changeKinds(context, context.product.id);
+  assert.is(kinds.at(-1), 'promoted:v1.0.0');
+});
+
+writes('a release marked prerelease makes the version a development release', async (context) => {
+  const { db } = context.database;
+  await db.transaction((trx) => upsertTags(trx, context.product, [tag('v1.2.0', 20)]));
+  await db.transaction((trx) => upsertGithubReleases(trx, context.product.id, [release(20, 'v1.2.0', { prerelease: true })]));
+  const v120 = await byTag(context, context.product.id, 'v1.2.0');
+  assert.is(v120!.is_development, true);
+  assert.is(v120!.public, true);
+});
+
+writes('a release that arrives before its tag is applied when the tag arrives', async (context) => {
+  const { db } = context.database;
+  await db.transaction((trx) => upsertGithubReleases(trx, context.product.id, [release(30, 'v3.0.0')]));
+  assert.is(await byTag(context, context.product.id, 'v3.0.0'), undefined, 'no tag, no release row');
+  await db.transaction((trx) => upsertTags(trx, context.product, [tag('v3.0.0', 30)]));
+  assert.is((await byTag(context, context.product.id, 'v3.0.0'))!.public, true);
+});
+
+writes('a moved tag updates its sha; a deleted release unpublishes', async (context) => {
+  const { db } = context.database;
+  const result = await db.transaction((trx) => upsertTags(trx, context.product, [tag('v3.0.0', 31)]));
+  assert.is(result.moved, 1);
+  assert.is((await byTag(context, context.product.id, 'v3.0.0'))!.git_sha, sha(1031));
+  await db.transaction((trx) => deleteGithubReleases(trx, context.product.id, [30]));
+  const v300 = await byTag(context, context.product.id, 'v3.0.0');
+  assert.is(v300!.public, false);
+  assert.is(v300!.promoted_at, null);
+  const kinds = await changeKinds(context, context.product.id);
+  assert.ok(kinds.includes('moved:v3.0.0'));
+});
+
+writes('a tag that disappears is tombstoned, never deleted, and revived when it returns', async (context) => {
+  const { db } = context.database;
+  assert.is(await db.transaction((trx) => tombstoneTags(trx, context.product.id, ['v1.2.0', 'v9.9.9'])), 1);
+  assert.ok((await byTag(context, context.product.id, 'v1.2.0'))!.deleted_at instanceof Date);
+  assert.is(await db.transaction((trx) => tombstoneTags(trx, context.product.id, ['v1.2.0'])), 0, 'tombstoning twice is a no-op');
+  const result = await db.transaction((trx) => upsertTags(trx, context.product, [tag('v1.2.0', 20)]));
+  assert.is(result.revived, 1);
+  assert.is((await byTag(context, context.product.id, 'v1.2.0'))!.deleted_at, null);
+  const kinds = await changeKinds(context, context.product.id);
+  assert.ok(kinds.includes('deleted:v1.2.0'));
+  assert.is(kinds.at(-1), 'revived:v1.2.0');
+});
+
+writes('only tags missing from a complete listing run are tombstoned', async (context) => {
+  const { db } = context.database;
+  await db.transaction(async (trx) => {
+    await upsertTags(trx, context.plain, [tag('1.0.0', 40), tag('1.1.0', 41), tag('1.2.0', 42)], { syncRunId: 1 });
+    await upsertTags(trx, context.plain, [tag('1.0.0', 40), tag('1.2.0', 42)], { syncRunId: 2 });
+    assert.is(await tombstoneTagsNotSeenInRun(trx, context.plain.id, 2), 1);
+  });
+  const plainRows = await rows(context, context.plain.id);
+  assert.equal(plainRows.filter((r) => r.deleted_at !== null).map((r) => r.tag), ['1.1.0']);
+  assert.ok(plainRows.every((r) => r.public), 'plain tags are public for plainTagsPublic products');
+  assert.equal(plainRows.find((r) => r.tag === '1.0.0')!.promoted_at, new Date('2024-01-01T00:00:00Z'));
+});
+
+writes('tags that share a version: one canonical winner by the documented rule', async (context) => {
+  const { db } = context.database;
+  await db.transaction((trx) => upsertTags(trx, context.product, [tag('5.0.0', 50), tag('v5.0.0+build.1', 51), tag('v5.0.0', 52)]));
+  let canonical = (await rows(context, context.product.id)).filter((r) => r.version === '5.0.0' && r.is_canonical).map((r) => r.tag);
+  assert.equal(canonical, ['v5.0.0'], 'v<version> wins among equals');
+  await db.transaction((trx) => upsertGithubReleases(trx, context.product.id, [release(50, '5.0.0')]));
+  canonical = (await rows(context, context.product.id)).filter((r) => r.version === '5.0.0' && r.is_canonical).map((r) => r.tag);
+  assert.equal(canonical, ['5.0.0'], 'a public tag wins over a non-public one');
+  await db.transaction((trx) => tombstoneTags(trx, context.product.id, ['5.0.0']));
+  canonical = (await rows(context, context.product.id)).filter((r) => r.version === '5.0.0' && r.is_canonical).map((r) => r.tag);
+  assert.equal(canonical, ['v5.0.0'], 'a live tag wins over a tombstoned one');
+});
+
+writes('the change log names its source and only records visible changes', async (context) => {
+  const { db } = context.database;
+  await db.transaction(async (trx) => {
+    await setChangeSource(trx, 'webhook');
+    await upsertTags(trx, context.product, [tag('v6.0.0', 60)]);
+  });
+  const source = await db.oneFirst(sql.type(z.object({ source: z.string().nullable() }))`
+    SELECT source FROM release_changes ORDER BY id DESC LIMIT 1`);
+  assert.is(source, 'webhook');
+  const before = await db.oneFirst(sql.type(z.object({ count: z.number() }))`SELECT count(*)::int AS count FROM release_changes`);
+  await db.transaction((trx) => upsertTags(trx, context.product, [tag('v6.0.0', 60)], { syncRunId: 99 }));
+  const after = await db.oneFirst(sql.type(z.object({ count: z.number() }))`SELECT count(*)::int AS count FROM release_changes`);
+  assert.is(after, before, 'marking a row as seen by a sync is not a change');
+});
+
+writes.run();
