@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-// Real data captured from GitHub, shared by every project here (../shared/fixtures, see its README).
-export const FIXTURES_DIR = fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url));
+// Real data captured from GitHub (webhook payloads, REST examples, real tag lists of public
+// repositories), copied into the repository so a clone is self-contained; see test/fixtures/README.md.
+export const FIXTURES_DIR = fileURLToPath(new URL('../fixtures/', import.meta.url));
 
 export type FixtureTag = {
   name: string;
