@@ -4,6 +4,7 @@ import { MethodNotAllowedError, NotFoundError } from '../src/errors.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { errorMiddleware } from './error-middleware.ts';
 import { registerHealthRoutes } from './routes/health.ts';
+import { registerWebhookRoutes } from './routes/webhooks.ts';
 
 /** The API as a Koa application, without listening: tests and `api/server.ts` both use it. */
 export function createApp(deps: ApiDependencies): Koa {
@@ -23,6 +24,7 @@ export function createApp(deps: ApiDependencies): Koa {
   // One router, so that a path known under another method answers 405 (with Allow), not 404.
   const router = new Router();
   registerHealthRoutes(router, deps);
+  registerWebhookRoutes(router, deps);
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;
