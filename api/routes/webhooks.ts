@@ -5,7 +5,7 @@ import { verify } from '@octokit/webhooks-methods';
 import type { Context } from 'koa';
 import { findProductsForRepository } from '../../src/db/products.ts';
 import type { NewDelivery } from '../../src/db/webhook-deliveries.ts';
-import { InvalidInputError, issuesFromZod, ServiceUnavailableError, UnauthorizedError, UnsupportedMediaTypeError } from '../../src/errors.ts';
+import { InvalidInputError, issuesFromZod, PayloadTooLargeError, ServiceUnavailableError, UnauthorizedError, UnsupportedMediaTypeError } from '../../src/errors.ts';
 import { classifyDelivery } from '../../src/webhooks/classify-delivery.ts';
 import { envelopeSchema } from '../../src/webhooks/payload-schemas.ts';
 import type { ApiDependencies } from '../dependencies.ts';
@@ -20,6 +20,8 @@ import { readRawBody } from '../webhooks/read-raw-body.ts';
 
 /** GitHub caps payloads at 25 MB: https://docs.github.com/en/webhooks/webhook-events-and-payloads#payload-cap */
 export const WEBHOOK_BODY_LIMIT_BYTES = 25 * 1024 * 1024;
+
+const OVERSIZED_BODY_GRACE_MS = 2_000;
 
 const JSON_TYPE = 'application/json';
 const FORM_TYPE = 'application/x-www-form-urlencoded';
@@ -50,7 +52,10 @@ export function registerWebhookRoutes(router: Router, deps: ApiDependencies): vo
     const signature = ctx.get('X-Hub-Signature-256');
     if (signature === '') throw new UnauthorizedError('the X-Hub-Signature-256 header is missing');
 
-    const raw = await readRawBody(ctx.req, WEBHOOK_BODY_LIMIT_BYTES);
+    const raw = await readRawBody(ctx.req, WEBHOOK_BODY_LIMIT_BYTES).catch((error: unknown) => {
+      if (error instanceof PayloadTooLargeError) closeAfterAnswer(ctx);
+      throw error;
+    });
     if (raw.length === 0) throw new InvalidInputError('the request body is empty');
     // The signature is an HMAC over the body's bytes. The library takes a string, and UTF-8 text
     // survives decoding byte for byte, so verifying the decoded text verifies the bytes; a body that
@@ -111,6 +116,22 @@ export function registerWebhookRoutes(router: Router, deps: ApiDependencies): vo
     // A redelivery is not processed again; a ping only checks the hook works.
     ctx.status = result === 'duplicate' || classified.kind === 'ping' ? 200 : 202;
     ctx.body = answer;
+  });
+}
+
+/**
+ * After a 413, the rest of the body is not worth reading, but closing the socket at once would make
+ * the kernel reset the connection while the client is still sending, and the client would never see
+ * the answer. So the rest is discarded for a short grace period (time for the client to read the
+ * 413 and stop), then the connection is closed.
+ */
+function closeAfterAnswer(ctx: Context): void {
+  ctx.res.once('finish', () => {
+    const socket = ctx.req.socket;
+    const timer = setTimeout(() => socket.destroy(), OVERSIZED_BODY_GRACE_MS);
+    timer.unref();
+    ctx.req.once('end', () => clearTimeout(timer));
+    ctx.req.resume();
   });
 }
 

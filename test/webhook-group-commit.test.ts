@@ -1,0 +1,122 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { sql } from 'slonik';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { z } from 'zod';
+import { DeliveryCommitter } from '../api/webhooks/delivery-committer.ts';
+import type { NewDelivery } from '../src/db/webhook-deliveries.ts';
+import { InvalidInputError } from '../src/errors.ts';
+import { createBoss, installQueues } from '../src/queues.ts';
+import type { PgBoss } from 'pg-boss';
+import { createTestDatabase, quietLogger, type TestDatabase } from './support/database.ts';
+import { fixturePayload, TRACKED_REPOSITORY } from './support/webhooks.ts';
+
+// Group commit: deliveries that arrive while a commit is under way share the next transaction, each
+// delivery commits in the same transaction as its job, and one payload PostgreSQL refuses does not
+// fail the deliveries batched with it.
+
+const groupCommit = suite<{ database: TestDatabase; boss: PgBoss }>('webhook group commit', {} as never);
+
+groupCommit.before(async (context) => {
+  context.database = await createTestDatabase({ label: 'group_commit' });
+  await installQueues(context.database.url, quietLogger);
+  context.boss = createBoss(context.database.url, { logger: quietLogger, applicationName: 'test', maxConnections: 2 });
+  await context.boss.start();
+});
+
+groupCommit.after(async (context) => {
+  await context.boss.stop({ graceful: false, close: true });
+  await context.database.drop();
+});
+
+function delivery(payload: unknown = fixturePayload('release/published', { repository: TRACKED_REPOSITORY }), deliveryId = randomUUID()): NewDelivery {
+  return {
+    deliveryId,
+    event: 'release',
+    action: 'published',
+    repositoryId: TRACKED_REPOSITORY.id,
+    repositoryFullName: TRACKED_REPOSITORY.fullName,
+    hookId: 1,
+    productIds: [],
+    payloadJson: JSON.stringify(payload),
+    headers: { 'x-github-event': 'release', 'x-github-delivery': deliveryId },
+    status: 'queued',
+    ignoredReason: null,
+    jobId: randomUUID(),
+    receivedAt: new Date(),
+  };
+}
+
+const transactionRow = z.object({ deliveryId: z.string(), deliveryXid: z.string(), jobXid: z.string().nullable() });
+
+/** The transaction (xmin) that wrote each delivery and the one that wrote its job. */
+async function transactionsOf(database: TestDatabase, deliveryIds: string[]) {
+  return database.db.any(sql.type(transactionRow)`
+    SELECT d.delivery_id AS "deliveryId", d.xmin::text AS "deliveryXid", j.xmin::text AS "jobXid"
+    FROM webhook_deliveries d LEFT JOIN pgboss.job j ON j.id = d.job_id
+    WHERE d.delivery_id = ANY(${sql.array(deliveryIds, 'text')})`);
+}
+
+groupCommit('deliveries arriving during a commit share the next transaction, each with its job', async ({ database, boss }) => {
+  const committer = new DeliveryCommitter({ db: database.db, boss, logger: quietLogger, maxInFlight: 2 });
+  const deliveries = Array.from({ length: 20 }, () => delivery());
+  // All 20 arrive in one tick: the first two start a transaction each (two may be in flight), the
+  // other 18 wait and go together in one transaction once one of the first two finishes.
+  const results = await Promise.all(deliveries.map((item) => committer.commit(item)));
+  assert.equal(results, Array(20).fill('stored'));
+  const rows = await transactionsOf(
+    database,
+    deliveries.map((item) => item.deliveryId),
+  );
+  assert.is(rows.length, 20);
+  for (const row of rows) assert.is(row.jobXid, row.deliveryXid, `the job of ${row.deliveryId} committed with it`);
+  assert.is(new Set(rows.map((row) => row.deliveryXid)).size, 3, 'three transactions for twenty deliveries');
+});
+
+groupCommit('the same delivery id twice in one batch is stored once and answered duplicate the second time', async ({ database, boss }) => {
+  const committer = new DeliveryCommitter({ db: database.db, boss, logger: quietLogger, maxInFlight: 1 });
+  const first = delivery();
+  const again = { ...first, jobId: randomUUID() };
+  const results = await Promise.all([committer.commit(delivery()), committer.commit(first), committer.commit(again)]);
+  assert.equal(results, ['stored', 'stored', 'duplicate']);
+  const rows = await transactionsOf(database, [first.deliveryId]);
+  assert.is(rows.length, 1);
+  assert.ok(rows[0]?.jobXid, 'one job, the first one');
+  const redelivered = await committer.commit({ ...first, jobId: randomUUID() });
+  assert.is(redelivered, 'duplicate');
+});
+
+groupCommit('a payload jsonb cannot hold does not fail the deliveries batched with it; it is stored with the character replaced', async ({ database, boss }) => {
+  const committer = new DeliveryCommitter({ db: database.db, boss, logger: quietLogger, maxInFlight: 1 });
+  const payload = fixturePayload('release/published', { repository: TRACKED_REPOSITORY });
+  (payload.release as Record<string, unknown>).body = 'nul \u0000 here, lone \ud800 surrogate';
+  const poisoned = delivery(payload);
+  const others = Array.from({ length: 5 }, () => delivery());
+  const results = await Promise.all([committer.commit(delivery()), committer.commit(others[0]!), committer.commit(poisoned), ...others.slice(1).map((item) => committer.commit(item))]);
+  assert.equal(results, Array(7).fill('stored'));
+  const rows = await transactionsOf(database, [poisoned.deliveryId, ...others.map((item) => item.deliveryId)]);
+  assert.is(rows.length, 6);
+  for (const row of rows) assert.is(row.jobXid, row.deliveryXid);
+  const body = await database.db.oneFirst(sql.type(z.object({ body: z.string() }))`
+    SELECT payload -> 'release' ->> 'body' AS body FROM webhook_deliveries WHERE delivery_id = ${poisoned.deliveryId}`);
+  assert.is(body, 'nul \ufffd here, lone \ufffd surrogate');
+});
+
+groupCommit('when the database refuses the write, every caller of the batch gets a 503-class error and nothing is stored', async ({ database, boss }) => {
+  const committer = new DeliveryCommitter({ db: database.db, boss, logger: quietLogger, maxInFlight: 1 });
+  const broken = delivery();
+  // A delivery id no btree index row can hold (incompressible, over 2.7 kB) fails the whole
+  // statement with program_limit_exceeded, which is not the payload's fault.
+  const tooLong = { ...delivery(), deliveryId: randomBytes(6000).toString('hex') };
+  const outcomes = await Promise.allSettled([committer.commit(delivery()), committer.commit(broken), committer.commit(tooLong)]);
+  assert.is(outcomes[0]?.status, 'fulfilled');
+  for (const outcome of outcomes.slice(1)) {
+    assert.is(outcome.status, 'rejected');
+    const reason = (outcome as PromiseRejectedResult).reason as Error;
+    assert.is(reason.name, 'ServiceUnavailableError', String(reason));
+    assert.not.instance(reason, InvalidInputError);
+  }
+  assert.is((await transactionsOf(database, [broken.deliveryId])).length, 0, 'the batch rolled back as a whole');
+});
+
+groupCommit.run();
