@@ -3,25 +3,27 @@ import { sql } from 'slonik';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { z } from 'zod';
-import { DeliveryCommitter } from '../api/webhooks/delivery-committer.ts';
-import type { NewDelivery } from '../src/db/webhook-deliveries.ts';
+import { DeliveryCommitter, type CommitOutcome, type IncomingDelivery } from '../api/webhooks/delivery-committer.ts';
+import { syncProductDefinitions } from '../src/db/products.ts';
 import { InvalidInputError } from '../src/errors.ts';
 import { createBoss, installQueues } from '../src/queues.ts';
 import type { PgBoss } from 'pg-boss';
 import { createTestDatabase, quietLogger, type TestDatabase } from './support/database.ts';
-import { fixturePayload, TRACKED_REPOSITORY } from './support/webhooks.ts';
+import { fixturePayload, TRACKED_REPOSITORY, widgetProduct } from './support/webhooks.ts';
 
 // Group commit: deliveries that arrive while a commit is under way share the next transaction, each
 // delivery commits in the same transaction as its job, and one payload PostgreSQL refuses does not
 // fail the deliveries batched with it.
 
-const groupCommit = suite<{ database: TestDatabase; boss: PgBoss }>('webhook group commit', {} as never);
+const groupCommit = suite<{ database: TestDatabase; boss: PgBoss; productId: number }>('webhook group commit', {} as never);
 
 groupCommit.before(async (context) => {
   context.database = await createTestDatabase({ label: 'group_commit' });
   await installQueues(context.database.url, quietLogger);
   context.boss = createBoss(context.database.url, { logger: quietLogger, applicationName: 'test', maxConnections: 2 });
   await context.boss.start();
+  const [product] = await syncProductDefinitions(context.database.db, [widgetProduct()]);
+  context.productId = product!.id;
 });
 
 groupCommit.after(async (context) => {
@@ -29,7 +31,7 @@ groupCommit.after(async (context) => {
   await context.database.drop();
 });
 
-function delivery(payload: unknown = fixturePayload('release/published', { repository: TRACKED_REPOSITORY }), deliveryId = randomUUID()): NewDelivery {
+function delivery(payload: unknown = fixturePayload('release/published', { repository: TRACKED_REPOSITORY }), deliveryId = randomUUID()): IncomingDelivery {
   return {
     deliveryId,
     event: 'release',
@@ -37,13 +39,10 @@ function delivery(payload: unknown = fixturePayload('release/published', { repos
     repositoryId: TRACKED_REPOSITORY.id,
     repositoryFullName: TRACKED_REPOSITORY.fullName,
     hookId: 1,
-    productIds: [],
     payloadJson: JSON.stringify(payload),
     headers: { 'x-github-event': 'release', 'x-github-delivery': deliveryId },
-    status: 'queued',
-    ignoredReason: null,
-    jobId: randomUUID(),
     receivedAt: new Date(),
+    disposition: { kind: 'match', repository: TRACKED_REPOSITORY },
   };
 }
 
@@ -57,13 +56,14 @@ async function transactionsOf(database: TestDatabase, deliveryIds: string[]) {
     WHERE d.delivery_id = ANY(${sql.array(deliveryIds, 'text')})`);
 }
 
-groupCommit('deliveries arriving during a commit share the next transaction, each with its job', async ({ database, boss }) => {
+groupCommit('deliveries arriving during a commit share the next transaction, each with its job', async ({ database, boss, productId }) => {
   const committer = new DeliveryCommitter({ db: database.db, boss, logger: quietLogger, maxInFlight: 2 });
   const deliveries = Array.from({ length: 20 }, () => delivery());
   // All 20 arrive in one tick: the first two start a transaction each (two may be in flight), the
   // other 18 wait and go together in one transaction once one of the first two finishes.
   const results = await Promise.all(deliveries.map((item) => committer.commit(item)));
-  assert.equal(results, Array(20).fill('stored'));
+  const queued: CommitOutcome = { stored: true, status: 'queued', productIds: [productId] };
+  assert.equal(results, Array(20).fill(queued));
   const rows = await transactionsOf(
     database,
     deliveries.map((item) => item.deliveryId),
@@ -73,17 +73,36 @@ groupCommit('deliveries arriving during a commit share the next transaction, eac
   assert.is(new Set(rows.map((row) => row.deliveryXid)).size, 3, 'three transactions for twenty deliveries');
 });
 
-groupCommit('the same delivery id twice in one batch is stored once and answered duplicate the second time', async ({ database, boss }) => {
+groupCommit('the same delivery id twice in one batch is stored once and answered duplicate the second time', async ({ database, boss, productId }) => {
   const committer = new DeliveryCommitter({ db: database.db, boss, logger: quietLogger, maxInFlight: 1 });
   const first = delivery();
-  const again = { ...first, jobId: randomUUID() };
-  const results = await Promise.all([committer.commit(delivery()), committer.commit(first), committer.commit(again)]);
-  assert.equal(results, ['stored', 'stored', 'duplicate']);
+  const results = await Promise.all([committer.commit(delivery()), committer.commit(first), committer.commit({ ...first })]);
+  const queued: CommitOutcome = { stored: true, status: 'queued', productIds: [productId] };
+  assert.equal(results, [queued, queued, { stored: false }]);
   const rows = await transactionsOf(database, [first.deliveryId]);
   assert.is(rows.length, 1);
   assert.ok(rows[0]?.jobXid, 'one job, the first one');
-  const redelivered = await committer.commit({ ...first, jobId: randomUUID() });
-  assert.is(redelivered, 'duplicate');
+  const jobs = await database.db.oneFirst(sql.type(z.object({ count: z.number() }))`
+    SELECT count(*)::int AS count FROM pgboss.job WHERE name = 'process-delivery' AND data ->> 'deliveryId' = ${first.deliveryId}`);
+  assert.is(jobs, 1);
+  assert.equal(await committer.commit({ ...first }), { stored: false });
+});
+
+groupCommit('a batch is matched to products with one lookup per repository', async ({ database, boss, productId }) => {
+  const committer = new DeliveryCommitter({ db: database.db, boss, logger: quietLogger, maxInFlight: 1 });
+  const other = { id: 9_999, fullName: 'someone/else' };
+  const results = await Promise.all([
+    committer.commit(delivery()),
+    committer.commit(delivery()),
+    committer.commit({ ...delivery(), disposition: { kind: 'match', repository: other } }),
+    committer.commit({ ...delivery(), disposition: { kind: 'ignored', reason: 'ping' } }),
+  ]);
+  assert.equal(results, [
+    { stored: true, status: 'queued', productIds: [productId] },
+    { stored: true, status: 'queued', productIds: [productId] },
+    { stored: true, status: 'ignored', reason: 'repository someone/else (id 9999) is not a tracked product' },
+    { stored: true, status: 'ignored', reason: 'ping' },
+  ]);
 });
 
 groupCommit('a payload jsonb cannot hold does not fail the deliveries batched with it; it is stored with the character replaced', async ({ database, boss }) => {
@@ -93,7 +112,7 @@ groupCommit('a payload jsonb cannot hold does not fail the deliveries batched wi
   const poisoned = delivery(payload);
   const others = Array.from({ length: 5 }, () => delivery());
   const results = await Promise.all([committer.commit(delivery()), committer.commit(others[0]!), committer.commit(poisoned), ...others.slice(1).map((item) => committer.commit(item))]);
-  assert.equal(results, Array(7).fill('stored'));
+  assert.ok(results.every((result) => result.stored));
   const rows = await transactionsOf(database, [poisoned.deliveryId, ...others.map((item) => item.deliveryId)]);
   assert.is(rows.length, 6);
   for (const row of rows) assert.is(row.jobXid, row.deliveryXid);

@@ -1,10 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
 import type { Router } from '@koa/router';
 import { verify } from '@octokit/webhooks-methods';
 import type { Context } from 'koa';
-import { findProductsForRepository } from '../../src/db/products.ts';
-import type { NewDelivery } from '../../src/db/webhook-deliveries.ts';
 import { InvalidInputError, issuesFromZod, PayloadTooLargeError, ServiceUnavailableError, UnauthorizedError, UnsupportedMediaTypeError } from '../../src/errors.ts';
 import { classifyDelivery } from '../../src/webhooks/classify-delivery.ts';
 import { envelopeSchema } from '../../src/webhooks/payload-schemas.ts';
@@ -78,43 +75,32 @@ export function registerWebhookRoutes(router: Router, deps: ApiDependencies): vo
     const repository = envelope.data.repository ?? null;
     const classified = classifyDelivery(event, payload);
 
-    let productIds: number[] = [];
-    let ignoredReason: string | null = null;
-    if (classified.kind === 'ping') {
-      ignoredReason = 'ping';
-    } else if (classified.kind === 'ignored') {
-      ignoredReason = classified.reason;
-    } else if (repository === null) {
-      ignoredReason = 'the payload names no repository';
-    } else {
-      productIds = (await findProductsForRepository(deps.db, { id: repository.id, fullName: repository.full_name })).map((product) => product.id);
-      if (productIds.length === 0) ignoredReason = `repository ${repository.full_name} (id ${repository.id}) is not a tracked product`;
-    }
-
-    const delivery: NewDelivery = {
+    const outcome = await committer.commit({
       deliveryId,
       event,
       action: envelope.data.action ?? null,
       repositoryId: repository?.id ?? null,
       repositoryFullName: repository?.full_name ?? null,
       hookId: hookId(ctx),
-      productIds,
       payloadJson,
       headers: githubHeaders(ctx),
-      status: ignoredReason === null ? 'queued' : 'ignored',
-      ignoredReason,
-      jobId: ignoredReason === null ? randomUUID() : null,
       receivedAt,
-    };
-    const result = await committer.commit(delivery);
-    const answer: WebhookAnswer =
-      result === 'duplicate'
-        ? { deliveryId, status: 'duplicate' }
-        : ignoredReason === null
-          ? { deliveryId, status: 'queued' }
-          : { deliveryId, status: 'ignored', reason: ignoredReason };
+      disposition:
+        classified.kind === 'ping'
+          ? { kind: 'ignored', reason: 'ping' }
+          : classified.kind === 'ignored'
+            ? { kind: 'ignored', reason: classified.reason }
+            : repository === null
+              ? { kind: 'ignored', reason: 'the payload names no repository' }
+              : { kind: 'match', repository: { id: repository.id, fullName: repository.full_name } },
+    });
+    const answer: WebhookAnswer = !outcome.stored
+      ? { deliveryId, status: 'duplicate' }
+      : outcome.status === 'queued'
+        ? { deliveryId, status: 'queued' }
+        : { deliveryId, status: 'ignored', reason: outcome.reason };
     // A redelivery is not processed again; a ping only checks the hook works.
-    ctx.status = result === 'duplicate' || classified.kind === 'ping' ? 200 : 202;
+    ctx.status = !outcome.stored || classified.kind === 'ping' ? 200 : 202;
     ctx.body = answer;
   });
 }

@@ -1,19 +1,31 @@
+import { randomUUID } from 'node:crypto';
 import type { PgBoss } from 'pg-boss';
 import { bossDatabase } from '../../src/db/boss-database.ts';
-import type { Database } from '../../src/db/pool.ts';
+import type { Database, Queryable } from '../../src/db/pool.ts';
+import { findProductsForRepository } from '../../src/db/products.ts';
 import { insertDeliveries, type NewDelivery } from '../../src/db/webhook-deliveries.ts';
 import { InvalidInputError, ServiceUnavailableError } from '../../src/errors.ts';
 import type { Logger } from '../../src/logger.ts';
 import { QUEUES } from '../../src/queues.ts';
 
 // Group commit for webhook deliveries. Each delivery must be durable (its row and its job committed)
-// before its 2xx goes out, and a commit costs a WAL flush plus four round trips whatever it holds.
+// before its 2xx goes out, and a commit costs a WAL flush and a few round trips whatever it holds.
 // So deliveries that arrive while a commit is under way wait for the next one, which takes them all
 // in one transaction: no timer, no added latency when idle (a lone delivery commits at once), and
 // under load the batch grows with the arrival rate. Each caller is answered only after the commit
-// that holds its delivery.
+// that holds its delivery. Matching deliveries to products is batched the same way: one lookup per
+// repository per transaction, not one per request.
 
-export type CommitResult = 'stored' | 'duplicate';
+/** A verified, parsed delivery, before it is matched to products. */
+export type IncomingDelivery = Omit<NewDelivery, 'productIds' | 'status' | 'ignoredReason' | 'jobId'> & {
+  /** A handled event names the repository to match; anything else is ignored for the reason given. */
+  disposition: { kind: 'match'; repository: { id: number; fullName: string } } | { kind: 'ignored'; reason: string };
+};
+
+export type CommitOutcome =
+  | { stored: false }
+  | { stored: true; status: 'queued'; productIds: number[] }
+  | { stored: true; status: 'ignored'; reason: string };
 
 export type DeliveryCommitterOptions = {
   db: Database;
@@ -23,11 +35,20 @@ export type DeliveryCommitterOptions = {
   maxBatchSize?: number;
   /** Most payload bytes in one transaction (a big payload travels alone). */
   maxBatchBytes?: number;
-  /** Transactions under way at once (each holds a pooled connection). */
+  /**
+   * Transactions under way at once. One by default: each transaction enqueues with NOTIFY, and
+   * PostgreSQL serializes the commits of notifying transactions on one lock held through the WAL
+   * flush, so a second transaction in flight only waits for that lock with a smaller batch.
+   */
   maxInFlight?: number;
 };
 
-type Pending = { delivery: NewDelivery; resolve: (result: CommitResult) => void; reject: (error: unknown) => void; sanitized?: boolean };
+type Pending = {
+  delivery: IncomingDelivery;
+  resolve: (outcome: CommitOutcome) => void;
+  reject: (error: unknown) => void;
+  sanitized?: boolean;
+};
 
 export class DeliveryCommitter {
   readonly #db: Database;
@@ -45,11 +66,14 @@ export class DeliveryCommitter {
     this.#logger = options.logger;
     this.#maxBatchSize = options.maxBatchSize ?? 256;
     this.#maxBatchBytes = options.maxBatchBytes ?? 8 * 1024 * 1024;
-    this.#maxInFlight = options.maxInFlight ?? 2;
+    this.#maxInFlight = options.maxInFlight ?? 1;
   }
 
-  /** Stores the delivery and its job (if any); resolves once they are committed. */
-  commit(delivery: NewDelivery): Promise<CommitResult> {
+  /**
+   * Matches the delivery to products, stores it and its job (if it is queued), and resolves once
+   * they are committed. `stored: false`: that delivery id was stored before (a redelivery).
+   */
+  commit(delivery: IncomingDelivery): Promise<CommitOutcome> {
     return new Promise((resolve, reject) => {
       this.#pending.push({ delivery, resolve, reject });
       this.#drain();
@@ -84,10 +108,10 @@ export class DeliveryCommitter {
     for (const pending of batch) if (!first.has(pending.delivery.deliveryId)) first.set(pending.delivery.deliveryId, pending);
     const candidates = [...first.values()].map((pending) => pending.delivery);
     try {
-      const inserted = await this.#store(candidates);
+      const outcomes = await this.#store(candidates);
       for (const pending of batch) {
         const isCandidate = first.get(pending.delivery.deliveryId) === pending;
-        pending.resolve(isCandidate && inserted.has(pending.delivery.deliveryId) ? 'stored' : 'duplicate');
+        pending.resolve(isCandidate ? outcomes.get(pending.delivery.deliveryId)! : { stored: false });
       }
     } catch (error) {
       if (candidates.length > 1 && isDataException(error)) {
@@ -108,16 +132,55 @@ export class DeliveryCommitter {
     }
   }
 
-  async #store(deliveries: readonly NewDelivery[]): Promise<Set<string>> {
+  async #store(deliveries: readonly IncomingDelivery[]): Promise<Map<string, CommitOutcome>> {
     return this.#db.transaction(async (transaction) => {
-      const inserted = await insertDeliveries(transaction, deliveries);
-      const jobs = deliveries
-        .filter((delivery) => delivery.jobId !== null && inserted.has(delivery.deliveryId))
-        .map((delivery) => ({ id: delivery.jobId!, data: { deliveryId: delivery.deliveryId } }));
+      const matched = await matchProducts(transaction, deliveries);
+      const rows: NewDelivery[] = deliveries.map((delivery) => {
+        const { disposition, ...fields } = delivery;
+        const productIds = matched.get(delivery.deliveryId) ?? [];
+        const ignoredReason =
+          disposition.kind === 'ignored'
+            ? disposition.reason
+            : productIds.length === 0
+              ? `repository ${disposition.repository.fullName} (id ${disposition.repository.id}) is not a tracked product`
+              : null;
+        return { ...fields, productIds, ignoredReason, status: ignoredReason === null ? 'queued' : 'ignored', jobId: ignoredReason === null ? randomUUID() : null };
+      });
+      const inserted = await insertDeliveries(transaction, rows);
+      const jobs = rows
+        .filter((row) => row.jobId !== null && inserted.has(row.deliveryId))
+        .map((row) => ({ id: row.jobId!, data: { deliveryId: row.deliveryId } }));
       if (jobs.length > 0) await this.#boss.insert(QUEUES.processDelivery, jobs, { db: bossDatabase(transaction) });
-      return inserted;
+      return new Map(
+        rows.map((row): [string, CommitOutcome] => [
+          row.deliveryId,
+          !inserted.has(row.deliveryId)
+            ? { stored: false }
+            : row.ignoredReason === null
+              ? { stored: true, status: 'queued', productIds: [...row.productIds] }
+              : { stored: true, status: 'ignored', reason: row.ignoredReason },
+        ]),
+      );
     });
   }
+}
+
+/** Product ids per delivery id, one lookup per distinct repository of the batch. */
+async function matchProducts(db: Queryable, deliveries: readonly IncomingDelivery[]): Promise<Map<string, number[]>> {
+  const byRepository = new Map<string, number[]>();
+  const matched = new Map<string, number[]>();
+  for (const delivery of deliveries) {
+    if (delivery.disposition.kind !== 'match') continue;
+    const { id, fullName } = delivery.disposition.repository;
+    const key = `${id}\n${fullName.toLowerCase()}`;
+    let productIds = byRepository.get(key);
+    if (productIds === undefined) {
+      productIds = (await findProductsForRepository(db, { id, fullName })).map((product) => product.id);
+      byRepository.set(key, productIds);
+    }
+    matched.set(delivery.deliveryId, productIds);
+  }
+  return matched;
 }
 
 /** SQLSTATE class 22: the data itself is unacceptable (a \u0000 escape in a JSON string, a lone surrogate). */

@@ -32,29 +32,19 @@ export type NewDelivery = {
  */
 export async function insertDeliveries(db: Queryable, deliveries: readonly NewDelivery[]): Promise<Set<string>> {
   if (deliveries.length === 0) return new Set();
-  const rows = deliveries.map((delivery) => [
-    delivery.deliveryId,
-    delivery.event,
-    delivery.action,
-    delivery.repositoryId,
-    delivery.repositoryFullName,
-    delivery.hookId,
-    `{${delivery.productIds.join(',')}}`,
-    delivery.payloadJson,
-    JSON.stringify(delivery.headers),
-    delivery.status,
-    delivery.ignoredReason,
-    delivery.jobId,
-    delivery.receivedAt.toISOString(),
-  ]);
+  // One parameter per value rather than sql.unnest: unnest sends each column as one array literal,
+  // in which every quote of a 7 kB JSON payload would be escaped and parsed again.
+  const rows = deliveries.map(
+    (delivery) => sql.fragment`(
+      ${delivery.deliveryId}, ${delivery.event}, ${delivery.action}, ${delivery.repositoryId}::bigint, ${delivery.repositoryFullName},
+      ${delivery.hookId}::bigint, ${sql.array([...delivery.productIds], 'int4')}, ${delivery.payloadJson}::jsonb,
+      ${JSON.stringify(delivery.headers)}::jsonb, ${delivery.status}, ${delivery.ignoredReason}, ${delivery.jobId}::uuid,
+      ${delivery.receivedAt.toISOString()}::timestamptz)`,
+  );
   const inserted = await db.any(sql.type(z.object({ deliveryId: z.string() }))`
     INSERT INTO webhook_deliveries (delivery_id, event, action, repository_id, repository_full_name, hook_id, product_ids,
                                     payload, headers, status, ignored_reason, job_id, received_at)
-    SELECT delivery_id, event, action, repository_id, repository_full_name, hook_id, product_ids::int4[],
-           payload, headers, status, ignored_reason, job_id::uuid, received_at::timestamptz
-    FROM ${sql.unnest(rows, ['text', 'text', 'text', 'int8', 'text', 'int8', 'text', 'jsonb', 'jsonb', 'text', 'text', 'text', 'text'])}
-      AS t(delivery_id, event, action, repository_id, repository_full_name, hook_id, product_ids, payload, headers, status,
-           ignored_reason, job_id, received_at)
+    VALUES ${sql.join(rows, sql.fragment`, `)}
     ON CONFLICT (delivery_id) DO NOTHING
     RETURNING delivery_id AS "deliveryId"`);
   return new Set(inserted.map((row) => row.deliveryId));
