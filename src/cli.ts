@@ -11,6 +11,7 @@ import { AppError, ConfigError } from './errors.ts';
 import { createLogger, redactUrl, type Logger, type ProcessRole } from './logger.ts';
 import { loadProductsFile } from './products.ts';
 import { installQueues } from './queues.ts';
+import { REPLAY_USAGE, runReplayCommand } from './webhooks/replay-command.ts';
 
 // `release-registry <command>`: the one entry point of every process (see the Procfile).
 
@@ -44,6 +45,11 @@ const COMMANDS: Record<string, Command> = {
       const worker = await startWorker(config, requireDatabaseUrl(config), logger, products);
       await untilSignal(logger, config, [worker.stop]);
     },
+  },
+  replay: {
+    summary: `queue stored webhook deliveries again (${REPLAY_USAGE})`,
+    role: 'cli',
+    run: async ({ config, logger, args }) => runReplayCommand(config, logger, args),
   },
   start: {
     summary: 'migrate, then run the API and a worker in one process (embedded PostgreSQL without DATABASE_URL)',
