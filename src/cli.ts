@@ -64,8 +64,10 @@ const COMMANDS: Record<string, Command> = {
         await prepareDatabase(config, databaseUrl, logger);
         const api = await startApi(config, databaseUrl, logger);
         stops.unshift(api.stop);
-        const worker = await startWorker(config, databaseUrl, logger, products);
-        stops.unshift(worker.stop);
+        // One process, one registry: the API's /metrics serves the worker's metrics too.
+        const worker = await startWorker(config, databaseUrl, logger, products, { metricsServer: false });
+        // The API stops accepting while the worker drains its jobs: both within one shutdown budget.
+        stops.splice(0, 1, () => runTogether([api.stop, worker.stop], logger));
         logger.info({ url: api.url, health: `${api.url}/-/healthz` }, `release-registry is running at ${api.url}`);
       } catch (error) {
         await runStops(stops, logger);
@@ -124,6 +126,11 @@ async function runStops(stops: Array<() => Promise<void>>, logger: Logger): Prom
       logger.error({ err: error }, 'error while stopping');
     }
   }
+}
+
+async function runTogether(stops: Array<() => Promise<void>>, logger: Logger): Promise<void> {
+  const results = await Promise.allSettled(stops.map((stop) => stop()));
+  for (const result of results) if (result.status === 'rejected') logger.error({ err: result.reason }, 'error while stopping');
 }
 
 function usage(): string {
