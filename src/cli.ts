@@ -11,6 +11,7 @@ import { AppError, ConfigError } from './errors.ts';
 import { createLogger, redactUrl, type Logger, type ProcessRole } from './logger.ts';
 import { loadProductsFile } from './products.ts';
 import { installQueues } from './queues.ts';
+import { parseRedriveArgs, redriveDeadLetters } from './redrive.ts';
 
 // `release-registry <command>`: the one entry point of every process (see the Procfile).
 
@@ -43,6 +44,16 @@ const COMMANDS: Record<string, Command> = {
       const products = loadProductsFile(config.PRODUCTS_FILE);
       const worker = await startWorker(config, requireDatabaseUrl(config), logger, products);
       await untilSignal(logger, config, [worker.stop]);
+    },
+  },
+  redrive: {
+    summary: 'move the dead-letter jobs of a queue (sync-product, process-delivery) back to it; --dry-run only counts them',
+    role: 'cli',
+    run: async ({ config, logger, args }) => {
+      const options = parseRedriveArgs(args);
+      const report = await redriveDeadLetters(requireDatabaseUrl(config), logger, options);
+      const verb = report.dryRun ? 'would move' : 'moved';
+      process.stdout.write(`${verb} ${report.moved} job(s) from ${report.deadLetterQueue} back to ${report.queue}\n`);
     },
   },
   start: {

@@ -4,7 +4,6 @@ import type { Queryable } from '../db/pool.ts';
 import {
   collectorUp,
   jobs,
-  jobsOldestReady,
   lockWaitingSessions,
   lockWaitLongest,
   onScrape,
@@ -80,7 +79,6 @@ async function exportActivity(sample: Promise<DatabaseActivity>): Promise<void> 
 
 async function exportJobs(sample: ReturnType<PgBoss['getQueues']>): Promise<void> {
   jobs.reset();
-  jobsOldestReady.reset();
   try {
     for (const queue of await sample) {
       jobs.set({ queue: queue.name, state: 'ready' }, queue.readyCount);
@@ -88,9 +86,6 @@ async function exportJobs(sample: ReturnType<PgBoss['getQueues']>): Promise<void
       jobs.set({ queue: queue.name, state: 'blocked' }, queue.blockedCount);
       jobs.set({ queue: queue.name, state: 'active' }, queue.activeCount);
       jobs.set({ queue: queue.name, state: 'failed' }, queue.failedCount);
-      if (queue.readyOldestSeconds !== null && queue.readyOldestSeconds !== undefined) {
-        jobsOldestReady.set({ queue: queue.name }, queue.readyOldestSeconds);
-      }
     }
     collectorUp.set({ collector: 'jobs' }, 1);
   } catch {

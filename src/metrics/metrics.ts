@@ -262,14 +262,6 @@ export const jobs = new Gauge({
   registers,
 });
 
-export const jobsOldestReady = new Gauge({
-  name: `${PREFIX}jobs_oldest_ready_seconds`,
-  help: 'How long the oldest job ready to run has waited, per queue, at pg-boss\'s last monitor pass.',
-  labelNames: ['queue'] as const,
-  collect: refreshOnScrape,
-  registers,
-});
-
 export const jobDuration = new Histogram({
   name: `${PREFIX}job_duration_seconds`,
   help: 'Duration of job handler runs, by queue and outcome (completed, failed, deferred).',
