@@ -89,9 +89,11 @@ function parseSample(line: string, where: string): Sample {
   }
   const parts = /^ (\S+)(?: (-?\d+))?$/.exec(rest);
   if (parts === null) throw new Error(`bad value, ${where}`);
+  // Values are what Go's strconv.ParseFloat accepts (Prometheus parses them so): special values in any case.
   const raw = parts[1]!;
-  const value = raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : raw === 'NaN' ? NaN : Number(raw);
-  if (Number.isNaN(value) && raw !== 'NaN') throw new Error(`bad value, ${where}`);
+  const special = raw.toLowerCase().replace(/^\+/, '');
+  const value = special === 'nan' ? NaN : special === 'inf' || special === 'infinity' ? Infinity : special === '-inf' || special === '-infinity' ? -Infinity : Number(raw);
+  if (Number.isNaN(value) && special !== 'nan') throw new Error(`bad value, ${where}`);
   return { name, labels, value };
 }
 
