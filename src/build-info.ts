@@ -11,13 +11,18 @@ export type BuildInfo = { name: string; version: string; gitSha: string | null; 
 
 const packageJson = z.object({ name: z.string(), version: z.string() });
 
-let cached: BuildInfo | undefined;
+// Read once per process (git is not asked on every request).
+const cache = new Map<string | undefined, BuildInfo>();
 
+/** `gitShaFromEnv` is the GIT_SHA variable (config), which wins over the checkout. */
 export function buildInfo(gitShaFromEnv?: string): BuildInfo {
-  if (cached !== undefined && (gitShaFromEnv === undefined || cached.gitSha === gitShaFromEnv)) return cached;
-  const { name, version } = packageJson.parse(JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')));
-  cached = { name, version, gitSha: gitShaFromEnv?.toLowerCase() ?? gitShaOfCheckout(), node: process.version };
-  return cached;
+  let info = cache.get(gitShaFromEnv);
+  if (info === undefined) {
+    const { name, version } = packageJson.parse(JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')));
+    info = { name, version, gitSha: gitShaFromEnv?.toLowerCase() ?? gitShaOfCheckout(), node: process.version };
+    cache.set(gitShaFromEnv, info);
+  }
+  return info;
 }
 
 function gitShaOfCheckout(): string | null {

@@ -1,3 +1,4 @@
+import type { PgBoss } from 'pg-boss';
 import { buildInfo } from '../src/build-info.ts';
 import type { Config } from '../src/config.ts';
 import { checkDatabase } from '../src/db/check-database.ts';
@@ -11,7 +12,7 @@ import type { ProductDefinition } from '../src/products.ts';
 import { createBoss } from '../src/queues.ts';
 import { startMetricsServer, type RunningMetricsServer } from './metrics-server.ts';
 
-export type RunningWorker = { lifecycle: Lifecycle; metricsUrl: string | undefined; stop: () => Promise<void> };
+export type RunningWorker = { boss: PgBoss; lifecycle: Lifecycle; metricsUrl: string | undefined; stop: () => Promise<void> };
 
 export type WorkerOptions = {
   /** Serve /metrics and /-/healthz on METRICS_PORT (default). `start` serves them on the API instead. */
@@ -80,5 +81,5 @@ export async function startWorker(
       await db.end();
       logger.info('worker stopped');
     })());
-  return { lifecycle, metricsUrl: metrics?.url, stop };
+  return { boss, lifecycle, metricsUrl: metrics?.url, stop };
 }

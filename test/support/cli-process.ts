@@ -16,6 +16,8 @@ export type CliProcess = {
   waitForLog: (match: (line: LogLine) => boolean, timeoutMs?: number) => Promise<LogLine>;
   /** Resolves when the process has exited, with its exit code and when that was. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+  /** The exit, or null when the process still runs `ms` after the call. */
+  exitWithin: (ms: number) => Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number } | null>;
   signal: (signal: NodeJS.Signals) => void;
   /** SIGKILLs the process if it still runs (test cleanup). */
   kill: () => Promise<void>;
@@ -90,6 +92,17 @@ export function startCliProcess(args: string[], env: Record<string, string | und
     output: () => output,
     waitForLog,
     exited,
+    exitWithin: async (ms) => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<null>((resolve) => {
+        timer = setTimeout(() => resolve(null), ms);
+      });
+      try {
+        return await Promise.race([exited, late]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
     signal: (signal) => {
       child.kill(signal);
     },
