@@ -128,6 +128,9 @@ export async function createDatabasePool(url: string, options: PoolOptions): Pro
     connectionTimeout: options.connectionTimeoutMs ?? 5_000,
     statementTimeout: options.statementTimeoutMs ?? 30_000,
     idleTimeout: 10_000,
+    // Closing a connection whose server vanished waits for a goodbye that never comes; on a live
+    // network it takes milliseconds. Slonik's 5 s default would eat half of SHUTDOWN_TIMEOUT_MS.
+    gracefulTerminationTimeout: 1_000,
     // Retries would hide a restarting server from health checks; callers decide.
     connectionRetryLimit: 0,
     captureStackTrace: false,
