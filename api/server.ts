@@ -34,6 +34,8 @@ export async function startApi(config: Config, databaseUrl: string, logger: Logg
     logger,
     applicationName: 'release-registry-api-boss',
     maxConnections: config.JOBS_POOL_SIZE ?? API_JOBS_POOL_SIZE,
+    // Enqueueing (webhook intake, admin syncs) fails within the same bound as queries.
+    connectionTimeoutMs: 2_000,
   });
   await boss.start();
   const stopCollecting = collectDatabaseMetrics(db, boss);

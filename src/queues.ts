@@ -52,6 +52,8 @@ export type BossOptions = {
   maxConnections: number;
   /** Only workers run pg-boss maintenance and its scheduler. */
   supervise?: boolean;
+  /** Bounds opening a connection and waiting for a free one of pg-boss's pool (node-postgres). */
+  connectionTimeoutMs?: number;
 };
 
 export function createBoss(url: string, options: BossOptions): PgBoss {
@@ -59,7 +61,7 @@ export function createBoss(url: string, options: BossOptions): PgBoss {
     connectionString: url,
     application_name: options.applicationName,
     max: options.maxConnections,
-    connectionTimeoutMillis: 5_000,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
     useListenNotify: true,
     supervise: options.supervise ?? false,
     // The supervising pass finds jobs whose worker stopped heart-beating and refreshes the queue

@@ -63,6 +63,7 @@ export async function startWorker(
     });
   }
 
+  // Job handlers (boss.work) are registered above this point: ready means working the queues.
   lifecycle.markReady();
   const startToReadySeconds = markReady('worker');
   logger.info({ version: build.version, gitSha: build.gitSha, startToReadySeconds }, 'worker started');

@@ -3,7 +3,9 @@ import { sampleDatabaseActivity, type DatabaseActivity } from '../db/database-ac
 import type { Queryable } from '../db/pool.ts';
 import {
   collectorUp,
+  JOB_STATES,
   jobs,
+  type JobState,
   lockWaitingSessions,
   lockWaitLongest,
   onScrape,
@@ -81,11 +83,14 @@ async function exportJobs(sample: ReturnType<PgBoss['getQueues']>): Promise<void
   jobs.reset();
   try {
     for (const queue of await sample) {
-      jobs.set({ queue: queue.name, state: 'ready' }, queue.readyCount);
-      jobs.set({ queue: queue.name, state: 'deferred' }, queue.deferredCount);
-      jobs.set({ queue: queue.name, state: 'blocked' }, queue.blockedCount);
-      jobs.set({ queue: queue.name, state: 'active' }, queue.activeCount);
-      jobs.set({ queue: queue.name, state: 'failed' }, queue.failedCount);
+      const counts: Record<JobState, number> = {
+        ready: queue.readyCount,
+        deferred: queue.deferredCount,
+        blocked: queue.blockedCount,
+        active: queue.activeCount,
+        failed: queue.failedCount,
+      };
+      for (const state of JOB_STATES) jobs.set({ queue: queue.name, state }, counts[state]);
     }
     collectorUp.set({ collector: 'jobs' }, 1);
   } catch {
