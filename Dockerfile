@@ -12,13 +12,16 @@ RUN npm run build && npm prune --omit=dev
 
 # Runtime stage: compiled code, production dependencies and SQL migrations, run as a non-root user.
 FROM node:24-slim
-ENV NODE_ENV=production PORT=8080
+# The commit the image is built from, for /-/version and release_registry_build_info (the image has
+# no .git): docker build --build-arg GIT_SHA=$(git rev-parse HEAD) .
+ARG GIT_SHA=""
+ENV NODE_ENV=production PORT=8080 GIT_SHA=${GIT_SHA}
 WORKDIR /app
 COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist
 COPY package.json products.example.json ./
 COPY migrations migrations
 USER node
-EXPOSE 8080
+EXPOSE 8080 9464
 # The Procfile's `web`; run `release` (migrate) and `worker` from the same image with another command.
 CMD ["node", "dist/src/cli.js", "api"]

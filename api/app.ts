@@ -3,7 +3,10 @@ import Koa from 'koa';
 import { MethodNotAllowedError, NotFoundError } from '../src/errors.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { errorMiddleware } from './error-middleware.ts';
+import { httpMetricsMiddleware } from './http-metrics-middleware.ts';
 import { registerHealthRoutes } from './routes/health.ts';
+import { registerMetricsRoute } from './routes/metrics.ts';
+import { registerVersionRoute } from './routes/version.ts';
 import { registerWebhookRoutes } from './routes/webhooks.ts';
 
 /** The API as a Koa application, without listening: tests and `api/server.ts` both use it. */
@@ -11,7 +14,17 @@ export function createApp(deps: ApiDependencies): Koa {
   const app = new Koa({ proxy: true });
   // Errors are answered by errorMiddleware; Koa's own handler would print them to stderr.
   app.silent = true;
+  app.use(httpMetricsMiddleware());
   app.use(errorMiddleware(deps.logger));
+  // A stopping API answers its in-flight requests with `Connection: close`, so keep-alive clients
+  // reconnect (to another replica) instead of reusing a socket that is about to close.
+  app.use(async (ctx, next) => {
+    try {
+      await next();
+    } finally {
+      if (deps.lifecycle?.state === 'stopping') ctx.set('Connection', 'close');
+    }
+  });
   // Runs after the router: a path no route knows is a JSON 404; a known path under another method
   // (the router answered 405 with Allow and no body) is a JSON 405.
   app.use(async (ctx, next) => {
@@ -25,6 +38,8 @@ export function createApp(deps: ApiDependencies): Koa {
   const router = new Router();
   registerHealthRoutes(router, deps);
   registerWebhookRoutes(router, deps);
+  registerVersionRoute(router, deps);
+  registerMetricsRoute(router, deps);
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

@@ -1,6 +1,7 @@
 import type { PgBoss } from 'pg-boss';
 import type { Config } from '../src/config.ts';
 import type { Database } from '../src/db/pool.ts';
+import type { Lifecycle } from '../src/lifecycle.ts';
 import type { Logger } from '../src/logger.ts';
 
 /** What the API's routes are built from; tests build it with their own database. */
@@ -10,4 +11,6 @@ export type ApiDependencies = {
   db: Database;
   /** Enqueues jobs (webhook deliveries, admin syncs). */
   boss: PgBoss;
+  /** Starting, ready or stopping (readiness, keep-alive draining); absent means ready. */
+  lifecycle?: Lifecycle;
 };

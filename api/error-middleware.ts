@@ -1,11 +1,15 @@
 import type { Middleware } from 'koa';
-import { AppError, InvalidInputError, MethodNotAllowedError } from '../src/errors.ts';
+import { asDatabaseUnavailable } from '../src/db/unavailable.ts';
+import { AppError, DatabaseUnavailableError, InvalidInputError, MethodNotAllowedError } from '../src/errors.ts';
 import type { Logger } from '../src/logger.ts';
 
 // The one place where errors become HTTP answers. Every error answer has the body
 // { "error": { "code", "message" } }. Messages of expected errors (AppError, and Koa's own
 // exposed 4xx errors such as a malformed URL) are shown; anything else is a bug: it is logged
-// with its stack and answered 500 without details.
+// with its stack and answered 500 without details. A failure that means the database cannot serve
+// right now (refused or lost connections, a restarting server, a pool with no free connection in
+// time; src/db/unavailable.ts) is a 503 `service_unavailable` with Retry-After, logged as a warning:
+// during an outage every request fails the same way.
 
 const CODES_BY_STATUS: Record<number, string> = {
   400: 'invalid_input',
@@ -24,9 +28,13 @@ export function errorMiddleware(logger: Logger): Middleware {
   return async (ctx, next) => {
     try {
       await next();
-    } catch (error) {
+    } catch (thrown) {
+      const error = thrown instanceof AppError ? thrown : asDatabaseUnavailable(thrown);
       const { status, code, message, details } = describe(error);
-      if (status >= 500) {
+      if (error instanceof DatabaseUnavailableError) {
+        ctx.set('Retry-After', String(error.retryAfterSeconds));
+        logger.warn({ err: error, method: ctx.method, path: ctx.path, status }, 'request failed: database unavailable');
+      } else if (status >= 500) {
         logger.error({ err: error, method: ctx.method, path: ctx.path, status }, 'request failed');
       } else {
         logger.debug({ method: ctx.method, path: ctx.path, status, code }, 'request rejected');

@@ -11,6 +11,7 @@ import { AppError, ConfigError } from './errors.ts';
 import { createLogger, redactUrl, type Logger, type ProcessRole } from './logger.ts';
 import { loadProductsFile } from './products.ts';
 import { installQueues } from './queues.ts';
+import { parseRedriveArgs, redriveDeadLetters } from './redrive.ts';
 import { REPLAY_USAGE, runReplayCommand } from './webhooks/replay-command.ts';
 
 // `release-registry <command>`: the one entry point of every process (see the Procfile).
@@ -46,6 +47,16 @@ const COMMANDS: Record<string, Command> = {
       await untilSignal(logger, config, [worker.stop]);
     },
   },
+  redrive: {
+    summary: 'move the dead-letter jobs of a queue (sync-product, process-delivery) back to it; --dry-run only counts them',
+    role: 'cli',
+    run: async ({ config, logger, args }) => {
+      const options = parseRedriveArgs(args);
+      const report = await redriveDeadLetters(requireDatabaseUrl(config), logger, options);
+      const verb = report.dryRun ? 'would move' : 'moved';
+      process.stdout.write(`${verb} ${report.moved} job(s) from ${report.deadLetterQueue} back to ${report.queue}\n`);
+    },
+  },
   replay: {
     summary: `queue stored webhook deliveries again (${REPLAY_USAGE})`,
     role: 'cli',
@@ -70,8 +81,10 @@ const COMMANDS: Record<string, Command> = {
         await prepareDatabase(config, databaseUrl, logger);
         const api = await startApi(config, databaseUrl, logger);
         stops.unshift(api.stop);
-        const worker = await startWorker(config, databaseUrl, logger, products);
-        stops.unshift(worker.stop);
+        // One process, one registry: the API's /metrics serves the worker's metrics too.
+        const worker = await startWorker(config, databaseUrl, logger, products, { metricsServer: false });
+        // The API stops accepting while the worker drains its jobs: both within one shutdown budget.
+        stops.splice(0, 1, () => runTogether([api.stop, worker.stop], logger));
         logger.info({ url: api.url, health: `${api.url}/-/healthz` }, `release-registry is running at ${api.url}`);
       } catch (error) {
         await runStops(stops, logger);
@@ -130,6 +143,11 @@ async function runStops(stops: Array<() => Promise<void>>, logger: Logger): Prom
       logger.error({ err: error }, 'error while stopping');
     }
   }
+}
+
+async function runTogether(stops: Array<() => Promise<void>>, logger: Logger): Promise<void> {
+  const results = await Promise.allSettled(stops.map((stop) => stop()));
+  for (const result of results) if (result.status === 'rejected') logger.error({ err: result.reason }, 'error while stopping');
 }
 
 function usage(): string {

@@ -15,14 +15,14 @@ const port = (fallback: number) =>
     .transform(Number)
     .pipe(z.number().max(65535, 'expected an integer from 0 to 65535'));
 
-const positiveInt = (fallback: number, max: number) =>
+const wholeNumber = (max: number) =>
   z
     .string()
-    .trim()
-    .default(String(fallback))
-    .pipe(z.string().regex(/^\d+$/, `expected a whole number from 1 to ${max}`))
+    .regex(/^\d+$/, `expected a whole number from 1 to ${max}`)
     .transform(Number)
     .pipe(z.number().min(1, `expected a whole number from 1 to ${max}`).max(max, `expected a whole number from 1 to ${max}`));
+
+const positiveInt = (fallback: number, max: number) => z.string().trim().default(String(fallback)).pipe(wholeNumber(max));
 
 const optionalText = z
   .string()
@@ -64,9 +64,15 @@ export const configSchema = z.object({
     .pipe(z.array(z.string().min(16, 'each token must be at least 16 characters'))),
   LOG_LEVEL: z.string().trim().toLowerCase().default('info').pipe(z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` })),
   DATABASE_POOL_SIZE: positiveInt(10, 200),
+  /** pg-boss's own pool per process; unset: 4 in the API, WORKER_CONCURRENCY + 2 in the worker. */
+  JOBS_POOL_SIZE: optionalText.pipe(wholeNumber(200).optional()),
   WORKER_CONCURRENCY: positiveInt(4, 64),
   DATA_DIR: z.string().trim().min(1).default('.data'),
   SHUTDOWN_TIMEOUT_MS: positiveInt(10_000, 600_000),
+  /** When set, GET /metrics (API and worker) requires `Authorization: Bearer <METRICS_TOKEN>`. */
+  METRICS_TOKEN: optionalText.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+  /** The commit the build was made from (Dockerfile build argument GIT_SHA); else `git rev-parse`. */
+  GIT_SHA: optionalText.pipe(z.string().regex(/^[0-9a-f]{7,40}$/i, 'expected a git commit sha (7 to 40 hex digits)').optional()),
 });
 
 export type Config = z.infer<typeof configSchema>;

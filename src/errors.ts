@@ -107,6 +107,20 @@ export class ServiceUnavailableError extends AppError {
   override readonly retryable = true;
 }
 
+/**
+ * PostgreSQL cannot be reached, is restarting, refused a connection, or no pooled connection became
+ * free in time. Transient: the API answers 503 with Retry-After, a job is retried.
+ */
+export class DatabaseUnavailableError extends ServiceUnavailableError {
+  /** Seconds a client should wait before trying again (the API's Retry-After). */
+  readonly retryAfterSeconds: number;
+
+  constructor(message = 'the database is unavailable, try again shortly', options?: { cause?: unknown; retryAfterSeconds?: number }) {
+    super(message, options);
+    this.retryAfterSeconds = options?.retryAfterSeconds ?? 1;
+  }
+}
+
 /** GitHub answered 5xx, timed out or could not be reached. Retried with backoff. */
 export class GitHubUnavailableError extends AppError {
   readonly code = 'github_unavailable';

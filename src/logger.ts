@@ -24,10 +24,12 @@ export const REDACTED_PATHS = [
   'config.GITHUB_TOKEN',
   'config.GITHUB_WEBHOOK_SECRET',
   'config.API_TOKENS',
+  'config.METRICS_TOKEN',
   'config.DATABASE_URL',
   'GITHUB_TOKEN',
   'GITHUB_WEBHOOK_SECRET',
   'API_TOKENS',
+  'METRICS_TOKEN',
 ];
 
 /** One logger per process, with the process role bound to every line. JSON lines on stdout. */

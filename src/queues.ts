@@ -1,5 +1,7 @@
 import { PgBoss, type Queue } from 'pg-boss';
+import { poolLabel } from './db/pool.ts';
 import type { Logger } from './logger.ts';
+import { trackPool } from './metrics/pool-metrics.ts';
 
 // The pg-boss queues both processes share, and how each is configured. `release-registry migrate`
 // installs pg-boss's schema and these queues, so an API replica can enqueue before any worker ran.
@@ -50,6 +52,8 @@ export type BossOptions = {
   maxConnections: number;
   /** Only workers run pg-boss maintenance and its scheduler. */
   supervise?: boolean;
+  /** Bounds opening a connection and waiting for a free one of pg-boss's pool (node-postgres). */
+  connectionTimeoutMs?: number;
 };
 
 export function createBoss(url: string, options: BossOptions): PgBoss {
@@ -57,14 +61,25 @@ export function createBoss(url: string, options: BossOptions): PgBoss {
     connectionString: url,
     application_name: options.applicationName,
     max: options.maxConnections,
-    connectionTimeoutMillis: 5_000,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
     useListenNotify: true,
     supervise: options.supervise ?? false,
+    // The supervising pass finds jobs whose worker stopped heart-beating and refreshes the queue
+    // counts that release_registry_jobs exports: every 15 s rather than pg-boss's default minute.
+    superviseIntervalSeconds: 15,
+    monitorIntervalSeconds: 15,
     schedule: false,
     migrate: false,
     createSchema: false,
   });
   boss.on('error', (error) => options.logger.error({ err: error }, 'pg-boss error'));
+  // pg-boss's pool counts as release_registry_db_pool_*{pool="<role>-boss"}. Its LISTEN connection
+  // is one more, outside the pool (docs/operations.md, pool sizing).
+  const untrack = trackPool(poolLabel(options.applicationName), () => {
+    const counts = boss.getDb().poolCounts?.() ?? null;
+    return counts === null ? null : { max: counts.max, inUse: counts.total - counts.idle, idle: counts.idle, pending: 0, waiting: counts.waiting };
+  });
+  boss.once('stopped', untrack);
   return boss;
 }
 

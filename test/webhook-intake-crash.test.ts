@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { z } from 'zod';
 import { syncProductDefinitions } from '../src/db/products.ts';
 import { installQueues } from '../src/queues.ts';
-import { startCli } from './support/cli-process.ts';
+import { logged, startCliProcess } from './support/cli-process.ts';
 import { createTestDatabase, quietLogger } from './support/database.ts';
 import { fixturePayload, signedRequest, TRACKED_REPOSITORY, WEBHOOK_SECRET, widgetProduct } from './support/webhooks.ts';
 
@@ -19,9 +19,9 @@ test('an api process killed mid-load loses no delivery it answered 2xx, and stor
   const database = await createTestDatabase({ label: 'intake_crash' });
   await installQueues(database.url, quietLogger);
   await syncProductDefinitions(database.db, [widgetProduct()]);
-  const api = startCli(['api'], { DATABASE_URL: database.url, PORT: '0', GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET, LOG_LEVEL: 'info' });
+  const api = startCliProcess(['api'], { DATABASE_URL: database.url, PORT: '0', GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET, LOG_LEVEL: 'info' });
   try {
-    const listening = await api.waitForLog('api listening');
+    const listening = await api.waitForLog(logged('api listening'));
     const url = String(listening.url);
 
     const accepted: string[] = [];
@@ -61,8 +61,7 @@ test('an api process killed mid-load loses no delivery it answered 2xx, and stor
     const withoutJob = rows.filter((row) => !row.hasJob).map((row) => row.deliveryId);
     assert.equal(withoutJob, [], 'every stored delivery has its job');
   } finally {
-    if (api.child.exitCode === null && api.child.signalCode === null) api.child.kill('SIGKILL');
-    await api.exited;
+    await api.kill();
     await database.drop();
   }
 });

@@ -9,6 +9,7 @@ import {
   TRACKED_REPOSITORY,
   type Intake,
 } from './support/webhooks.ts';
+import { parseExposition } from './support/metrics.ts';
 
 // POST /webhooks/github with real payloads: what is answered, and what is stored with which job.
 
@@ -183,6 +184,26 @@ intake('a delivery matches a product by repository id after a rename, and every 
   assert.is(answer.body.status, 'queued');
   const row = await readDelivery(api.database.db, answer.deliveryId);
   assert.equal(row?.productIds.sort(), products.map((product) => product.id).sort());
+});
+
+intake('every answer is counted by outcome in release_registry_webhook_deliveries_total', async ({ api }) => {
+  const counts = async () => {
+    const exposition = parseExposition(await (await fetch(`${api.server.url}/metrics`)).text());
+    const family = exposition.get('release_registry_webhook_deliveries_total');
+    return Object.fromEntries((family?.samples ?? []).map((sample) => [sample.labels.outcome, sample.value]));
+  };
+  const before = await counts();
+  const payload = fixturePayload('release/published', { repository: TRACKED_REPOSITORY, tag: 'v5.0.0' });
+  const accepted = await postDelivery(api.server.url, { event: 'release', payload });
+  await postDelivery(api.server.url, { event: 'release', payload, deliveryId: accepted.deliveryId });
+  await postDelivery(api.server.url, { event: 'release', payload, secret: 'wrong-secret' });
+  await postDelivery(api.server.url, { event: 'ping', payload: fixturePayload('ping/payload') });
+  const after = await counts();
+  const delta = (outcome: string) => (after[outcome] ?? 0) - (before[outcome] ?? 0);
+  assert.equal(
+    { accepted: delta('accepted'), duplicate: delta('duplicate'), unauthorized: delta('unauthorized'), ping: delta('ping'), invalid: delta('invalid') },
+    { accepted: 1, duplicate: 1, unauthorized: 1, ping: 1, invalid: 0 },
+  );
 });
 
 intake.run();

@@ -1,10 +1,9 @@
 import type { PgBoss } from 'pg-boss';
 import type { Database } from '../src/db/pool.ts';
-import { markDeliveryDeadLettered } from '../src/db/webhook-deliveries.ts';
 import type { Logger } from '../src/logger.ts';
 import { QUEUES } from '../src/queues.ts';
 import type { TagStateReader } from '../src/webhooks/tag-states.ts';
-import { createDeliveryProcessor, type DeliveryJob } from './process-deliveries.ts';
+import { createDeliveryProcessor } from './process-deliveries.ts';
 
 export type DeliveryWorkerOptions = {
   db: Database;
@@ -21,13 +20,15 @@ export type DeliveryWorkerOptions = {
 };
 
 /**
- * Works the process-delivery queue and its dead-letter queue. The queue is notify-enabled and the
- * boss listens (src/queues.ts), so a delivery committed by the API wakes a waiting worker at once;
- * polling stays as the floor for missed notifications and for retries coming due.
+ * Works the process-delivery queue. The queue is notify-enabled and the boss listens
+ * (src/queues.ts), so a delivery committed by the API wakes a waiting worker at once; polling stays
+ * as the floor for missed notifications and for retries coming due. Jobs that run out of retries
+ * stay in process-delivery-dead for an operator (`release-registry redrive process-delivery`); their
+ * deliveries are marked failed by the handler's last attempt (`release-registry replay --failed`).
  */
 export async function startDeliveryWorker(options: DeliveryWorkerOptions): Promise<void> {
-  const { boss, db, logger } = options;
-  const polling = options.pollingIntervalSeconds ?? 10;
+  const { boss } = options;
+  const polling = options.pollingIntervalSeconds ?? 2;
   await boss.work(
     QUEUES.processDelivery,
     {
@@ -39,17 +40,5 @@ export async function startDeliveryWorker(options: DeliveryWorkerOptions): Promi
       notifyPollingIntervalSeconds: polling,
     },
     createDeliveryProcessor(options),
-  );
-  await boss.work(
-    QUEUES.processDeliveryDead,
-    { batchSize: 25, includeMetadata: true, pollingIntervalSeconds: polling },
-    async (jobs: Array<DeliveryJob & { sourceId: string | null; sourceOutput: object | null }>) => {
-      for (const job of jobs) {
-        if (job.sourceId === null) continue;
-        const error = (job.sourceOutput as { error?: unknown } | null)?.error;
-        await markDeliveryDeadLettered(db, job.data.deliveryId, job.sourceId, typeof error === 'string' ? error : 'retries exhausted');
-        logger.warn({ deliveryId: job.data.deliveryId, error }, 'webhook delivery failed for good; `release-registry replay --failed` queues it again');
-      }
-    },
   );
 }

@@ -14,6 +14,7 @@ import {
 } from '../src/db/webhook-deliveries.ts';
 import { AppError, GitHubRateLimitedError, PermanentPayloadError } from '../src/errors.ts';
 import type { Logger } from '../src/logger.ts';
+import { observeIngestLag, recordDeliveryProcessing } from '../src/metrics/metrics.ts';
 import { QUEUES } from '../src/queues.ts';
 import { applyTagStates } from '../src/webhooks/apply-tag-states.ts';
 import { classifyDelivery, type DeliveryClass } from '../src/webhooks/classify-delivery.ts';
@@ -66,6 +67,7 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
       if (classified instanceof PermanentPayloadError) {
         await recordDeliveryFailure(db, [delivery.deliveryId], classified.message, true);
         settle(delivery.deliveryId, { status: 'deadletter', output: { error: classified.message } });
+        recordDeliveryProcessing('failed');
         continue;
       }
       if (classified.kind !== 'handled') {
@@ -84,9 +86,14 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
         work.set(product.id, entry);
       }
     }
-    for (const [reason, deliveryIds] of ignored) await markDeliveriesIgnored(db, deliveryIds, reason);
+    for (const [reason, deliveryIds] of ignored) {
+      await markDeliveriesIgnored(db, deliveryIds, reason);
+      for (const _ of deliveryIds) recordDeliveryProcessing('ignored');
+    }
 
     const failures = new Map<string, unknown>();
+    const receivedAt = new Map(deliveries.map((delivery) => [delivery.deliveryId, delivery.receivedAt]));
+    const lagObserved = new Set<string>();
     for (const { product, tags, deliveryIds } of work.values()) {
       try {
         const counts = await db.transaction(async (transaction) => {
@@ -97,6 +104,12 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
           await recordRepositoryIdentity(transaction, [product.id], { id: current.repository.databaseId, fullName: current.repository.nameWithOwner });
           return applied;
         });
+        const committedAt = Date.now();
+        for (const deliveryId of deliveryIds) {
+          if (lagObserved.has(deliveryId)) continue;
+          lagObserved.add(deliveryId);
+          observeIngestLag((committedAt - receivedAt.get(deliveryId)!.getTime()) / 1000);
+        }
         options.onProductWritten?.(product.id, [...deliveryIds]);
         logger.debug({ product: product.name, tags: tags.size, deliveries: deliveryIds.size, ...counts }, 'webhook deliveries applied');
       } catch (error) {
@@ -107,7 +120,10 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
 
     const processed = [...new Set([...work.values()].flatMap((entry) => [...entry.deliveryIds]))].filter((deliveryId) => !failures.has(deliveryId));
     await markDeliveriesProcessed(db, processed);
-    for (const deliveryId of processed) settle(deliveryId, { status: 'completed' });
+    for (const deliveryId of processed) {
+      settle(deliveryId, { status: 'completed' });
+      recordDeliveryProcessing('processed');
+    }
 
     for (const [deliveryId, error] of failures) {
       const job = jobsByDelivery.get(deliveryId)![0]!;
@@ -115,14 +131,18 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
       if (error instanceof GitHubRateLimitedError) {
         await deferDelivery(db, boss, deliveryId, error, deliveries);
         settle(deliveryId, { status: 'completed', output: { deferredUntil: error.resetAt.toISOString() } });
+        recordDeliveryProcessing('retried');
       } else if (error instanceof AppError && !error.retryable) {
         await recordDeliveryFailure(db, [deliveryId], message, true);
         settle(deliveryId, { status: 'deadletter', output: { error: message } });
+        recordDeliveryProcessing('failed');
       } else {
         // Anything else may pass (GitHub or the database was briefly away): pg-boss retries with
         // backoff; the last attempt's failure is final.
-        await recordDeliveryFailure(db, [deliveryId], message, job.retryCount >= job.retryLimit);
+        const final = job.retryCount >= job.retryLimit;
+        await recordDeliveryFailure(db, [deliveryId], message, final);
         settle(deliveryId, { status: 'failed', output: { error: message } });
+        recordDeliveryProcessing(final ? 'failed' : 'retried');
       }
     }
     return jobs.map((job) => results.get(job.id) ?? { id: job.id, status: 'failed', output: { error: 'no outcome' } });

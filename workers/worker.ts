@@ -1,18 +1,41 @@
+import type { PgBoss } from 'pg-boss';
+import { buildInfo } from '../src/build-info.ts';
 import type { Config } from '../src/config.ts';
+import { checkDatabase } from '../src/db/check-database.ts';
 import { createDatabasePool } from '../src/db/pool.ts';
 import { syncProductDefinitions } from '../src/db/products.ts';
+import { Lifecycle } from '../src/lifecycle.ts';
 import type { Logger } from '../src/logger.ts';
+import { collectDatabaseMetrics } from '../src/metrics/database-collectors.ts';
+import { markReady, setBuildInfo } from '../src/metrics/metrics.ts';
 import type { ProductDefinition } from '../src/products.ts';
 import { createBoss } from '../src/queues.ts';
+import { startMetricsServer, type RunningMetricsServer } from './metrics-server.ts';
 
-export type RunningWorker = { stop: () => Promise<void> };
+export type RunningWorker = { boss: PgBoss; lifecycle: Lifecycle; metricsUrl: string | undefined; stop: () => Promise<void> };
+
+export type WorkerOptions = {
+  /** Serve /metrics and /-/healthz on METRICS_PORT (default). `start` serves them on the API instead. */
+  metricsServer?: boolean;
+};
 
 /** Starts a worker replica: copies the products file into the database, then works the queues. */
-export async function startWorker(config: Config, databaseUrl: string, logger: Logger, products: readonly ProductDefinition[]): Promise<RunningWorker> {
+export async function startWorker(
+  config: Config,
+  databaseUrl: string,
+  logger: Logger,
+  products: readonly ProductDefinition[],
+  options: WorkerOptions = {},
+): Promise<RunningWorker> {
+  const lifecycle = new Lifecycle();
+  const build = buildInfo(config.GIT_SHA);
+  setBuildInfo(build.version, build.gitSha);
   const db = await createDatabasePool(databaseUrl, {
     logger,
     maximumPoolSize: config.DATABASE_POOL_SIZE,
     applicationName: 'release-registry-worker',
+    // Jobs may wait longer than requests for a busy pool; a timeout fails the job, which is retried.
+    acquireTimeoutMs: 10_000,
   });
   const tracked = await syncProductDefinitions(db, products);
   logger.info({ products: tracked.map((product) => product.name) }, 'products loaded');
@@ -20,19 +43,44 @@ export async function startWorker(config: Config, databaseUrl: string, logger: L
   const boss = createBoss(databaseUrl, {
     logger,
     applicationName: 'release-registry-worker-boss',
-    maxConnections: Math.max(4, config.WORKER_CONCURRENCY + 2),
+    maxConnections: config.JOBS_POOL_SIZE ?? Math.max(4, config.WORKER_CONCURRENCY + 2),
     supervise: true,
   });
+  let bossRunning = false;
+  boss.once('stopped', () => {
+    bossRunning = false;
+  });
   await boss.start();
-  logger.info('worker started');
+  bossRunning = true;
+  const stopCollecting = collectDatabaseMetrics(db, boss);
+
+  let metrics: RunningMetricsServer | undefined;
+  if (options.metricsServer ?? true) {
+    metrics = await startMetricsServer(config, logger, async () => {
+      const database = await checkDatabase(db, logger);
+      const jobs = bossRunning && lifecycle.state !== 'stopping' ? 'running' : 'stopped';
+      return { healthy: database === 'ok' && jobs === 'running', details: { database, jobs, lifecycle: lifecycle.state } };
+    });
+  }
+
+  // Job handlers (boss.work) are registered above this point: ready means working the queues.
+  lifecycle.markReady();
+  const startToReadySeconds = markReady('worker');
+  logger.info({ version: build.version, gitSha: build.gitSha, startToReadySeconds }, 'worker started');
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      // graceful: active jobs finish within the timeout; the rest are handed back to the queue.
-      await boss.stop({ graceful: true, close: true, timeout: config.SHUTDOWN_TIMEOUT_MS - 1_000 });
+      lifecycle.markStopping();
+      // graceful: handlers get the grace period to finish; pg-boss then fails what is still active
+      // ("pg-boss shut down while active"), which hands those jobs back for a retry rather than
+      // leaving them active until they expire. The rest of SHUTDOWN_TIMEOUT_MS closes the pools.
+      const graceMs = Math.max(1_000, config.SHUTDOWN_TIMEOUT_MS - 2_000);
+      await boss.stop({ graceful: true, close: true, timeout: graceMs });
+      stopCollecting();
+      await metrics?.close();
       await db.end();
       logger.info('worker stopped');
     })());
-  return { stop };
+  return { boss, lifecycle, metricsUrl: metrics?.url, stop };
 }

@@ -1,38 +1,28 @@
 import type { Router } from '@koa/router';
-import { sql } from 'slonik';
-import { z } from 'zod';
+import { checkDatabase } from '../../src/db/check-database.ts';
 import type { ApiDependencies } from '../dependencies.ts';
 
-// Liveness with a database check: load balancers take an instance out while its database is out
-// of reach, and put it back without a restart once the pool reconnects.
-
-const DATABASE_CHECK_TIMEOUT_MS = 1_000;
+// Liveness with a database check (/-/healthz) and readiness (/-/readyz). Load balancers take an
+// instance out while its database is out of reach or while it starts or stops, and put it back
+// without a restart once the pool reconnects. Both answer within a second.
 
 export function registerHealthRoutes(router: Router, deps: ApiDependencies): void {
   router.get('/-/healthz', async (ctx) => {
     const started = performance.now();
-    const database = await checkDatabase(deps);
+    const database = await checkDatabase(deps.db, deps.logger);
     ctx.set('Cache-Control', 'no-store');
     ctx.status = database === 'ok' ? 200 : 503;
     ctx.body = { status: database === 'ok' ? 'ok' : 'unavailable', database, durationMs: Math.round(performance.now() - started) };
   });
-}
 
-async function checkDatabase(deps: ApiDependencies): Promise<'ok' | 'unavailable'> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'unavailable'>((resolve) => {
-    timer = setTimeout(() => resolve('unavailable'), DATABASE_CHECK_TIMEOUT_MS);
+  // Ready = worth sending traffic to: started, not stopping, database reachable.
+  router.get('/-/readyz', async (ctx) => {
+    const started = performance.now();
+    const lifecycle = deps.lifecycle?.state ?? 'ready';
+    const database = lifecycle === 'ready' ? await checkDatabase(deps.db, deps.logger) : 'unchecked';
+    const ready = lifecycle === 'ready' && database === 'ok';
+    ctx.set('Cache-Control', 'no-store');
+    ctx.status = ready ? 200 : 503;
+    ctx.body = { status: ready ? 'ready' : 'not_ready', lifecycle, database, durationMs: Math.round(performance.now() - started) };
   });
-  const check = deps.db
-    .oneFirst(sql.type(z.object({ ok: z.number() }))`SELECT 1 AS ok`)
-    .then(() => 'ok' as const)
-    .catch((error: unknown) => {
-      deps.logger.warn({ err: error }, 'database check failed');
-      return 'unavailable' as const;
-    });
-  try {
-    return await Promise.race([check, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -5,6 +5,8 @@ import type { Context } from 'koa';
 import { InvalidInputError, issuesFromZod, PayloadTooLargeError, ServiceUnavailableError, UnauthorizedError, UnsupportedMediaTypeError } from '../../src/errors.ts';
 import { classifyDelivery } from '../../src/webhooks/classify-delivery.ts';
 import { envelopeSchema } from '../../src/webhooks/payload-schemas.ts';
+import { isDatabaseUnavailable } from '../../src/db/unavailable.ts';
+import { recordWebhookDelivery, type WebhookDeliveryOutcome } from '../../src/metrics/metrics.ts';
 import type { ApiDependencies } from '../dependencies.ts';
 import { DeliveryCommitter } from '../webhooks/delivery-committer.ts';
 import { readRawBody } from '../webhooks/read-raw-body.ts';
@@ -33,6 +35,15 @@ export function registerWebhookRoutes(router: Router, deps: ApiDependencies): vo
   const committer = new DeliveryCommitter({ db: deps.db, boss: deps.boss, logger: deps.logger });
 
   router.post('/webhooks/github', async (ctx) => {
+    try {
+      recordWebhookDelivery(await receive(ctx));
+    } catch (error) {
+      recordWebhookDelivery(deps.config.GITHUB_WEBHOOK_SECRET === undefined ? 'disabled' : outcomeOf(error));
+      throw error;
+    }
+  });
+
+  async function receive(ctx: Context): Promise<WebhookDeliveryOutcome> {
     const receivedAt = new Date();
     const secret = deps.config.GITHUB_WEBHOOK_SECRET;
     if (secret === undefined) {
@@ -102,7 +113,15 @@ export function registerWebhookRoutes(router: Router, deps: ApiDependencies): vo
     // A redelivery is not processed again; a ping only checks the hook works.
     ctx.status = !outcome.stored || classified.kind === 'ping' ? 200 : 202;
     ctx.body = answer;
-  });
+    return !outcome.stored ? 'duplicate' : classified.kind === 'ping' ? 'ping' : outcome.status === 'queued' ? 'accepted' : 'ignored';
+  }
+}
+
+function outcomeOf(error: unknown): WebhookDeliveryOutcome {
+  if (error instanceof UnauthorizedError) return 'unauthorized';
+  if (error instanceof PayloadTooLargeError) return 'too_large';
+  if (error instanceof InvalidInputError || error instanceof UnsupportedMediaTypeError) return 'invalid';
+  return isDatabaseUnavailable(error) ? 'unavailable' : 'error';
 }
 
 /**

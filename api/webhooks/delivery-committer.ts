@@ -4,7 +4,8 @@ import { bossDatabase } from '../../src/db/boss-database.ts';
 import type { Database, Queryable } from '../../src/db/pool.ts';
 import { findProductsForRepository } from '../../src/db/products.ts';
 import { insertDeliveries, type NewDelivery } from '../../src/db/webhook-deliveries.ts';
-import { InvalidInputError, ServiceUnavailableError } from '../../src/errors.ts';
+import { asDatabaseUnavailable } from '../../src/db/unavailable.ts';
+import { InvalidInputError } from '../../src/errors.ts';
 import type { Logger } from '../../src/logger.ts';
 import { QUEUES } from '../../src/queues.ts';
 
@@ -127,7 +128,7 @@ export class DeliveryCommitter {
         return;
       }
       const answer = toAnswer(error);
-      if (answer instanceof ServiceUnavailableError) this.#logger.error({ err: error, deliveries: candidates.length }, 'storing webhook deliveries failed');
+      if (!(answer instanceof InvalidInputError)) this.#logger.warn({ err: error, deliveries: candidates.length }, 'storing webhook deliveries failed');
       for (const pending of batch) pending.reject(answer);
     }
   }
@@ -202,10 +203,11 @@ function storableJson(json: string): string {
   );
 }
 
-function toAnswer(error: unknown): Error {
+/** What the callers of a failed batch are answered: 400 for a payload jsonb refuses, 503 while the database is away, else the error itself (500). */
+function toAnswer(error: unknown): unknown {
   if (isDataException(error)) {
     const reason = error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
     return new InvalidInputError(`the payload cannot be stored: ${reason}`, [], { cause: error });
   }
-  return new ServiceUnavailableError('the delivery could not be stored, try again', { cause: error });
+  return asDatabaseUnavailable(error);
 }

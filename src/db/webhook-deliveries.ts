@@ -135,14 +135,3 @@ export async function requeueDelivery(
         ignored_reason = ${delivery.ignoredReason}, error = NULL, processed_at = NULL, updated_at = now()
     WHERE delivery_id = ${delivery.deliveryId}`);
 }
-
-/**
- * A job of this delivery ran out of retries (pg-boss moved it to the dead-letter queue): the delivery
- * is `failed`, unless it was processed since or queued again under another job (replay).
- */
-export async function markDeliveryDeadLettered(db: Queryable, deliveryId: string, jobId: string, error: string): Promise<void> {
-  await db.query(sql.unsafe`
-    UPDATE webhook_deliveries
-    SET status = 'failed', error = ${error}, updated_at = now()
-    WHERE delivery_id = ${deliveryId} AND job_id = ${jobId}::uuid AND status NOT IN ('processed', 'ignored')`);
-}

@@ -7,7 +7,7 @@ import { sql } from 'slonik';
 import { z } from 'zod';
 import { syncProductDefinitions } from '../../src/db/products.ts';
 import { installQueues } from '../../src/queues.ts';
-import { startCli, type RunningCli } from '../support/cli-process.ts';
+import { logged, startCliProcess, type CliProcess } from '../support/cli-process.ts';
 import { createTestDatabase, quietLogger, type TestDatabase } from '../support/database.ts';
 import { fixturePayload, signedRequest, TRACKED_REPOSITORY, WEBHOOK_SECRET, widgetProduct } from '../support/webhooks.ts';
 
@@ -70,9 +70,9 @@ function startBareServer(): Promise<{ url: string; stop: () => Promise<void> }> 
   });
 }
 
-async function startApiProcess(database: TestDatabase): Promise<{ url: string; api: RunningCli }> {
-  const api = startCli(['api'], { DATABASE_URL: database.url, PORT: '0', GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET, LOG_LEVEL: 'info' });
-  const listening = await api.waitForLog('api listening');
+async function startApiProcess(database: TestDatabase): Promise<{ url: string; api: CliProcess }> {
+  const api = startCliProcess(['api'], { DATABASE_URL: database.url, PORT: '0', GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET, LOG_LEVEL: 'info' });
+  const listening = await api.waitForLog(logged('api listening'));
   return { url: String(listening.url).replace('localhost', '127.0.0.1'), api };
 }
 

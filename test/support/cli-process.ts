@@ -1,72 +1,119 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { CLI, ROOT } from './processes.ts';
 
-export type RunningCli = {
+// A long-running CLI process (`node src/cli.ts api|worker|start`) started by a test: its JSON log
+// lines are parsed as they arrive so a test can wait for one ("api listening") and read the URL
+// from it; `signal()` and `exited` let the test time a shutdown.
+
+export type LogLine = { msg?: string; level?: string; [key: string]: unknown };
+
+export type CliProcess = {
   child: ChildProcess;
-  /** Resolves with the first JSON log line whose `msg` is `message`. */
-  waitForLog: (message: string, timeoutMs?: number) => Promise<Record<string, unknown>>;
+  lines: LogLine[];
+  /** stdout and stderr as received, for failure messages. */
   output: () => string;
-  /** Resolves when the process has exited. */
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolves with the first log line (already seen or still to come) that `match` accepts. */
+  waitForLog: (match: (line: LogLine) => boolean, timeoutMs?: number) => Promise<LogLine>;
+  /** Resolves when the process has exited, with its exit code and when that was. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+  /** The exit, or null when the process still runs `ms` after the call. */
+  exitWithin: (ms: number) => Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number } | null>;
+  signal: (signal: NodeJS.Signals) => void;
+  /** SIGKILLs the process if it still runs (test cleanup). */
+  kill: () => Promise<void>;
 };
 
-/** Starts the real CLI (`node src/cli.ts ...`) as a long-running process (api, worker). */
-export function startCli(args: string[], env: Record<string, string | undefined>): RunningCli {
+export function startCliProcess(args: string[], env: Record<string, string | undefined>): CliProcess {
   const child = spawn(process.execPath, [CLI, ...args], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const lines: LogLine[] = [];
+  const waiters = new Set<{ match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }>();
   let output = '';
-  const lines: Array<Record<string, unknown>> = [];
-  const waiters: Array<{ message: string; resolve: (line: Record<string, unknown>) => void }> = [];
-  let partial = '';
+  let pending = '';
   child.stdout!.on('data', (chunk: Buffer) => {
     const text = chunk.toString('utf8');
     output += text;
-    partial += text;
-    const complete = partial.split('\n');
-    partial = complete.pop() ?? '';
+    pending += text;
+    const complete = pending.split('\n');
+    pending = complete.pop() ?? '';
     for (const raw of complete) {
-      let line: Record<string, unknown>;
+      if (raw.trim() === '') continue;
+      let line: LogLine;
       try {
-        line = JSON.parse(raw) as Record<string, unknown>;
+        line = JSON.parse(raw) as LogLine;
       } catch {
-        continue;
+        line = { msg: raw };
       }
       lines.push(line);
       for (const waiter of [...waiters]) {
-        if (line.msg === waiter.message) {
-          waiters.splice(waiters.indexOf(waiter), 1);
+        if (waiter.match(line)) {
+          waiters.delete(waiter);
           waiter.resolve(line);
         }
       }
     }
   });
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
+  child.stderr!.on('data', (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal, at: performance.now() }));
+  });
+
+  const waitForLog = (match: (line: LogLine) => boolean, timeoutMs = 20_000) => {
+    const seen = lines.find(match);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise<LogLine>((resolve, reject) => {
+      const waiter = { match, resolve };
+      const timer = setTimeout(() => {
+        waiters.delete(waiter);
+        reject(new Error(`no matching log line within ${timeoutMs} ms from release-registry ${args.join(' ')}:\n${output}`));
+      }, timeoutMs);
+      waiter.resolve = (line) => {
+        clearTimeout(timer);
+        resolve(line);
+      };
+      waiters.add(waiter);
+      void exited.then(() => {
+        if (!waiters.has(waiter)) return;
+        waiters.delete(waiter);
+        clearTimeout(timer);
+        reject(new Error(`release-registry ${args.join(' ')} exited before the expected log line:\n${output}`));
+      });
+    });
+  };
+
   return {
     child,
+    lines,
     output: () => output,
+    waitForLog,
     exited,
-    waitForLog: (message, timeoutMs = 30_000) =>
-      new Promise((resolve, reject) => {
-        const seen = lines.find((line) => line.msg === message);
-        if (seen !== undefined) return resolve(seen);
-        const timer = setTimeout(() => reject(new Error(`no "${message}" log line within ${timeoutMs} ms:\n${output}`)), timeoutMs);
-        waiters.push({
-          message,
-          resolve: (line) => {
-            clearTimeout(timer);
-            resolve(line);
-          },
-        });
-        void exited.then(() => {
-          clearTimeout(timer);
-          reject(new Error(`the process exited before logging "${message}":\n${output}`));
-        });
-      }),
+    exitWithin: async (ms) => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<null>((resolve) => {
+        timer = setTimeout(() => resolve(null), ms);
+      });
+      try {
+        return await Promise.race([exited, late]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    signal: (signal) => {
+      child.kill(signal);
+    },
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    },
   };
 }
+
+/** `message` of a log line, for matching. */
+export const logged = (message: string) => (line: LogLine) => line.msg === message;

@@ -1,0 +1,46 @@
+import { BackendTerminatedError, BackendTerminatedUnexpectedlyError, ConnectionError, StatementTimeoutError } from 'slonik';
+import { DatabaseUnavailableError } from '../errors.ts';
+
+// Which failures mean "the database cannot serve right now" (answer 503, retry the job) rather than
+// "this query is wrong" (a bug, 500). Errors arrive from three layers: Slonik's own classes, raw
+// node-postgres errors carrying a SQLSTATE (pg-boss uses node-postgres directly), and Node's socket
+// errors, often wrapped in `cause` or in an AggregateError (a host name that resolves to IPv4 and
+// IPv6 yields one error per address).
+
+/**
+ * SQLSTATE classes and codes of an unavailable server: 08 connection exception, 53 insufficient
+ * resources (too many connections, out of memory or disk), 57P01 admin shutdown, 57P02 crash
+ * shutdown, 57P03 cannot connect now (starting up or shutting down), 57014 query cancelled (our
+ * statement_timeout). https://www.postgresql.org/docs/current/errcodes-appendix.html
+ */
+const UNAVAILABLE_SQLSTATE = /^(?:08[0-9A-Z]{3}|53[0-9A-Z]{3}|57P0[123]|57014)$/;
+
+const UNAVAILABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
+
+// node-postgres reports lost or refused connections by message only.
+const UNAVAILABLE_MESSAGE =
+  /connection terminated|timeout exceeded when trying to connect|connection timeout|not queryable|connection pool (?:is being|has been) (?:shut down|terminated)|pool has ended/i;
+
+export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
+  if (depth > 5 || error === null || typeof error !== 'object') return false;
+  if (error instanceof DatabaseUnavailableError) return true;
+  if (
+    error instanceof ConnectionError ||
+    error instanceof BackendTerminatedError ||
+    error instanceof BackendTerminatedUnexpectedlyError ||
+    error instanceof StatementTimeoutError
+  ) {
+    return true;
+  }
+  const candidate = error as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
+  if (typeof candidate.code === 'string' && (UNAVAILABLE_SQLSTATE.test(candidate.code) || UNAVAILABLE_ERRNO.has(candidate.code))) return true;
+  if (typeof candidate.message === 'string' && UNAVAILABLE_MESSAGE.test(candidate.message)) return true;
+  if (Array.isArray(candidate.errors) && candidate.errors.some((inner) => isDatabaseUnavailable(inner, depth + 1))) return true;
+  return isDatabaseUnavailable(candidate.cause, depth + 1);
+}
+
+/** The error as a DatabaseUnavailableError when it means the database is unavailable, else unchanged. */
+export function asDatabaseUnavailable(error: unknown): unknown {
+  if (error instanceof DatabaseUnavailableError || !isDatabaseUnavailable(error)) return error;
+  return new DatabaseUnavailableError(undefined, { cause: error });
+}

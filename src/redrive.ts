@@ -1,0 +1,58 @@
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { InvalidInputError, issuesFromZod } from './errors.ts';
+import type { Logger } from './logger.ts';
+import { createBoss, QUEUES } from './queues.ts';
+
+// `release-registry redrive <queue> [--dry-run]`: jobs that failed their last retry land in the
+// queue's dead-letter queue (`<queue>-dead`, kept 14 days) and stay there; once their cause is fixed
+// an operator moves them back with pg-boss's redrive, which re-enqueues each job in the queue it
+// came from. Idempotent: jobs are moved once.
+
+const REDRIVABLE = [QUEUES.syncProduct, QUEUES.processDelivery] as const;
+
+const argsSchema = z.object({
+  queue: z.enum(REDRIVABLE, { error: `expected a queue with a dead-letter queue: ${REDRIVABLE.join(', ')}` }),
+  dryRun: z.boolean(),
+});
+
+export type RedriveReport = { queue: string; deadLetterQueue: string; moved: number; dryRun: boolean };
+
+export function parseRedriveArgs(args: string[]): z.infer<typeof argsSchema> {
+  let parsed: ReturnType<typeof parseArgs<{ allowPositionals: true; options: { 'dry-run': { type: 'boolean' } } }>>;
+  try {
+    parsed = parseArgs({ args, allowPositionals: true, options: { 'dry-run': { type: 'boolean' } } });
+  } catch (error) {
+    throw new InvalidInputError(`usage: release-registry redrive <${REDRIVABLE.join('|')}> [--dry-run] (${(error as Error).message})`);
+  }
+  const result = argsSchema.safeParse({ queue: parsed.positionals[0], dryRun: parsed.values['dry-run'] ?? false });
+  if (!result.success) {
+    throw new InvalidInputError(`usage: release-registry redrive <${REDRIVABLE.join('|')}> [--dry-run]`, issuesFromZod(result.error.issues));
+  }
+  return result.data;
+}
+
+export async function redriveDeadLetters(databaseUrl: string, logger: Logger, options: z.infer<typeof argsSchema>): Promise<RedriveReport> {
+  const deadLetterQueue = `${options.queue}-dead`;
+  const boss = createBoss(databaseUrl, { logger, applicationName: 'release-registry-cli-boss', maxConnections: 2 });
+  await boss.start();
+  try {
+    // An explicit destination moves every dead-lettered job of this queue, whatever source it recorded.
+    if (options.dryRun) {
+      const preview = await boss.previewRedrive(deadLetterQueue, { destination: options.queue, limit: 100_000 });
+      const moved = preview.destinations.reduce((sum, destination) => sum + destination.count, 0);
+      return { queue: options.queue, deadLetterQueue, moved, dryRun: true };
+    }
+    let moved = 0;
+    // pg-boss moves at most `limit` per call, oldest first; drain the queue as it is now.
+    const createdBefore = new Date();
+    while (true) {
+      const batch = await boss.redrive(deadLetterQueue, { destination: options.queue, createdBefore, limit: 1_000 });
+      if (batch === 0) break;
+      moved += batch;
+    }
+    return { queue: options.queue, deadLetterQueue, moved, dryRun: false };
+  } finally {
+    await boss.stop({ graceful: false, close: true });
+  }
+}
