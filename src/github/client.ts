@@ -23,7 +23,38 @@ import { RequestAccounting, type RateLimitResource, type RequestStats } from './
 // GitHubNotFoundError, GitHubRequestRejectedError, GitHubMalformedResponseError; a 304 answer
 // to a conditional request is thrown as Octokit's error, recognised with `isNotModified`.
 
-const ThrottledOctokit = Octokit.plugin(retry, throttling);
+/**
+ * Registered before plugin-retry and plugin-throttling, so its hook runs inside theirs: it sees
+ * every attempt they make, and counts and logs each one.
+ */
+const instrumentation: Parameters<typeof Octokit.plugin>[0] = (octokit, options) => {
+  const settings = options.instrumentation as { accounting: RequestAccounting; logger: Logger } | undefined;
+  if (settings === undefined) return;
+  const { accounting, logger } = settings;
+  octokit.hook.wrap('request', async (request, requestOptions) => {
+    const started = performance.now();
+    const resource = resourceOf(requestOptions.url);
+    const endpoint = describeRequest(requestOptions.method, requestOptions.url);
+    try {
+      const response = await request(requestOptions);
+      const graphqlCost = resource === 'graphql' ? costOf(response.data) : undefined;
+      // GraphQL answers 200 to a query it refused for the rate limit.
+      const refused = resource === 'graphql' && graphqlErrorsOf({ response }).some((item) => item.type === 'RATE_LIMITED');
+      accounting.record({ resource, status: response.status, headers: response.headers, graphqlCost, refused });
+      logger.debug({ endpoint, status: response.status, ms: elapsed(started), remaining: response.headers['x-ratelimit-remaining'] }, 'GitHub request');
+      return response;
+    } catch (error) {
+      const failed = error as { response?: { status: number; headers: Record<string, string | number | undefined> } };
+      const status = failed.response?.status ?? 0;
+      const refused = status >= 500 || status === 0 || rateLimitOf(error) !== undefined;
+      accounting.record({ resource, status, headers: failed.response?.headers, refused });
+      logger.debug({ endpoint, status, ms: elapsed(started), err: status === 0 ? error : undefined }, 'GitHub request');
+      throw error;
+    }
+  });
+};
+
+const ThrottledOctokit = Octokit.plugin(instrumentation, retry, throttling);
 type ThrottledOctokit = InstanceType<typeof ThrottledOctokit>;
 export type GitHubOctokit = ThrottledOctokit;
 
@@ -96,6 +127,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
       error: (message: string) => logger.debug(message),
     },
     request: { fetch: fetchWithTimeout(options.requestTimeoutMs ?? 30_000) },
+    instrumentation: { accounting, logger },
     retry: {
       retries: options.retries ?? 3,
       retryAfterBaseValue: unitMs,
@@ -122,29 +154,6 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
         return wait;
       },
     },
-  });
-
-  // Innermost: sees every attempt the plugins make.
-  octokit.hook.wrap('request', async (request, requestOptions) => {
-    const started = performance.now();
-    const resource = resourceOf(requestOptions.url);
-    const endpoint = describeRequest(requestOptions.method, requestOptions.url);
-    try {
-      const response = await request(requestOptions);
-      const graphqlCost = resource === 'graphql' ? costOf(response.data) : undefined;
-      // GraphQL answers 200 to a query it refused for the rate limit.
-      const refused = resource === 'graphql' && graphqlErrorsOf({ response }).some((item) => item.type === 'RATE_LIMITED');
-      accounting.record({ resource, status: response.status, headers: response.headers, graphqlCost, refused });
-      logger.debug({ endpoint, status: response.status, ms: elapsed(started), remaining: response.headers['x-ratelimit-remaining'] }, 'GitHub request');
-      return response;
-    } catch (error) {
-      const failed = error as { status?: unknown; response?: { status: number; headers: Record<string, string | number | undefined>; data?: unknown } };
-      const status = failed.response?.status ?? 0;
-      const refused = status >= 500 || status === 0 || rateLimitOf(error) !== undefined;
-      accounting.record({ resource, status, headers: failed.response?.headers, refused });
-      logger.debug({ endpoint, status, ms: elapsed(started), err: status === 0 ? error : undefined }, 'GitHub request');
-      throw error;
-    }
   });
 
   // Outermost: one check and one error translation per call, whatever the plugins did inside.
