@@ -694,7 +694,15 @@ function firstNonEmptyArray(value: unknown): unknown[] | undefined {
 async function writeStream(response: ServerResponse, chunks: Iterable<string>): Promise<void> {
   for (const chunk of chunks) {
     if (response.destroyed) return;
-    if (!response.write(chunk)) await new Promise<void>((resolve) => response.once('drain', () => resolve()).once('close', () => resolve()));
+    if (!response.write(chunk)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          response.off('drain', done).off('close', done);
+          resolve();
+        };
+        response.on('drain', done).on('close', done);
+      });
+    }
   }
   response.end();
 }
