@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'github_unavailable'
   | 'github_rate_limited'
   | 'github_malformed_response'
+  | 'github_request_rejected'
   | 'permanent_payload_error'
   | 'migration_failed';
 
@@ -165,6 +166,33 @@ export class GitHubMalformedResponseError extends AppError {
     );
     this.endpoint = endpoint;
     this.issues = issues;
+  }
+}
+
+/** GitHub does not know the repository (or object) asked for, or the token may not see it. */
+export class GitHubNotFoundError extends NotFoundError {
+  readonly endpoint: string;
+
+  constructor(endpoint: string, message = `GitHub has nothing at ${endpoint}`) {
+    super('GitHub resource', message);
+    this.endpoint = endpoint;
+  }
+}
+
+/**
+ * GitHub refused a request for a reason that retrying will not fix: a query its schema rejects,
+ * a forbidden resource, an unprocessable parameter. A bug or a permission problem, not an outage.
+ */
+export class GitHubRequestRejectedError extends AppError {
+  readonly code = 'github_request_rejected';
+  readonly status = 502;
+  readonly endpoint: string;
+  readonly httpStatus: number | undefined;
+
+  constructor(endpoint: string, message: string, httpStatus?: number, options?: { cause?: unknown }) {
+    super(`GitHub rejected ${endpoint}: ${message}`, options);
+    this.endpoint = endpoint;
+    this.httpStatus = httpStatus;
   }
 }
 

@@ -1,0 +1,109 @@
+import { z } from 'zod';
+import type { TagFact } from '../db/releases.ts';
+import { GitHubMalformedResponseError, issuesFromZod } from '../errors.ts';
+import type { GitHubClient } from './client.ts';
+import type { RepositoryIdentity, RepositoryRef } from './repository-ref.ts';
+import { peelDeepTags, TAG_TARGET_FRAGMENT, tagTargetSchema, toTagFact } from './tag-target.ts';
+
+// Every tag of a repository with its shas and date, 100 per GraphQL query: the only bulk source of
+// tag dates (REST would need one call per tag object or commit). Pages come in name order; the
+// cursor of a page can be saved and the listing resumed after it. Each page is handed over before
+// the next is asked for, so memory does not grow with the number of tags.
+
+export const TAG_PAGE_SIZE = 100;
+
+const TAG_PAGE_QUERY = `query TagPage($owner: String!, $name: String!, $first: Int!, $after: String) {
+  rateLimit { cost remaining resetAt }
+  repository(owner: $owner, name: $name) {
+    databaseId
+    nameWithOwner
+    refs(refPrefix: "refs/tags/", first: $first, after: $after, orderBy: { field: ALPHABETICAL, direction: ASC }) {
+      pageInfo { endCursor hasNextPage }
+      nodes { name target { ...TagTarget } }
+    }
+  }
+}
+${TAG_TARGET_FRAGMENT}`;
+
+export const graphqlRateLimitSchema = z
+  .object({ cost: z.number().int(), remaining: z.number().int(), resetAt: z.iso.datetime({ offset: true }).transform((value) => new Date(value)) })
+  .nullable();
+export type GraphqlRateLimit = z.infer<typeof graphqlRateLimitSchema>;
+
+const tagPageResponse = z.object({
+  rateLimit: graphqlRateLimitSchema,
+  repository: z.object({
+    databaseId: z.number().int(),
+    nameWithOwner: z.string(),
+    refs: z.object({
+      pageInfo: z.object({ endCursor: z.string().nullable(), hasNextPage: z.boolean() }),
+      // Items are parsed one by one below: a bad one is dropped, not fatal to the page.
+      nodes: z.array(z.unknown()),
+    }),
+  }),
+});
+
+const tagNode = z.object({ name: z.string().min(1), target: tagTargetSchema });
+
+export type TagPage = {
+  tags: TagFact[];
+  /** Resume a listing after this page by passing it as `after`. Null for an empty listing. */
+  endCursor: string | null;
+  hasNextPage: boolean;
+  /** Items that did not parse and were left out (each logged). A listing with drops is incomplete. */
+  dropped: number;
+  repository: RepositoryIdentity;
+  rateLimit: GraphqlRateLimit;
+};
+
+export type TagPagesOptions = {
+  /** Start after this cursor (a saved `endCursor`); from the first tag when absent. */
+  after?: string | null;
+  pageSize?: number;
+};
+
+/** The repository's tags, one page per GraphQL query. */
+export async function* tagPages(client: GitHubClient, repository: RepositoryRef, options: TagPagesOptions = {}): AsyncGenerator<TagPage> {
+  const endpoint = 'graphql TagPage';
+  let after = options.after ?? null;
+  for (;;) {
+    const data = await client.graphql(
+      endpoint,
+      TAG_PAGE_QUERY,
+      { owner: repository.owner, name: repository.repo, first: options.pageSize ?? TAG_PAGE_SIZE, after },
+      tagPageResponse,
+    );
+    const { refs } = data.repository;
+    const tags: TagFact[] = [];
+    const unpeeled: Parameters<typeof peelDeepTags>[2][number][] = [];
+    let dropped = 0;
+    for (const [index, node] of refs.nodes.entries()) {
+      const parsed = tagNode.safeParse(node);
+      if (!parsed.success) {
+        dropped += 1;
+        client.logger.warn({ endpoint, index, name: (node as { name?: unknown } | null)?.name, issues: issuesFromZod(parsed.error.issues) }, 'dropped a malformed tag');
+        continue;
+      }
+      const result = toTagFact(parsed.data.name, parsed.data.target);
+      tags.push(result.fact);
+      if (result.unpeeled !== undefined) unpeeled.push(result.unpeeled);
+    }
+    if (refs.nodes.length > 0 && tags.length === 0) {
+      throw new GitHubMalformedResponseError(endpoint, [{ path: 'repository.refs.nodes', message: `none of ${refs.nodes.length} tags parsed` }]);
+    }
+    if (unpeeled.length > 0) await peelDeepTags(client, repository, unpeeled);
+    yield {
+      tags,
+      endCursor: refs.pageInfo.endCursor ?? after,
+      hasNextPage: refs.pageInfo.hasNextPage,
+      dropped,
+      repository: { databaseId: data.repository.databaseId, nameWithOwner: data.repository.nameWithOwner },
+      rateLimit: data.rateLimit,
+    };
+    if (!refs.pageInfo.hasNextPage) return;
+    if (refs.pageInfo.endCursor === null || refs.pageInfo.endCursor === after) {
+      throw new GitHubMalformedResponseError(endpoint, [{ path: 'repository.refs.pageInfo.endCursor', message: 'hasNextPage without a new cursor' }]);
+    }
+    after = refs.pageInfo.endCursor;
+  }
+}

@@ -1,0 +1,141 @@
+import { JSONParser, TokenizerError, TokenParserError } from '@streamparser/json';
+import { z } from 'zod';
+import { GitHubMalformedResponseError, GitHubUnavailableError, issuesFromZod } from '../errors.ts';
+import type { GitHubClient } from './client.ts';
+import { isNotModified } from './github-error.ts';
+import type { RepositoryRef } from './repository-ref.ts';
+
+// Every tag ref of a repository in one REST response: GET /repos/{owner}/{repo}/git/matching-refs/tags
+// (GitHub's OpenAPI description gives this endpoint no pagination parameters). Asked with the ETag
+// of the last listing, an unchanged repository answers 304, which costs no rate-limit point: the
+// cheap "did any tag change?" probe of a sync.
+//
+// Memory: the answer grows with the tags (about 330 bytes of JSON per tag, 33 MB for 100,000), and
+// JSON.parse of the whole body would hold the text and every full object at once (~100 MB at
+// 100,000 tags). The body is parsed as it streams instead (@streamparser/json), each ref reduced
+// to { name, sha, type } at once and handed over in batches: what stays is what the caller keeps.
+
+export type TagRefType = 'commit' | 'tag' | 'blob' | 'tree';
+/** A tag ref: its short name ("v1.2.3") and what it points at (a tag object or a commit, usually). */
+export type TagRef = { name: string; sha: string; type: TagRefType };
+
+const TAG_PREFIX = 'refs/tags/';
+
+/** One item of matching-refs (test/fixtures/rest/git-ref-items.json). */
+const gitRefSchema = z.object({
+  ref: z.string(),
+  object: z.object({ sha: z.string().regex(/^[0-9a-f]{40}$/), type: z.enum(['commit', 'tag', 'blob', 'tree']) }),
+});
+
+export type TagRefStream =
+  | { notModified: true; etag: string }
+  | {
+      notModified: false;
+      etag: string | null;
+      /** Batches of refs in GitHub's order (by name). Consume once; a failure midway throws. */
+      batches: AsyncGenerator<TagRef[]>;
+      /** Items dropped so far because they did not parse (each logged). Read after consuming. */
+      dropped: () => number;
+    };
+
+export type TagRefOptions = {
+  /** ETag of an earlier listing: an unchanged repository answers 304. */
+  etag?: string | null;
+  /** Refs per batch handed to the caller. */
+  batchSize?: number;
+};
+
+const endpoint = 'GET /repos/{owner}/{repo}/git/matching-refs/{ref}';
+
+/** Streams the repository's tag refs; asks conditionally when `etag` is given. */
+export async function streamTagRefs(client: GitHubClient, repository: RepositoryRef, options: TagRefOptions = {}): Promise<TagRefStream> {
+  let response: { headers: Record<string, string | number | undefined>; data: unknown };
+  try {
+    response = await client.octokit.request('GET /repos/{owner}/{repo}/git/matching-refs/{ref}', {
+      owner: repository.owner,
+      repo: repository.repo,
+      // "tags" also matches refs named refs/tagsX/…; those are filtered out below.
+      ref: 'tags',
+      headers: options.etag ? { 'if-none-match': options.etag } : {},
+      request: { parseSuccessResponseBody: false },
+    });
+  } catch (error) {
+    if (isNotModified(error) && options.etag) return { notModified: true, etag: String(error.response.headers.etag ?? options.etag) };
+    throw error;
+  }
+  const body = response.data;
+  if (!isByteStream(body)) {
+    throw new GitHubMalformedResponseError(endpoint, [{ path: '', message: 'expected a response body' }]);
+  }
+  let dropped = 0;
+  const batches = parseRefs(client, body, options.batchSize ?? 1000, () => (dropped += 1));
+  return { notModified: false, etag: response.headers.etag === undefined ? null : String(response.headers.etag), batches, dropped: () => dropped };
+}
+
+/** Every tag ref at once (about 150 bytes of memory per tag), or `notModified`. */
+export async function fetchTagRefs(
+  client: GitHubClient,
+  repository: RepositoryRef,
+  options: Omit<TagRefOptions, 'batchSize'> = {},
+): Promise<{ notModified: true; etag: string } | { notModified: false; etag: string | null; refs: TagRef[]; dropped: number }> {
+  const stream = await streamTagRefs(client, repository, options);
+  if (stream.notModified) return stream;
+  const refs: TagRef[] = [];
+  for await (const batch of stream.batches) refs.push(...batch);
+  return { notModified: false, etag: stream.etag, refs, dropped: stream.dropped() };
+}
+
+async function* parseRefs(client: GitHubClient, body: AsyncIterable<Uint8Array>, batchSize: number, onDrop: () => void): AsyncGenerator<TagRef[]> {
+  const parser = new JSONParser({ paths: ['$.*'], keepStack: false });
+  let batch: TagRef[] = [];
+  let items = 0;
+  let kept = 0;
+  let first = true;
+  parser.onValue = ({ value }) => {
+    items += 1;
+    const parsed = gitRefSchema.safeParse(value);
+    if (!parsed.success) {
+      onDrop();
+      client.logger.warn({ endpoint, index: items - 1, issues: issuesFromZod(parsed.error.issues) }, 'dropped a malformed tag ref');
+      return;
+    }
+    kept += 1;
+    if (!parsed.data.ref.startsWith(TAG_PREFIX)) return;
+    batch.push({ name: parsed.data.ref.slice(TAG_PREFIX.length), sha: parsed.data.object.sha, type: parsed.data.object.type });
+  };
+  try {
+    for await (const chunk of body) {
+      if (first) {
+        // A JSON object here is not the list (an error document); anything but an array is unusable.
+        const start = Buffer.from(chunk).toString('utf8').trimStart();
+        if (start === '') continue;
+        first = false;
+        if (!start.startsWith('[')) {
+          throw new GitHubMalformedResponseError(endpoint, [{ path: '', message: `expected an array of refs, got ${JSON.stringify(start.slice(0, 40))}` }]);
+        }
+      }
+      parser.write(chunk);
+      if (batch.length >= batchSize) {
+        const full = batch;
+        batch = [];
+        yield full;
+      }
+    }
+    if (first) throw new GitHubMalformedResponseError(endpoint, [{ path: '', message: 'empty response body' }]);
+    if (!parser.isEnded) parser.end();
+  } catch (error) {
+    if (error instanceof GitHubMalformedResponseError) throw error;
+    if (error instanceof TokenizerError || error instanceof TokenParserError) {
+      throw new GitHubMalformedResponseError(endpoint, [{ path: '', message: error.message }], { cause: error });
+    }
+    throw new GitHubUnavailableError(`${endpoint}: the response broke off (${error instanceof Error ? error.message : String(error)})`, undefined, { cause: error });
+  }
+  if (items > 0 && kept === 0) {
+    throw new GitHubMalformedResponseError(endpoint, [{ path: '', message: `none of ${items} refs parsed` }]);
+  }
+  if (batch.length > 0) yield batch;
+}
+
+function isByteStream(value: unknown): value is AsyncIterable<Uint8Array> {
+  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
+}
