@@ -4,16 +4,17 @@ import { syncProductDefinitions } from '../src/db/products.ts';
 import { setChangeSource, upsertGithubReleases, upsertTags } from '../src/db/releases.ts';
 import { replayDeliveries } from '../src/webhooks/replay-deliveries.ts';
 import { releaseEvent, tagDeleted, tagMoved, tagPushed, type Repo } from './support/github-events.ts';
-import { releaseRows, startIngestion, type ReleaseRow } from './support/ingestion.ts';
-import { factOf, MemoryRepository, type MemoryRelease } from './support/memory-github.ts';
-import { postDelivery, TRACKED_REPOSITORY, widgetProduct, type Delivery } from './support/webhooks.ts';
+import type { FakeRepository, ReleaseRecord } from './support/fake-github/index.ts';
+import { fullState, releaseRows, startFakeIngestion, type ReleaseRow } from './support/ingestion.ts';
+import { postDelivery, widgetProduct, type Delivery } from './support/webhooks.ts';
 
 // Any order of events, duplicates and replays converges to the rows a full sync of GitHub's final
 // state writes. GitHub changes step by step (tags pushed, moved, deleted; releases created,
 // published, unpublished, renamed, deleted); each step's deliveries join a pool from which random
 // subsets are sent, concurrently and out of order, while GitHub keeps changing; some are sent twice
-// under the same delivery id, some again under a new one. The reference is a product of another
-// repository that receives GitHub's final state in full through the sync's writers.
+// under the same delivery id, some again under a new one. The worker reads the fake GitHub through
+// the real client. The reference is a product of another repository that receives GitHub's final
+// state in full (every tag, every release) through the sync's writers.
 
 const SEED = Number(process.env.CONVERGENCE_SEED ?? 20_261_129);
 const STEPS = 160;
@@ -32,24 +33,23 @@ function random(seed: number): () => number {
 }
 
 /** One random change to GitHub, and the deliveries GitHub sends for it (none when nothing applies). */
-function step(github: MemoryRepository, repo: Repo, rand: () => number): Delivery[] {
+function step(github: FakeRepository, repo: Repo, rand: () => number): Delivery[] {
   const pick = <T>(items: readonly T[]): T | undefined => items[Math.floor(rand() * items.length)];
-  const liveNames = github.tags().map((tag) => tag.name);
+  const liveNames = [...github.tagNames()];
   const absentNames = NAMES.filter((name) => !liveNames.includes(name));
   const releases = github.releases();
   const hasPublished = (tagName: string, except?: number) => releases.some((release) => release.tagName === tagName && !release.draft && release.id !== except);
-  const outcome = (release: MemoryRelease) => (release.prerelease ? 'prereleased' : 'released');
+  const outcome = (release: ReleaseRecord) => (release.prerelease ? 'prereleased' : 'released');
   const roll = rand();
   if (roll < 0.22) {
     const name = pick(absentNames);
     if (name === undefined) return [];
-    const fact = github.addTag({ name, annotated: rand() < 0.6 });
-    return tagPushed(repo, name, fact.gitSha!);
+    return tagPushed(repo, name, github.addTag({ name, annotated: rand() < 0.6 }).sha);
   }
   if (roll < 0.34) {
     const name = pick(liveNames);
     if (name === undefined) return [];
-    return tagMoved(repo, name, github.moveTag(name, { annotated: rand() < 0.6 }).gitSha!);
+    return tagMoved(repo, name, github.moveTag(name, { annotated: rand() < 0.6 }).sha);
   }
   if (roll < 0.44) {
     const name = pick(liveNames);
@@ -68,7 +68,7 @@ function step(github: MemoryRepository, repo: Repo, rand: () => number): Deliver
   if (roll < 0.7) {
     const draft = pick(releases.filter((release) => release.draft && !hasPublished(release.tagName)));
     if (draft === undefined) return [];
-    const published = github.publishRelease(draft.id, new Date(Date.UTC(2025, 0, 1) + Math.floor(rand() * 1e9)));
+    const published = github.publishRelease(draft.id, new Date(Date.UTC(2025, 0, 1) + Math.floor(rand() * 1e6) * 1000));
     return [releaseEvent(repo, 'published', published), releaseEvent(repo, outcome(published), published)];
   }
   if (roll < 0.78) {
@@ -96,18 +96,22 @@ const comparable = (rows: ReleaseRow[]) => rows.map(({ deleted: _deleted, ...row
 
 test('a shuffled stream of real deliveries with duplicates converges to the full-sync state, and replaying it changes nothing', async () => {
   const rand = random(SEED);
-  const github = new MemoryRepository(TRACKED_REPOSITORY.id, TRACKED_REPOSITORY.fullName);
-  const reader = github.reader;
-  const app = await startIngestion({
+  const latency = random(SEED + 1);
+  const app = await startFakeIngestion({
     label: 'convergence',
-    // A little latency on each read, so that batches of the two worker slots interleave.
-    readTagStates: async (repository, names) => {
-      await new Promise((resolve) => setTimeout(resolve, Math.floor(rand() * 4)));
-      return reader(repository, names);
-    },
     products: [widgetProduct(), widgetProduct({ name: 'reference', repository: 'acme/reference' })],
     worker: { batchSize: 10, concurrency: 2 },
+    // Answers come back after a little random latency, so that a worker slot that read GitHub
+    // earlier may try to write after one that read it later (what the product lock is for).
+    wrapReader: (reader) => async (repository, names) => {
+      const states = await reader(repository, names);
+      // Its own generator: the changes GitHub goes through stay a function of the seed alone.
+      await new Promise((resolve) => setTimeout(resolve, Math.floor(latency() * 6)));
+      return states;
+    },
   });
+  const github = app.repository;
+  const repo = app.repo;
   try {
     const pending: Delivery[] = [];
     const sent: Array<{ delivery: Delivery; deliveryId: string }> = [];
@@ -124,7 +128,7 @@ test('a shuffled stream of real deliveries with duplicates converges to the full
     };
 
     for (let index = 0; index < STEPS; index += 1) {
-      pending.push(...step(github, TRACKED_REPOSITORY, rand));
+      pending.push(...step(github, repo, rand));
       if (rand() < 0.4 && pending.length > 0) {
         const burst: Array<Delivery & { deliveryId?: string }> = [];
         for (let count = 1 + Math.floor(rand() * 6); count > 0 && pending.length > 0; count -= 1) {
@@ -145,10 +149,11 @@ test('a shuffled stream of real deliveries with duplicates converges to the full
     const reference = (await syncProductDefinitions(app.database.db, [widgetProduct(), widgetProduct({ name: 'reference', repository: 'acme/reference' })])).find(
       (product) => product.name === 'reference',
     );
+    const final = fullState(github);
     await app.database.db.transaction(async (transaction) => {
       await setChangeSource(transaction, 'sync');
-      await upsertTags(transaction, reference!, github.tags());
-      await upsertGithubReleases(transaction, reference!.id, github.releases().map(factOf));
+      await upsertTags(transaction, reference!, final.tags);
+      await upsertGithubReleases(transaction, reference!.id, final.releases);
     });
     const expected = await releaseRows(app.database.db, 'reference');
     assert.ok(expected.length >= 3, `the final state has releases (${expected.length})`);
@@ -157,7 +162,7 @@ test('a shuffled stream of real deliveries with duplicates converges to the full
     const converged = async () => {
       const rows = await releaseRows(app.database.db, 'widget');
       assert.equal(comparable(rows.filter((row) => !row.deleted)), comparable(expected), 'live rows equal the full sync');
-      const finalNames = new Set(github.tags().map((tag) => tag.name));
+      const finalNames = new Set(github.tagNames());
       for (const row of rows.filter((candidate) => candidate.deleted)) assert.not.ok(finalNames.has(row.tag), `${row.tag} is tombstoned but exists`);
     };
     await converged();

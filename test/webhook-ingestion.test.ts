@@ -1,20 +1,19 @@
 import { sql } from 'slonik';
-import { suite } from 'uvu';
+import { suite, test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { z } from 'zod';
 import { releaseEvent, tagDeleted, tagMoved, tagPushed } from './support/github-events.ts';
-import { releaseRows, startIngestion, type Ingestion } from './support/ingestion.ts';
-import { MemoryRepository } from './support/memory-github.ts';
-import { postDelivery, readDelivery, TRACKED_REPOSITORY, type Delivery } from './support/webhooks.ts';
+import { releaseRows, startFakeIngestion, type FakeIngestion } from './support/ingestion.ts';
+import { postDelivery, readDelivery, type Delivery } from './support/webhooks.ts';
 
 // Real payloads (rewritten to the tracked repository and re-signed) go through the intake and the
-// worker; the rows must say what GitHub says now.
+// worker, which reads the fake GitHub through the real client; the rows must say what GitHub says now.
 
-const ingestion = suite<{ app: Ingestion; github: MemoryRepository }>('webhook ingestion', {} as never);
+type Ingestion = FakeIngestion;
+const ingestion = suite<{ app: Ingestion }>('webhook ingestion', {} as never);
 
 ingestion.before(async (context) => {
-  context.github = new MemoryRepository(TRACKED_REPOSITORY.id, TRACKED_REPOSITORY.fullName);
-  context.app = await startIngestion({ label: 'ingestion', readTagStates: context.github.reader });
+  context.app = await startFakeIngestion({ label: 'ingestion' });
 });
 
 ingestion.after(async (context) => {
@@ -36,9 +35,12 @@ async function row(app: Ingestion, tag: string) {
   return (await releaseRows(app.database.db, 'widget')).find((candidate) => candidate.tag === tag);
 }
 
-ingestion('a pushed tag (create + push) becomes a release with its sha and date; the delivery is processed', async ({ app, github }) => {
-  const fact = github.addTag({ name: 'v1.0.0', taggedAt: new Date('2024-03-01T10:00:00Z') });
-  const ids = await deliver(app, tagPushed(TRACKED_REPOSITORY, 'v1.0.0', fact.gitSha!));
+ingestion('a pushed tag (create + push) becomes a release with its sha and date; the delivery is processed', async ({ app }) => {
+  const github = app.repository;
+  const repo = app.repo;
+  const ref = github.addTag({ name: 'v1.0.0', taggerDate: new Date('2024-03-01T10:00:00Z') });
+  const fact = github.expectedTag('v1.0.0')!;
+  const ids = await deliver(app, tagPushed(repo, 'v1.0.0', ref.sha));
   const created = await row(app, 'v1.0.0');
   assert.ok(created);
   assert.is(created.version, '1.0.0');
@@ -53,13 +55,15 @@ ingestion('a pushed tag (create + push) becomes a release with its sha and date;
   assert.is(source, 'webhook');
   const identity = await app.database.db.one(sql.type(z.object({ id: z.number().nullable(), name: z.string().nullable() }))`
     SELECT github_repository_id AS id, github_full_name AS name FROM products WHERE name = 'widget'`);
-  assert.equal(identity, { id: TRACKED_REPOSITORY.id, name: TRACKED_REPOSITORY.fullName }, "GitHub's id and name are remembered");
+  assert.equal(identity, { id: repo.id, name: repo.fullName }, "GitHub's id and name are remembered");
 });
 
-ingestion('a published release makes the version public, with the release fields', async ({ app, github }) => {
+ingestion('a published release makes the version public, with the release fields', async ({ app }) => {
+  const github = app.repository;
+  const repo = app.repo;
   github.addTag({ name: 'v1.1.0' });
   const release = github.createRelease({ tagName: 'v1.1.0', name: 'One point one', publishedAt: new Date('2024-04-02T08:00:00Z') });
-  await deliver(app, [releaseEvent(TRACKED_REPOSITORY, 'published', release)]);
+  await deliver(app, [releaseEvent(repo, 'published', release)]);
   const published = await row(app, 'v1.1.0');
   assert.ok(published);
   assert.is(published.public, true);
@@ -69,73 +73,84 @@ ingestion('a published release makes the version public, with the release fields
   assert.is(published.isDevelopment, false);
 });
 
-ingestion('prereleased marks the version as development; unpublished makes it private again; deleted removes the release', async ({ app, github }) => {
+ingestion('prereleased marks the version as development; unpublished makes it private again; deleted removes the release', async ({ app }) => {
+  const github = app.repository;
+  const repo = app.repo;
   github.addTag({ name: 'v1.2.0' });
   const release = github.createRelease({ tagName: 'v1.2.0', prerelease: true });
-  await deliver(app, [releaseEvent(TRACKED_REPOSITORY, 'prereleased', release)]);
+  await deliver(app, [releaseEvent(repo, 'prereleased', release)]);
   let current = await row(app, 'v1.2.0');
   assert.is(current?.public, true);
   assert.is(current?.isDevelopment, true);
 
   github.editRelease(release.id, { draft: true });
-  await deliver(app, [releaseEvent(TRACKED_REPOSITORY, 'unpublished', github.release(release.id)!)]);
+  await deliver(app, [releaseEvent(repo, 'unpublished', github.release(release.id)!)]);
   current = await row(app, 'v1.2.0');
   assert.is(current?.public, false);
   assert.is(current?.releaseDraft, true);
 
   github.deleteRelease(release.id);
-  await deliver(app, [releaseEvent(TRACKED_REPOSITORY, 'deleted', release)]);
+  await deliver(app, [releaseEvent(repo, 'deleted', release)]);
   current = await row(app, 'v1.2.0');
   assert.is(current?.githubReleaseId, null);
   assert.is(current?.public, false);
   assert.is(current?.deleted, false, 'the tag itself is still there');
 });
 
-ingestion('a force-pushed tag moves; a deleted tag is tombstoned, and revived when pushed again', async ({ app, github }) => {
+ingestion('a force-pushed tag moves; a deleted tag is tombstoned, and revived when pushed again', async ({ app }) => {
+  const github = app.repository;
+  const repo = app.repo;
   github.addTag({ name: 'v2.0.0' });
-  await deliver(app, tagPushed(TRACKED_REPOSITORY, 'v2.0.0', github.tag('v2.0.0')!.gitSha!));
+  await deliver(app, tagPushed(repo, 'v2.0.0', github.tagRef('v2.0.0')!.sha));
   const moved = github.moveTag('v2.0.0');
-  await deliver(app, tagMoved(TRACKED_REPOSITORY, 'v2.0.0', moved.gitSha!));
-  assert.is((await row(app, 'v2.0.0'))?.gitSha, moved.gitSha);
+  await deliver(app, tagMoved(repo, 'v2.0.0', moved.sha));
+  assert.is((await row(app, 'v2.0.0'))?.gitSha, github.expectedTag('v2.0.0')!.gitSha);
+  assert.is((await row(app, 'v2.0.0'))?.refSha, moved.sha);
 
   github.deleteTag('v2.0.0');
-  await deliver(app, tagDeleted(TRACKED_REPOSITORY, 'v2.0.0'));
+  await deliver(app, tagDeleted(repo, 'v2.0.0'));
   assert.is((await row(app, 'v2.0.0'))?.deleted, true);
 
   const again = github.addTag({ name: 'v2.0.0' });
-  await deliver(app, tagPushed(TRACKED_REPOSITORY, 'v2.0.0', again.gitSha!));
+  await deliver(app, tagPushed(repo, 'v2.0.0', again.sha));
   const revived = await row(app, 'v2.0.0');
   assert.is(revived?.deleted, false);
-  assert.is(revived?.gitSha, again.gitSha);
+  assert.is(revived?.refSha, again.sha);
   const kinds = await app.database.db.anyFirst(sql.type(z.object({ kind: z.string() }))`
     SELECT c.kind FROM release_changes c JOIN releases r ON r.id = c.release_id WHERE r.tag = 'v2.0.0' ORDER BY c.id`);
   assert.equal([...kinds], ['created', 'moved', 'deleted', 'revived']);
 });
 
-ingestion("an edit that renames a release's tag moves the release from the old tag to the new one", async ({ app, github }) => {
+ingestion("an edit that renames a release's tag moves the release from the old tag to the new one", async ({ app }) => {
+  const github = app.repository;
+  const repo = app.repo;
   github.addTag({ name: 'v3.0.0' });
   github.addTag({ name: 'v3.0.1' });
   const release = github.createRelease({ tagName: 'v3.0.0' });
-  await deliver(app, [releaseEvent(TRACKED_REPOSITORY, 'published', release)]);
+  await deliver(app, [releaseEvent(repo, 'published', release)]);
   assert.is((await row(app, 'v3.0.0'))?.githubReleaseId, release.id);
   github.editRelease(release.id, { tagName: 'v3.0.1' });
-  await deliver(app, [releaseEvent(TRACKED_REPOSITORY, 'edited', github.release(release.id)!, { previousTag: 'v3.0.0' })]);
+  await deliver(app, [releaseEvent(repo, 'edited', github.release(release.id)!, { previousTag: 'v3.0.0' })]);
   assert.is((await row(app, 'v3.0.0'))?.githubReleaseId, null);
   assert.is((await row(app, 'v3.0.0'))?.public, false);
   assert.is((await row(app, 'v3.0.1'))?.githubReleaseId, release.id);
   assert.is((await row(app, 'v3.0.1'))?.public, true);
 });
 
-ingestion('a tag the product pattern does not match is skipped, and its delivery still processed', async ({ app, github }) => {
-  const fact = github.addTag({ name: 'nightly' });
-  const ids = await deliver(app, tagPushed(TRACKED_REPOSITORY, 'nightly', fact.gitSha!));
+ingestion('a tag the product pattern does not match is skipped, and its delivery still processed', async ({ app }) => {
+  const github = app.repository;
+  const repo = app.repo;
+  const ref = github.addTag({ name: 'nightly' });
+  const ids = await deliver(app, tagPushed(repo, 'nightly', ref.sha));
   assert.is(await row(app, 'nightly'), undefined);
   for (const id of ids) assert.is((await readDelivery(app.database.db, id))?.status, 'processed');
 });
 
-ingestion('a delivery sent twice (redelivery) is processed once', async ({ app, github }) => {
+ingestion('a delivery sent twice (redelivery) is processed once', async ({ app }) => {
+  const github = app.repository;
+  const repo = app.repo;
   github.addTag({ name: 'v4.0.0' });
-  const [delivery] = tagPushed(TRACKED_REPOSITORY, 'v4.0.0', github.tag('v4.0.0')!.gitSha!);
+  const [delivery] = tagPushed(repo, 'v4.0.0', github.tagRef('v4.0.0')!.sha);
   const first = await postDelivery(app.server.url, delivery!);
   const second = await postDelivery(app.server.url, { ...delivery!, deliveryId: first.deliveryId });
   assert.is(first.status, 202);
@@ -150,3 +165,26 @@ ingestion('a delivery sent twice (redelivery) is processed once', async ({ app, 
 });
 
 ingestion.run();
+
+test('deliveries queued while no worker runs are applied in one batch: one GitHub query for all their tags', async () => {
+  const app = await startFakeIngestion({ label: 'ingestion_batch', startWorker: false });
+  try {
+    const names = ['v1.0.0', 'v1.0.1', 'v1.1.0', 'v2.0.0-rc.1'];
+    const ids: string[] = [];
+    for (const name of names) {
+      const ref = app.repository.addTag({ name });
+      for (const delivery of tagPushed(app.repo, name, ref.sha)) ids.push((await postDelivery(app.server.url, delivery)).deliveryId);
+    }
+    app.fake.resetRequests();
+    await app.startWorker();
+    await app.settled(ids);
+    assert.equal(app.fake.counts().byEndpoint, { graphql: 1 }, 'eight deliveries, one query');
+    const rows = await releaseRows(app.database.db, 'widget');
+    assert.equal(rows.map((row) => row.tag), ['v1.0.0', 'v1.0.1', 'v1.1.0', 'v2.0.0-rc.1']);
+    assert.ok(rows.every((row) => row.refSha === app.repository.tagRef(row.tag)!.sha));
+  } finally {
+    await app.close();
+  }
+});
+
+test.run();

@@ -10,6 +10,9 @@ import { collectDatabaseMetrics } from '../src/metrics/database-collectors.ts';
 import { markReady, setBuildInfo } from '../src/metrics/metrics.ts';
 import type { ProductDefinition } from '../src/products.ts';
 import { createBoss } from '../src/queues.ts';
+import { createGitHubClient } from '../src/github/client.ts';
+import { githubTagStateReader } from '../src/webhooks/tag-states.ts';
+import { startDeliveryWorker } from './delivery-worker.ts';
 import { startMetricsServer, type RunningMetricsServer } from './metrics-server.ts';
 
 export type RunningWorker = { boss: PgBoss; lifecycle: Lifecycle; metricsUrl: string | undefined; stop: () => Promise<void> };
@@ -62,6 +65,9 @@ export async function startWorker(
       return { healthy: database === 'ok' && jobs === 'running', details: { database, jobs, lifecycle: lifecycle.state } };
     });
   }
+
+  const github = createGitHubClient({ baseUrl: config.GITHUB_API_URL, token: config.GITHUB_TOKEN, logger });
+  await startDeliveryWorker({ db, boss, logger, readTagStates: githubTagStateReader(github) });
 
   // Job handlers (boss.work) are registered above this point: ready means working the queues.
   lifecycle.markReady();

@@ -1,23 +1,16 @@
-import type { GithubReleaseFact, TagFact } from '../db/releases.ts';
+import type { GitHubClient } from '../github/client.ts';
+import type { RepositoryRef } from '../github/repository-ref.ts';
+import { fetchTagStates, type TagState, type TagStates } from '../github/tag-states.ts';
 
 // What webhook ingestion reads from GitHub for the tags a batch of deliveries names: the state of
 // each tag now (not the state a payload describes), so that order and duplicates do not matter.
-// The shape is what src/github/tag-states.ts `fetchTagStates` answers.
 
-export type TagState = {
-  name: string;
-  /** The tag as it is now; null when the repository has no such tag. */
-  tag: TagFact | null;
-  /** The release GitHub returns for this tag name (none, or one; drafts included). */
-  releases: GithubReleaseFact[];
-};
+export type { TagState, TagStates };
 
-export type TagStates = {
-  /** GitHub's id and current owner/name of the repository. */
-  repository: { databaseId: number; nameWithOwner: string };
-  /** One entry per distinct name asked. */
-  states: TagState[];
-};
+/** Reads the current state of the named tags of a repository (the worker's seam for tests). */
+export type TagStateReader = (repository: RepositoryRef, tagNames: readonly string[]) => Promise<Pick<TagStates, 'repository' | 'states'>>;
 
-/** Reads the current state of the named tags of a repository. */
-export type TagStateReader = (repository: { owner: string; repo: string }, tagNames: readonly string[]) => Promise<TagStates>;
+/** The production reader: one GraphQL query per 100 names (src/github/tag-states.ts). */
+export function githubTagStateReader(client: GitHubClient): TagStateReader {
+  return (repository, tagNames) => fetchTagStates(client, repository, tagNames);
+}
