@@ -101,7 +101,10 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
           // Read after taking the lock: whoever writes next has read GitHub after us.
           const current = await readTagStates(repositoryPath(product), [...tags]);
           const applied = await applyTagStates(transaction, product, current.states);
-          await recordRepositoryIdentity(transaction, [product.id], { id: current.repository.databaseId, fullName: current.repository.nameWithOwner });
+          const identity = { id: current.repository.databaseId, fullName: current.repository.nameWithOwner };
+          if (product.githubRepositoryId !== identity.id || product.githubFullName !== identity.fullName) {
+            await recordRepositoryIdentity(transaction, [product.id], identity);
+          }
           return applied;
         });
         const committedAt = Date.now();

@@ -1,22 +1,29 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { cpus } from 'node:os';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import pg from 'pg';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { syncProductDefinitions } from '../../src/db/products.ts';
 import { installQueues } from '../../src/queues.ts';
 import { logged, startCliProcess, type CliProcess } from '../support/cli-process.ts';
 import { createTestDatabase, quietLogger, type TestDatabase } from '../support/database.ts';
+import { startFakeGitHub } from '../support/fake-github/index.ts';
+import { tagPushed } from '../support/github-events.ts';
+import { TEST_TOKEN } from '../support/github.ts';
 import { fixturePayload, signedRequest, TRACKED_REPOSITORY, WEBHOOK_SECRET, widgetProduct } from '../support/webhooks.ts';
 
 // Webhook intake throughput: deliveries/s and p99 of the real `api` process (signature check and
 // durable store of the delivery with its job), beside a bare Koa endpoint that only verifies the
 // signature and answers 202 (the ceiling). Both run as separate processes on loopback, loaded by
 // autocannon from this process with the same signed release payload and a fresh X-GitHub-Delivery
-// per request. Standalone: `node test/bench/webhook-intake.ts` (PostgreSQL from TEST_DATABASE_URL,
-// else DATABASE_URL, else 127.0.0.1:5432); it creates and drops its own database.
+// per request. Then freshness (below). Standalone: `node test/bench/webhook-intake.ts [intake|freshness]`
+// (PostgreSQL from TEST_DATABASE_URL, else DATABASE_URL, else 127.0.0.1:5432); it creates and drops
+// its own databases.
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const DURATION_SECONDS = Number(process.env.BENCH_DURATION_SECONDS ?? 10);
@@ -110,6 +117,106 @@ export async function benchWebhookIntake(): Promise<IntakeFigures> {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Freshness: from the intake's 2xx to the release row being committed, at a steady 20 deliveries/s.
+// The real `api` and `worker` processes run against the fake GitHub (in this process); each step
+// pushes a new tag on the fake and sends GitHub's push delivery. A release becomes visible when its
+// transaction commits, which the releases_change_log trigger announces with NOTIFY release_changes
+// (the hook the read API's cache listens to); this process LISTENs, and a tag's freshness is the time
+// from its delivery's 2xx to the notification that made it visible, on one clock.
+
+const FRESHNESS_RATE = Number(process.env.BENCH_FRESHNESS_RATE ?? 20);
+const FRESHNESS_SECONDS = Number(process.env.BENCH_FRESHNESS_SECONDS ?? 10);
+
+export type FreshnessFigures = { deliveries: number; ratePerSecond: number; p50Ms: number; p90Ms: number; p99Ms: number; maxMs: number };
+
+export async function benchFreshness(): Promise<FreshnessFigures> {
+  const database = await createTestDatabase({ label: 'bench_freshness', poolSize: 2 });
+  const fake = await startFakeGitHub({ token: TEST_TOKEN });
+  const repository = fake.addRepository({ owner: 'acme', name: 'widget' });
+  const productsFile = join(mkdtempSync(join(tmpdir(), 'rr-bench-')), 'products.json');
+  writeFileSync(productsFile, JSON.stringify({ products: [{ name: 'widget', repository: 'acme/widget' }] }));
+  const env = { DATABASE_URL: database.url, GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET, GITHUB_API_URL: fake.url, GITHUB_TOKEN: TEST_TOKEN, PRODUCTS_FILE: productsFile, LOG_LEVEL: 'info' };
+  await installQueues(database.url, quietLogger);
+  await syncProductDefinitions(database.db, [widgetProduct()]);
+  const api = startCliProcess(['api'], { ...env, PORT: '0' });
+  const worker = startCliProcess(['worker'], { ...env, METRICS_PORT: '0' });
+  const listener = new pg.Client({ connectionString: database.url });
+  try {
+    const url = String((await api.waitForLog(logged('api listening'))).url).replace('localhost', '127.0.0.1');
+    await worker.waitForLog(logged('worker started'));
+    await listener.connect();
+
+    const answeredAt = new Map<string, number>();
+    const visibleAt = new Map<string, number>();
+    let checking = Promise.resolve();
+    listener.on('notification', () => {
+      const at = performance.now();
+      checking = checking.then(async () => {
+        const { rows } = await listener.query<{ tag: string }>(`SELECT tag FROM releases`);
+        for (const { tag } of rows) if (!visibleAt.has(tag)) visibleAt.set(tag, at);
+      });
+    });
+    await listener.query('LISTEN release_changes');
+
+    // Warm-up (connections opened, code compiled), not measured: a steady state is what is asked.
+    for (let index = 0; index < 10; index += 1) {
+      const name = `v0.0.${index}`;
+      const [, push] = tagPushed({ id: repository.id, fullName: repository.fullName }, name, repository.addTag({ name }).sha);
+      const request = await signedRequest(push!);
+      await (await fetch(`${url}/webhooks/github`, { method: 'POST', headers: request.headers, body: request.body })).arrayBuffer();
+    }
+    for (const deadline = performance.now() + 30_000; visibleAt.size < 10 && performance.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 20));
+
+    const total = FRESHNESS_RATE * FRESHNESS_SECONDS;
+    const started = performance.now();
+    const sends: Array<Promise<void>> = [];
+    for (let index = 0; index < total; index += 1) {
+      const due = started + (index * 1000) / FRESHNESS_RATE;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      const name = `v1.${Math.floor(index / 100)}.${index % 100}`;
+      const ref = repository.addTag({ name });
+      const [, push] = tagPushed({ id: repository.id, fullName: repository.fullName }, name, ref.sha);
+      sends.push(
+        (async () => {
+          const request = await signedRequest(push!);
+          const response = await fetch(`${url}/webhooks/github`, { method: 'POST', headers: request.headers, body: request.body });
+          await response.arrayBuffer();
+          if (response.status !== 202) throw new Error(`the intake answered ${response.status}`);
+          answeredAt.set(name, performance.now());
+        })(),
+      );
+    }
+    await Promise.all(sends);
+    const deadline = performance.now() + 30_000;
+    const measured = () => [...answeredAt.keys()].filter((name) => visibleAt.has(name)).length;
+    while (measured() < total && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    await checking;
+    if (measured() < total) throw new Error(`${total - measured()} of ${total} releases never became visible`);
+    const lags = [...answeredAt].map(([name, at]) => Math.max(0, visibleAt.get(name)! - at)).sort((a, b) => a - b);
+    const quantile = (q: number) => lags[Math.min(lags.length - 1, Math.ceil(q * lags.length) - 1)]!;
+    return { deliveries: total, ratePerSecond: FRESHNESS_RATE, p50Ms: quantile(0.5), p90Ms: quantile(0.9), p99Ms: quantile(0.99), maxMs: lags.at(-1)! };
+  } finally {
+    await listener.end().catch(() => undefined);
+    api.signal('SIGTERM');
+    worker.signal('SIGTERM');
+    await Promise.all([api.exited, worker.exited]);
+    await fake.close();
+    await database.drop();
+  }
+}
+
+export function formatFreshnessFigures(figures: FreshnessFigures): string {
+  return [
+    `webhook freshness, 2xx to release row committed, ${figures.deliveries} deliveries at ${figures.ratePerSecond}/s (real api and worker, fake GitHub)`,
+    `| p50 ms | p90 ms | p99 ms | max ms |`,
+    `|--------|--------|--------|--------|`,
+    `| ${figures.p50Ms.toFixed(1).padStart(6)} | ${figures.p90Ms.toFixed(1).padStart(6)} | ${figures.p99Ms.toFixed(1).padStart(6)} | ${figures.maxMs.toFixed(1).padStart(6)} |`,
+    `targets: p50 <= 100 ms, p99 <= 500 ms`,
+  ].join('\n');
+}
+
 export function formatIntakeFigures(figures: IntakeFigures): string {
   const row = (name: string, f: LoadFigures) =>
     `| ${name.padEnd(44)} | ${f.requestsPerSecond.toFixed(0).padStart(10)} | ${String(f.p50Ms).padStart(7)} | ${String(f.p99Ms).padStart(7)} | ${String(f.non2xx + f.errors).padStart(6)} |`;
@@ -124,7 +231,8 @@ export function formatIntakeFigures(figures: IntakeFigures): string {
 }
 
 if (import.meta.main) {
-  const figures = await benchWebhookIntake();
-  process.stdout.write(`${formatIntakeFigures(figures)}\n`);
+  const only = process.argv[2];
+  if (only !== 'freshness') process.stdout.write(`${formatIntakeFigures(await benchWebhookIntake())}\n\n`);
+  if (only !== 'intake') process.stdout.write(`${formatFreshnessFigures(await benchFreshness())}\n`);
   process.exit(0);
 }
