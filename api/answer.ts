@@ -40,13 +40,24 @@ export function send(ctx: Context, reader: Reader, answer: CachedAnswer, options
   // Koa 3's ctx.origin is the Origin request header; the URL base is protocol and host (proxy-aware).
   if (answer.nextPath !== undefined) ctx.set('Link', `<${ctx.protocol}://${ctx.host}${answer.nextPath}>; rel="next"`);
   if (options.cacheState !== undefined) ctx.set('X-Cache', options.cacheState);
-  // Koa's `fresh` compares If-None-Match with the ETag just set (weak or strong, lists, `*`).
-  if (ctx.fresh) {
+  if ((ctx.method === 'GET' || ctx.method === 'HEAD') && noneMatch(ctx.get('If-None-Match'), answer.etag)) {
     ctx.status = 304;
     return;
   }
   ctx.body = answer.body;
   ctx.type = answer.contentType;
+}
+
+/**
+ * RFC 9110 13.1.2: If-None-Match is `*` or a list of entity tags compared weakly (W/ ignored).
+ * Evaluated here rather than with Koa's ctx.fresh, which ignores the header whenever the request
+ * also says `Cache-Control: no-cache`, as fetch() does for every request with If-None-Match.
+ */
+function noneMatch(header: string, etag: string): boolean {
+  if (header === '') return false;
+  if (header.trim() === '*') return true;
+  const opaque = etag.replace(/^W\//, '');
+  return header.split(',').some((candidate) => candidate.trim().replace(/^W\//, '') === opaque);
 }
 
 /**
