@@ -8,7 +8,9 @@ import { releaseViewSchema } from '../src/db/release-reads.ts';
 // product and delivery shapes are the row schemas of the queries that produce them (src/db/), so
 // what the database returns, what is served and what is documented are one schema.
 
-export const componentSchemas = z.registry<{ id: string; description?: string }>();
+// The global registry, where zod also keeps every `.describe()` text: one registry for names and
+// descriptions means the converted schemas keep both.
+export const componentSchemas = z.globalRegistry;
 
 export const releaseSchema = releaseViewSchema;
 export const productSchema = productViewSchema;

@@ -1,5 +1,6 @@
 import { sql } from 'slonik';
 import { suite } from 'uvu';
+import { z } from 'zod';
 import * as assert from 'uvu/assert';
 import { upsertGithubReleases } from '../src/db/releases.ts';
 import { AUTH, startReadApi, type ReadApiHarness } from './support/read-api.ts';
@@ -10,7 +11,7 @@ import type { Product } from '../src/db/products.ts';
 // public for anonymous answers and private for token ones (Vary: Authorization), and a new ETag
 // once the data changes.
 
-const conditional = suite<{ api: ReadApiHarness; product: Product }>('read API conditional requests', {} as never);
+const conditional = suite<{ api: ReadApiHarness; product: Product; lastChange: number }>('read API conditional requests', {} as never);
 
 const sha = (n: number) => n.toString(16).padStart(40, '0');
 
@@ -25,6 +26,7 @@ conditional.before(async (context) => {
     [githubRelease(1, 'v1.1.0'), githubRelease(2, 'v1.2.0')],
   );
   await context.api.database.db.query(sql.unsafe`INSERT INTO webhook_deliveries (delivery_id, event, payload, status) VALUES ('d-1', 'ping', '{}', 'failed')`);
+  context.lastChange = await context.api.database.db.oneFirst(sql.type(z.object({ id: z.number() }))`SELECT max(id)::int AS id FROM release_changes`);
 });
 
 conditional.after(async (context) => {
@@ -43,8 +45,10 @@ const GETS = [
   '/openapi.json',
 ];
 
-conditional('every GET has an ETag, and If-None-Match with it answers 304 without a body', async ({ api }) => {
-  for (const path of [...GETS, '/v1/admin/deliveries']) {
+conditional('every GET has an ETag, and If-None-Match with it answers 304 without a body', async ({ api, lastChange }) => {
+  // The feed after the last change stays empty (a page before it could grow between two requests,
+  // as the feed's horizon moves with transactions anywhere on the server).
+  for (const path of [...GETS.filter((path) => path !== '/v1/events'), `/v1/events?after=${lastChange}`, '/v1/admin/deliveries']) {
     const token = path.startsWith('/v1/admin');
     const first = await api.get(path, { token });
     assert.is(first.status, 200, path);

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { deliverySchema, eventSchema, productSchema, releaseSchema } from '../api/schemas.ts';
 import { DEFAULT_TAG_PATTERN, parseTag } from '../src/domain/version.ts';
 import { readTagList } from './support/fixtures.ts';
+import { eventually } from './support/eventually.ts';
 import { startReadApi, type ReadApiHarness } from './support/read-api.ts';
 import { defineProducts, githubRelease, productDefinition, seedReleases, tagFactFromFixture } from './support/seed.ts';
 
@@ -131,8 +132,11 @@ shapes('GET /v1/products and /v1/products/:product answer product objects', asyn
 });
 
 shapes('GET /v1/events answers events, each with its release', async ({ api }) => {
-  const events = (await (await api.get('/v1/events?limit=50', { token: true })).json()) as unknown[];
-  assert.is(events.length, 50);
+  const events = await eventually(
+    async () => (await (await api.get('/v1/events?limit=50', { token: true })).json()) as unknown[],
+    (list) => list.length === 50,
+    'a full page of events',
+  );
   for (const event of events) {
     assertParses(eventSchema, event, 'event');
     assertParses(compatibleRelease, (event as { release: unknown }).release, 'event release');
