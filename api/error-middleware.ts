@@ -40,7 +40,7 @@ export function errorMiddleware(logger: Logger): Middleware {
         logger.debug({ method: ctx.method, path: ctx.path, status, code }, 'request rejected');
       }
       if (error instanceof MethodNotAllowedError) ctx.set('Allow', error.allowed.join(', '));
-      if (error instanceof UnauthorizedError) ctx.set('WWW-Authenticate', 'Bearer');
+      if (error instanceof UnauthorizedError && !ctx.response.get('WWW-Authenticate')) ctx.set('WWW-Authenticate', 'Bearer');
       ctx.status = status;
       ctx.type = 'application/json';
       ctx.body = { error: { code, message, ...details } };

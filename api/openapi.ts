@@ -1,7 +1,7 @@
 import type { Router } from '@koa/router';
 import { z } from 'zod';
 import type { RouteSpec } from './route-spec.ts';
-import { componentSchemas, errorSchema, healthSchema } from './schemas.ts';
+import { componentSchemas, errorSchema, healthSchema, readinessSchema, versionInfoSchema } from './schemas.ts';
 
 // The OpenAPI 3.1 document of the API, generated from the route specs (api/route-spec.ts) and the
 // zod schemas they name: request parameters as the schemas parse them (io: input), answers as the
@@ -31,6 +31,36 @@ export const EXTERNAL_ROUTES: RouteSpec[] = [
       200: { description: 'Healthy', schema: healthSchema },
       503: { description: 'The database is out of reach', schema: healthSchema },
     },
+  },
+  {
+    method: 'get',
+    path: '/-/readyz',
+    operationId: 'readiness',
+    summary: 'Readiness: serving and the database reachable',
+    tags: ['operations'],
+    auth: 'none',
+    responses: {
+      200: { description: 'Ready', schema: readinessSchema },
+      503: { description: 'Starting, stopping, or the database is out of reach', schema: readinessSchema },
+    },
+  },
+  {
+    method: 'get',
+    path: '/-/version',
+    operationId: 'version',
+    summary: 'The running version',
+    tags: ['operations'],
+    auth: 'none',
+    responses: { 200: { description: 'Package version, commit and Node.js version', schema: versionInfoSchema } },
+  },
+  {
+    method: 'get',
+    path: '/metrics',
+    operationId: 'metrics',
+    summary: 'Prometheus metrics',
+    tags: ['operations'],
+    auth: 'none',
+    responses: { 200: { description: 'The Prometheus text exposition format', schema: z.string(), contentType: 'text/plain' } },
   },
   {
     method: 'get',
@@ -166,7 +196,7 @@ export function buildOpenApiDocument(specs: readonly RouteSpec[], router: Router
       { name: 'products', description: 'The tracked products' },
       { name: 'events', description: 'The change log as a feed' },
       { name: 'admin', description: 'Operations that need an API token' },
-      { name: 'operations', description: 'Health and this document' },
+      { name: 'operations', description: 'Health, readiness, version, metrics and this document' },
       { name: 'webhooks', description: 'GitHub webhook intake' },
     ],
     paths,

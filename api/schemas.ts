@@ -42,6 +42,20 @@ export const healthSchema = z.object({
   durationMs: z.number(),
 });
 
+export const readinessSchema = z.object({
+  status: z.enum(['ready', 'not_ready']),
+  lifecycle: z.string(),
+  database: z.enum(['ok', 'unavailable', 'unchecked']),
+  durationMs: z.number(),
+});
+
+export const versionInfoSchema = z.object({
+  name: z.string(),
+  version: z.string(),
+  gitSha: z.string().nullable(),
+  node: z.string(),
+});
+
 componentSchemas.add(releaseSchema, { id: 'Release', description: 'One version of a product, built from its canonical tag' });
 componentSchemas.add(productSchema, { id: 'Product' });
 componentSchemas.add(eventSchema, { id: 'ReleaseEvent', description: 'One change to a tag of a release; `release` is the release as it is now, not as it was at the change' });
@@ -50,3 +64,5 @@ componentSchemas.add(errorSchema, { id: 'Error' });
 componentSchemas.add(syncAcceptedSchema, { id: 'SyncAccepted' });
 componentSchemas.add(syncRequestSchema, { id: 'SyncRequest' });
 componentSchemas.add(healthSchema, { id: 'Health' });
+componentSchemas.add(readinessSchema, { id: 'Readiness' });
+componentSchemas.add(versionInfoSchema, { id: 'VersionInfo' });

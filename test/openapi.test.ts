@@ -65,6 +65,9 @@ openapi('it describes every route the router serves, and nothing it does not', (
   assert.equal(described, served);
   for (const expected of [
     'get /-/healthz',
+    'get /-/readyz',
+    'get /-/version',
+    'get /metrics',
     'get /openapi.json',
     'get /v1/releases',
     'get /v1/releases/{product}',
@@ -104,6 +107,8 @@ openapi('real answers validate against the documented response schemas', async (
     ['/v1/events', '/v1/events', 'get', true],
     ['/v1/admin/deliveries', '/v1/admin/deliveries', 'get', true],
     ['/-/healthz', '/-/healthz', 'get', false],
+    ['/-/readyz', '/-/readyz', 'get', false],
+    ['/-/version', '/-/version', 'get', false],
   ];
   for (const [path, url, method, token] of requests) {
     const response = await api.get(url, { token });
