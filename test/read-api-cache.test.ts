@@ -153,4 +153,28 @@ cache('an answer computed while a change arrived is not stored', () => {
   assert.is(responses.set('key', answer, [1], responses.generation), false, 'off: nothing stored');
 });
 
+cache('the cache is bounded in bytes, oldest first; product lookups go with their product', () => {
+  const responses = new ResponseCache({ maxBytes: 10 });
+  responses.setEnabled(true);
+  const answer = (text: string) => ({ body: Buffer.from(text), etag: `"${text}"`, contentType: 'text/plain' });
+  responses.set('a', answer('aaaaaa'), [1], responses.generation);
+  responses.set('b', answer('bbbbbb'), [1], responses.generation);
+  assert.is(responses.get('a'), undefined, 'evicted to stay under 10 bytes');
+  assert.ok(responses.get('b') !== undefined);
+  assert.is(responses.bytes, 6);
+  assert.is(responses.set('c', answer('c'.repeat(11)), [1], responses.generation), false, 'larger than the whole cache');
+
+  const product = { id: 7, name: 'app' } as Parameters<ResponseCache['setProduct']>[0];
+  const stale = responses.generation;
+  responses.invalidate(3);
+  responses.setProduct(product, stale);
+  assert.is(responses.getProduct('app'), undefined, 'looked up before a change: not kept');
+  responses.setProduct(product, responses.generation);
+  assert.is(responses.getProduct('app'), product);
+  responses.invalidate(8);
+  assert.is(responses.getProduct('app'), product);
+  responses.invalidate(7);
+  assert.is(responses.getProduct('app'), undefined);
+});
+
 cache.run();

@@ -52,7 +52,7 @@ export function registerEventRoutes(router: Router, api: ReadApi): void {
     },
     async (ctx, { query }) => {
       const reader = checkToken(ctx);
-      const product = query.product === undefined ? undefined : await visibleProduct(deps.db, query.product, reader);
+      const product = query.product === undefined ? undefined : await visibleProduct(deps.db, query.product, reader, deps.cache);
       const position = query.after === 0 ? FEED_START : await findFeedPosition(deps.db, query.after);
       if (position === null) throw new InvalidInputError(`query parameter "after": there is no event ${query.after}`);
       const events = await listReleaseEvents(deps.db, {

@@ -119,7 +119,7 @@ export function registerReleaseRoutes(router: Router, api: ReadApi): void {
     async (ctx, { params, query }) => {
       const reader = checkToken(ctx);
       await answerRead(ctx, reader, deps.cache, async () => {
-        const product = await visibleProduct(deps.db, params.product, reader);
+        const product = await visibleProduct(deps.db, params.product, reader, deps.cache);
         const rows = await listProductReleases(deps.db, product.id, filtersOf(query, visibilityOf(reader)), {
           limit: query.limit + 1,
           after: query.cursor,
@@ -153,7 +153,7 @@ export function registerReleaseRoutes(router: Router, api: ReadApi): void {
     async (ctx, { params }) => {
       const reader = checkToken(ctx);
       await answerRead(ctx, reader, deps.cache, async () => {
-        const product = await visibleProduct(deps.db, params.product, reader);
+        const product = await visibleProduct(deps.db, params.product, reader, deps.cache);
         const latest = await findLatestRelease(deps.db, product.id);
         if (latest === null) throw new NotFoundError('release', `product "${product.name}" has no public, non-development release`);
         return { json: latest, tags: [product.id] };
@@ -182,7 +182,7 @@ export function registerReleaseRoutes(router: Router, api: ReadApi): void {
     async (ctx, { params, query }) => {
       const reader = checkToken(ctx);
       await answerRead(ctx, reader, deps.cache, async () => {
-        const product = await visibleProduct(deps.db, params.product, reader);
+        const product = await visibleProduct(deps.db, params.product, reader, deps.cache);
         const release = await findRelease(deps.db, product.id, params.version, {
           visibility: visibilityOf(reader),
           includeDeleted: query.include_deleted ?? false,
@@ -221,7 +221,7 @@ export function registerReleaseRoutes(router: Router, api: ReadApi): void {
     },
     async (ctx, { params }) => {
       const reader = checkToken(ctx);
-      const product = await visibleProduct(deps.db, params.product, reader);
+      const product = await visibleProduct(deps.db, params.product, reader, deps.cache);
       const [major, minor] = params.line;
       if (!Number.isSafeInteger(major) || !Number.isSafeInteger(minor)) throw new InvalidInputError('line: numbers are too large');
       const patch = await nextPatch(deps.db, product.id, major, minor);
