@@ -5,7 +5,7 @@ import { createApp } from '../api/app.ts';
 import { startLiveCache, type LiveCache } from '../api/live-cache.ts';
 import { ResponseCache } from '../api/response-cache.ts';
 import { loadConfig } from '../src/config.ts';
-import type { Product } from '../src/db/products.ts';
+import { syncProductDefinitions, type Product } from '../src/db/products.ts';
 import { setChangeSource, upsertGithubReleases, upsertTags, type TagFact } from '../src/db/releases.ts';
 import { createBoss } from '../src/queues.ts';
 import { quietLogger } from './support/database.ts';
@@ -86,9 +86,10 @@ cache('a product setting change (visibility) drops its answers too', async ({ ap
   const url = api.server.url;
   await latest(url, 'other');
   assert.is((await latest(url, 'other')).cache, 'hit');
-  await api.database.db.query(sql.unsafe`UPDATE products SET public = false WHERE name = 'other'`);
+  // The products file changes: `other` becomes internal, then public again.
+  await syncProductDefinitions(api.database.db, [productDefinition('app'), productDefinition('other', { public: false })]);
   await eventually(() => fetch(`${url}/v1/releases/other/latest`), (response) => response.status === 404, 'hidden at once');
-  await api.database.db.query(sql.unsafe`UPDATE products SET public = true WHERE name = 'other'`);
+  await syncProductDefinitions(api.database.db, [productDefinition('app'), productDefinition('other')]);
   await eventually(() => fetch(`${url}/v1/releases/other/latest`), (response) => response.status === 200, 'visible again');
 });
 
