@@ -87,7 +87,11 @@ export function listenForChanges(databaseUrl: string, events: ChangeListenerEven
       .connect()
       .then(() => candidate.query(`LISTEN ${CHANGES_CHANNEL}`))
       .then(() => {
-        if (candidate !== client) return;
+        // Stopped (or replaced) while connecting: this connection is nobody's now.
+        if (candidate !== client) {
+          candidate.end().catch(() => undefined);
+          return;
+        }
         attempt = 0;
         listening = true;
         events.onConnected();
