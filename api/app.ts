@@ -4,6 +4,7 @@ import { MethodNotAllowedError, NotFoundError } from '../src/errors.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { errorMiddleware } from './error-middleware.ts';
 import { httpMetricsMiddleware } from './http-metrics-middleware.ts';
+import { registerReadApi } from './register-read-api.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerMetricsRoute } from './routes/metrics.ts';
 import { registerVersionRoute } from './routes/version.ts';
@@ -40,6 +41,7 @@ export function createApp(deps: ApiDependencies): Koa {
   registerWebhookRoutes(router, deps);
   registerVersionRoute(router, deps);
   registerMetricsRoute(router, deps);
+  registerReadApi(router, deps);
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;
