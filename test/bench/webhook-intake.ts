@@ -28,7 +28,7 @@ import { fixturePayload, signedRequest, TRACKED_REPOSITORY, WEBHOOK_SECRET, widg
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const DURATION_SECONDS = Number(process.env.BENCH_DURATION_SECONDS ?? 10);
 const WARMUP_SECONDS = 2;
-const BARE_SERVER = fileURLToPath(new URL('./bare-webhook-server.ts', import.meta.url));
+const BARE_SERVER = fileURLToPath(new URL('./support/bare-webhook-server.ts', import.meta.url));
 
 export type LoadFigures = { requestsPerSecond: number; p50Ms: number; p99Ms: number; requests: number; non2xx: number; errors: number };
 export type IntakeFigures = { ceiling: LoadFigures; intake: LoadFigures; ratio: number; storedDeliveries: number; storedJobs: number };
