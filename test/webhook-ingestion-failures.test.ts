@@ -121,6 +121,19 @@ failures('a stored payload that can never be processed is failed at once', async
   assert.match(after.error ?? '', /the stored payload cannot be processed/);
 });
 
+failures('a job whose data names no delivery is dead-lettered, not retried', async ({ app }) => {
+  const jobId = (await app.workerBoss.send(QUEUES.processDelivery, { something: 'else' }))!;
+  const deadline = Date.now() + 20_000;
+  const stateOf = () =>
+    app.database.db.oneFirst(sql.type(z.object({ state: z.string() }))`SELECT state::text FROM pgboss.job WHERE id = ${jobId}::uuid`);
+  while ((await stateOf()) !== 'failed' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.is(await stateOf(), 'failed');
+  const job = await app.database.db.one(sql.type(z.object({ retryCount: z.number(), output: z.unknown() }))`
+    SELECT retry_count AS "retryCount", output FROM pgboss.job WHERE id = ${jobId}::uuid`);
+  assert.is(job.retryCount, 0);
+  assert.match(JSON.stringify(job.output), /names no delivery/);
+});
+
 // Last: the client remembers a spent bucket until its reset.
 failures('a spent rate limit defers the delivery to the reset under a new job, without failing it', async ({ app }) => {
   const resetAt = new Date(Math.floor(Date.now() / 1000) * 1000 + 3_600_000);

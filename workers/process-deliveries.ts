@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { JobResult, JobWithMetadata, PgBoss } from 'pg-boss';
+import { z } from 'zod';
 import { bossDatabase } from '../src/db/boss-database.ts';
 import type { Database } from '../src/db/pool.ts';
 import { lockProductReleases } from '../src/db/product-locks.ts';
@@ -38,6 +39,8 @@ export type DeliveryProcessorOptions = {
   onProductWritten?: (productId: number, deliveryIds: readonly string[]) => void;
 };
 
+const jobDataSchema = z.object({ deliveryId: z.string().min(1) });
+
 type ProductWork = { product: Product; tags: Set<string>; deliveryIds: Set<string> };
 
 export function createDeliveryProcessor(options: DeliveryProcessorOptions): (jobs: DeliveryJob[]) => Promise<JobResult[]> {
@@ -46,7 +49,16 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
   return async (jobs) => {
     const results = new Map<string, JobResult>();
     const jobsByDelivery = new Map<string, DeliveryJob[]>();
-    for (const job of jobs) jobsByDelivery.set(job.data.deliveryId, [...(jobsByDelivery.get(job.data.deliveryId) ?? []), job]);
+    for (const job of jobs) {
+      // Job data crosses a boundary too (anything may have enqueued it): parsed once, here.
+      const data = jobDataSchema.safeParse(job.data);
+      if (!data.success) {
+        results.set(job.id, { id: job.id, status: 'deadletter', output: { error: 'the job data names no delivery (expected { deliveryId })' } });
+        recordDeliveryProcessing('failed');
+        continue;
+      }
+      jobsByDelivery.set(data.data.deliveryId, [...(jobsByDelivery.get(data.data.deliveryId) ?? []), job]);
+    }
     const settle = (deliveryId: string, result: Omit<JobResult, 'id'>) => {
       for (const job of jobsByDelivery.get(deliveryId) ?? []) results.set(job.id, { id: job.id, ...result });
     };
