@@ -166,6 +166,28 @@ ingestion('a delivery sent twice (redelivery) is processed once', async ({ app }
 
 ingestion.run();
 
+test('after a rename, deliveries under the new name keep their product and the worker reads GitHub by it', async () => {
+  const app = await startFakeIngestion({ label: 'ingestion_rename' });
+  try {
+    const first = app.repository.addTag({ name: 'v1.0.0' });
+    const before = tagPushed(app.repo, 'v1.0.0', first.sha).map((delivery) => postDelivery(app.server.url, delivery));
+    await app.settled((await Promise.all(before)).map((answer) => answer.deliveryId));
+    app.fake.renameRepository('acme/widget', 'acme-corp/widget-ng');
+    const renamed = { id: app.repo.id, fullName: 'acme-corp/widget-ng' };
+    const second = app.repository.addTag({ name: 'v1.1.0' });
+    const answers = await Promise.all(tagPushed(renamed, 'v1.1.0', second.sha).map((delivery) => postDelivery(app.server.url, delivery)));
+    for (const answer of answers) assert.is(answer.body.status, 'queued', 'matched by repository id');
+    await app.settled(answers.map((answer) => answer.deliveryId));
+    for (const answer of answers) assert.is((await readDelivery(app.database.db, answer.deliveryId))?.status, 'processed');
+    assert.is((await releaseRows(app.database.db, 'widget')).find((row) => row.tag === 'v1.1.0')?.refSha, second.sha);
+    const identity = await app.database.db.one(sql.type(z.object({ id: z.number().nullable(), name: z.string().nullable() }))`
+      SELECT github_repository_id AS id, github_full_name AS name FROM products WHERE name = 'widget'`);
+    assert.equal(identity, { id: app.repo.id, name: 'acme-corp/widget-ng' });
+  } finally {
+    await app.close();
+  }
+});
+
 test('deliveries queued while no worker runs are applied in one batch: one GitHub query for all their tags', async () => {
   const app = await startFakeIngestion({ label: 'ingestion_batch', startWorker: false });
   try {

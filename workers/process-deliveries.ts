@@ -41,7 +41,13 @@ export type DeliveryProcessorOptions = {
 
 const jobDataSchema = z.object({ deliveryId: z.string().min(1) });
 
-type ProductWork = { product: Product; tags: Set<string>; deliveryIds: Set<string> };
+type ProductWork = {
+  product: Product;
+  tags: Set<string>;
+  deliveryIds: Set<string>;
+  /** The repository's name in the latest delivery: GitHub's name for it then (renames, transfers). */
+  latest: { receivedAt: Date; fullName: string | null };
+};
 
 export function createDeliveryProcessor(options: DeliveryProcessorOptions): (jobs: DeliveryJob[]) => Promise<JobResult[]> {
   const { db, boss, logger, readTagStates } = options;
@@ -92,9 +98,10 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
         continue;
       }
       for (const product of products) {
-        const entry = work.get(product.id) ?? { product, tags: new Set<string>(), deliveryIds: new Set<string>() };
+        const entry = work.get(product.id) ?? { product, tags: new Set<string>(), deliveryIds: new Set<string>(), latest: { receivedAt: new Date(0), fullName: null } };
         for (const tag of classified.changes.tags) entry.tags.add(tag);
         entry.deliveryIds.add(delivery.deliveryId);
+        if (delivery.receivedAt >= entry.latest.receivedAt) entry.latest = { receivedAt: delivery.receivedAt, fullName: delivery.repositoryFullName };
         work.set(product.id, entry);
       }
     }
@@ -106,12 +113,12 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
     const failures = new Map<string, unknown>();
     const receivedAt = new Map(deliveries.map((delivery) => [delivery.deliveryId, delivery.receivedAt]));
     const lagObserved = new Set<string>();
-    for (const { product, tags, deliveryIds } of work.values()) {
+    for (const { product, tags, deliveryIds, latest } of work.values()) {
       try {
         const counts = await db.transaction(async (transaction) => {
           await lockProductReleases(transaction, product.id);
           // Read after taking the lock: whoever writes next has read GitHub after us.
-          const current = await readTagStates(repositoryPath(product), [...tags]);
+          const current = await readTagStates(repositoryPath({ repository: product.repository, githubFullName: latest.fullName ?? product.githubFullName }), [...tags]);
           const applied = await applyTagStates(transaction, product, current.states);
           const identity = { id: current.repository.databaseId, fullName: current.repository.nameWithOwner };
           if (product.githubRepositoryId !== identity.id || product.githubFullName !== identity.fullName) {
