@@ -8,8 +8,10 @@ import autocannon from 'autocannon';
 import pg from 'pg';
 import { sql } from 'slonik';
 import { z } from 'zod';
+import { bossDatabase } from '../../src/db/boss-database.ts';
 import { syncProductDefinitions } from '../../src/db/products.ts';
-import { installQueues } from '../../src/queues.ts';
+import { insertDeliveries, type NewDelivery } from '../../src/db/webhook-deliveries.ts';
+import { createBoss, installQueues, QUEUES } from '../../src/queues.ts';
 import { logged, startCliProcess, type CliProcess } from '../support/cli-process.ts';
 import { createTestDatabase, quietLogger, type TestDatabase } from '../support/database.ts';
 import { startFakeGitHub } from '../support/fake-github/index.ts';
@@ -31,7 +33,60 @@ const WARMUP_SECONDS = 2;
 const BARE_SERVER = fileURLToPath(new URL('./support/bare-webhook-server.ts', import.meta.url));
 
 export type LoadFigures = { requestsPerSecond: number; p50Ms: number; p99Ms: number; requests: number; non2xx: number; errors: number };
-export type IntakeFigures = { ceiling: LoadFigures; intake: LoadFigures; ratio: number; storedDeliveries: number; storedJobs: number };
+export type IntakeFigures = {
+  ceiling: LoadFigures;
+  intake: LoadFigures;
+  ratio: number;
+  /** The same rows and jobs written without HTTP: what the database alone sustains. */
+  databaseOnly: { deliveriesPerSecond: number; batchSize: number };
+  storedDeliveries: number;
+  storedJobs: number;
+};
+
+const DATABASE_ONLY_BATCH = 32;
+
+/**
+ * The database's share: deliveries and their jobs written as the intake writes them (one
+ * transaction per batch, insertDeliveries + pg-boss insert), by one connection, without HTTP.
+ */
+async function databaseOnly(database: TestDatabase, payloadJson: string): Promise<number> {
+  const boss = createBoss(database.url, { logger: quietLogger, applicationName: 'bench-database-only', maxConnections: 2 });
+  await boss.start();
+  try {
+    const row = (): NewDelivery => {
+      const deliveryId = randomUUID();
+      return {
+        deliveryId,
+        event: 'release',
+        action: 'published',
+        repositoryId: TRACKED_REPOSITORY.id,
+        repositoryFullName: TRACKED_REPOSITORY.fullName,
+        hookId: 1,
+        productIds: [1],
+        payloadJson,
+        headers: { 'x-github-event': 'release', 'x-github-delivery': deliveryId },
+        status: 'queued',
+        ignoredReason: null,
+        jobId: randomUUID(),
+        receivedAt: new Date(),
+      };
+    };
+    let written = 0;
+    const started = performance.now();
+    const end = started + DURATION_SECONDS * 1000;
+    while (performance.now() < end) {
+      const rows = Array.from({ length: DATABASE_ONLY_BATCH }, row);
+      await database.db.transaction(async (transaction) => {
+        await insertDeliveries(transaction, rows);
+        await boss.insert(QUEUES.processDelivery, rows.map((item) => ({ id: item.jobId!, data: { deliveryId: item.deliveryId } })), { db: bossDatabase(transaction) });
+      });
+      written += rows.length;
+    }
+    return written / ((performance.now() - started) / 1000);
+  } finally {
+    await boss.stop({ graceful: false, close: true });
+  }
+}
 
 async function load(url: string, body: string, headers: Record<string, string>, durationSeconds: number): Promise<LoadFigures> {
   const result = await autocannon({
@@ -111,7 +166,16 @@ export async function benchWebhookIntake(): Promise<IntakeFigures> {
     }
     const storedDeliveries = await database.db.oneFirst(sql.type(count)`SELECT count(*)::int AS count FROM webhook_deliveries`);
     const storedJobs = await database.db.oneFirst(sql.type(count)`SELECT count(*)::int AS count FROM pgboss.job WHERE name = 'process-delivery'`);
-    return { ceiling, intake, ratio: intake.requestsPerSecond / ceiling.requestsPerSecond, storedDeliveries, storedJobs };
+    const payloadJson = JSON.stringify(JSON.parse(signed.body));
+    const databaseOnlyRate = await databaseOnly(database, payloadJson);
+    return {
+      ceiling,
+      intake,
+      ratio: intake.requestsPerSecond / ceiling.requestsPerSecond,
+      databaseOnly: { deliveriesPerSecond: databaseOnlyRate, batchSize: DATABASE_ONLY_BATCH },
+      storedDeliveries,
+      storedJobs,
+    };
   } finally {
     await database.drop();
   }
@@ -226,7 +290,9 @@ export function formatIntakeFigures(figures: IntakeFigures): string {
     `|${'-'.repeat(46)}|-------------|--------|--------|--------|`,
     row('bare Koa: verify signature, answer 202', figures.ceiling),
     row('intake: verify, store delivery + job, 202', figures.intake),
-    `ratio intake / bare: ${figures.ratio.toFixed(2)} (target >= 0.5); stored ${figures.storedDeliveries} deliveries, ${figures.storedJobs} jobs`,
+    `| ${`database only: same writes, ${figures.databaseOnly.batchSize}/tx, no HTTP`.padEnd(44)} | ${figures.databaseOnly.deliveriesPerSecond.toFixed(0).padStart(10)} |         |         |        |`,
+    `ratio intake / bare: ${figures.ratio.toFixed(2)} (target >= 0.5); intake / database only: ${(figures.intake.requestsPerSecond / figures.databaseOnly.deliveriesPerSecond).toFixed(2)}`,
+    `the intake runs (warm-up included) stored ${figures.storedDeliveries} deliveries with ${figures.storedJobs} jobs`,
   ].join('\n');
 }
 
