@@ -15,7 +15,8 @@ import { QUEUES } from '../../src/queues.ts';
 // in one transaction: no timer, no added latency when idle (a lone delivery commits at once), and
 // under load the batch grows with the arrival rate. Each caller is answered only after the commit
 // that holds its delivery. Matching deliveries to products is batched the same way: one lookup per
-// repository per transaction, not one per request.
+// repository per transaction, not one per request. Should PostgreSQL refuse one delivery's data,
+// the batch is retried one by one, so that only that delivery is refused.
 
 /** A verified, parsed delivery, before it is matched to products. */
 export type IncomingDelivery = Omit<NewDelivery, 'productIds' | 'status' | 'ignoredReason' | 'jobId'> & {
@@ -48,7 +49,6 @@ type Pending = {
   delivery: IncomingDelivery;
   resolve: (outcome: CommitOutcome) => void;
   reject: (error: unknown) => void;
-  sanitized?: boolean;
 };
 
 export class DeliveryCommitter {
@@ -120,13 +120,6 @@ export class DeliveryCommitter {
         for (const pending of batch) await this.#write([pending]);
         return;
       }
-      const only = batch[0];
-      if (batch.length === 1 && only !== undefined && !only.sanitized && isDataException(error)) {
-        // jsonb has no room for U+0000 nor for unpaired surrogates, which JSON allows: store the
-        // payload with those characters replaced rather than lose a signed delivery.
-        await this.#write([{ ...only, delivery: { ...only.delivery, payloadJson: storableJson(only.delivery.payloadJson) }, sanitized: true }]);
-        return;
-      }
       const answer = toAnswer(error);
       if (!(answer instanceof InvalidInputError)) this.#logger.warn({ err: error, deliveries: candidates.length }, 'storing webhook deliveries failed');
       for (const pending of batch) pending.reject(answer);
@@ -184,7 +177,7 @@ async function matchProducts(db: Queryable, deliveries: readonly IncomingDeliver
   return matched;
 }
 
-/** SQLSTATE class 22: the data itself is unacceptable (a \u0000 escape in a JSON string, a lone surrogate). */
+/** SQLSTATE class 22: the data itself is unacceptable (which a verified, parsed delivery should never be). */
 function isDataException(error: unknown): boolean {
   return sqlState(error)?.startsWith('22') ?? false;
 }
@@ -195,12 +188,6 @@ function sqlState(error: unknown): string | undefined {
     if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
   }
   return undefined;
-}
-
-function storableJson(json: string): string {
-  return JSON.stringify(JSON.parse(json), (_key, value: unknown) =>
-    typeof value === 'string' ? value.toWellFormed().replaceAll('\u0000', '\uFFFD') : value,
-  );
 }
 
 /** What the callers of a failed batch are answered: 400 for a payload jsonb refuses, 503 while the database is away, else the error itself (500). */

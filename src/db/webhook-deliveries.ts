@@ -16,7 +16,7 @@ export type NewDelivery = {
   repositoryFullName: string | null;
   hookId: number | null;
   productIds: readonly number[];
-  /** The JSON payload as GitHub sent it (stored as jsonb). */
+  /** The JSON payload as GitHub sent it (stored as text, byte for byte). */
   payloadJson: string;
   headers: Readonly<Record<string, string>>;
   status: 'queued' | 'ignored';
@@ -37,7 +37,7 @@ export async function insertDeliveries(db: Queryable, deliveries: readonly NewDe
   const rows = deliveries.map(
     (delivery) => sql.fragment`(
       ${delivery.deliveryId}, ${delivery.event}, ${delivery.action}, ${delivery.repositoryId}::bigint, ${delivery.repositoryFullName},
-      ${delivery.hookId}::bigint, ${sql.array([...delivery.productIds], 'int4')}, ${delivery.payloadJson}::jsonb,
+      ${delivery.hookId}::bigint, ${sql.array([...delivery.productIds], 'int4')}, ${delivery.payloadJson},
       ${JSON.stringify(delivery.headers)}::jsonb, ${delivery.status}, ${delivery.ignoredReason}, ${delivery.jobId}::uuid,
       ${delivery.receivedAt.toISOString()}::timestamptz)`,
   );
@@ -57,7 +57,8 @@ export const storedDeliverySchema = z.object({
   repositoryId: z.number().nullable(),
   repositoryFullName: z.string().nullable(),
   productIds: z.array(z.number()),
-  payload: z.unknown(),
+  /** Parsed from the stored text (the intake stored only what parsed as a JSON object). */
+  payload: z.string().transform((text): unknown => JSON.parse(text)),
   status: z.enum(DELIVERY_STATUSES),
   ignoredReason: z.string().nullable(),
   error: z.string().nullable(),

@@ -119,7 +119,7 @@ export async function readDelivery(db: Queryable, deliveryId: string): Promise<z
   return db.maybeOne(sql.type(deliveryRow)`
     SELECT d.delivery_id AS "deliveryId", d.event, d.action, d.repository_id AS "repositoryId",
            d.repository_full_name AS "repositoryFullName", d.hook_id AS "hookId", d.product_ids AS "productIds",
-           d.payload, d.headers, d.status, d.ignored_reason AS "ignoredReason", d.error, d.job_id AS "jobId", j.data AS "jobData"
+           d.payload::jsonb AS payload, d.headers, d.status, d.ignored_reason AS "ignoredReason", d.error, d.job_id AS "jobId", j.data AS "jobData"
     FROM webhook_deliveries d LEFT JOIN pgboss.job j ON j.id = d.job_id AND j.name = 'process-delivery'
     WHERE d.delivery_id = ${deliveryId}`);
 }
