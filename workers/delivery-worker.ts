@@ -16,7 +16,6 @@ export type DeliveryWorkerOptions = {
   concurrency?: number;
   /** Seconds between polls while NOTIFY wakes the worker (polling is only the safety net). */
   pollingIntervalSeconds?: number;
-  onProductWritten?: (productId: number, deliveryIds: readonly string[]) => void;
 };
 
 /**

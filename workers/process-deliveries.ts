@@ -35,8 +35,6 @@ export type DeliveryProcessorOptions = {
   boss: PgBoss;
   logger: Logger;
   readTagStates: TagStateReader;
-  /** Called after a product's rows were committed (freshness measurement, cache hooks). */
-  onProductWritten?: (productId: number, deliveryIds: readonly string[]) => void;
 };
 
 const jobDataSchema = z.object({ deliveryId: z.string().min(1) });
@@ -132,7 +130,6 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
           lagObserved.add(deliveryId);
           observeIngestLag((committedAt - receivedAt.get(deliveryId)!.getTime()) / 1000);
         }
-        options.onProductWritten?.(product.id, [...deliveryIds]);
         logger.debug({ product: product.name, tags: tags.size, deliveries: deliveryIds.size, ...counts }, 'webhook deliveries applied');
       } catch (error) {
         logger.warn({ err: error, product: product.name, deliveries: deliveryIds.size }, 'applying webhook deliveries failed');
