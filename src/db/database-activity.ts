@@ -40,7 +40,7 @@ export async function sampleDatabaseActivity(db: Queryable): Promise<DatabaseAct
     LEFT JOIN LATERAL (
       SELECT min(l.waitstart) AS waitstart FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted
     ) w ON true
-    WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()
+    WHERE a.backend_type = 'client backend'
     GROUP BY 1`);
   return { maxConnections, applications: [...applications] };
 }

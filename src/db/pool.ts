@@ -134,6 +134,11 @@ export async function createDatabasePool(url: string, options: PoolOptions): Pro
     // Retries would hide a restarting server from health checks; callers decide.
     connectionRetryLimit: 0,
     captureStackTrace: false,
+    // Slonik runs DISCARD ALL whenever a connection goes back to the pool: one more round trip per
+    // query or transaction. Our code never leaves session state behind (settings are transaction-
+    // local, advisory locks are transaction-level, LISTEN has its own client), so there is nothing
+    // to discard.
+    resetConnection: async () => undefined,
     interceptors: [resultParser, queryTimer(options.logger, label)],
     // int8 ids and counts stay far below 2^53; timestamps are Date objects; bytea are Buffers.
     typeParsers: [int8, timestamptz, bytea],
