@@ -18,24 +18,35 @@ import { startFakeGitHub } from '../support/fake-github/index.ts';
 import { tagPushed } from '../support/github-events.ts';
 import { TEST_TOKEN } from '../support/github.ts';
 import { fixturePayload, signedRequest, TRACKED_REPOSITORY, WEBHOOK_SECRET, widgetProduct } from '../support/webhooks.ts';
+import { cpuAccountingAvailable, cpuBetween, cpuSnapshot } from './support/process-cpu.ts';
 
 // Webhook intake throughput: deliveries/s and p99 of the real `api` process (signature check and
 // durable store of the delivery with its job), beside a bare Koa endpoint that only verifies the
-// signature and answers 202 (the ceiling). Both run as separate processes on loopback, loaded by
-// autocannon from this process with the same signed release payload and a fresh X-GitHub-Delivery
-// per request. Then freshness (below). Standalone: `node test/bench/webhook-intake.ts [intake|freshness]`
+// signature and answers 202 (the ceiling). Both run as separate processes on loopback and are
+// loaded the same way by autocannon from this process: the same signed release payload, a fresh
+// X-GitHub-Delivery per request, the same connections, BENCH_ROUNDS alternating rounds of
+// BENCH_DURATION_SECONDS each after a warm-up of each (the machine is shared: a busy minute must not
+// land on one side only); medians are reported, and the ratio is the median of the rounds' ratios.
+// Where /proc is readable, the CPU each delivery cost is reported too: the server process, its
+// PostgreSQL backends (found by application_name) and the load generator (this process).
+// Then freshness (below). Standalone: `node test/bench/webhook-intake.ts [intake|freshness]`
 // (PostgreSQL from TEST_DATABASE_URL, else DATABASE_URL, else 127.0.0.1:5432); it creates and drops
 // its own databases.
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const DURATION_SECONDS = Number(process.env.BENCH_DURATION_SECONDS ?? 10);
-const WARMUP_SECONDS = 2;
+const DURATION_SECONDS = Number(process.env.BENCH_DURATION_SECONDS ?? 6);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const WARMUP_SECONDS = 3;
 const BARE_SERVER = fileURLToPath(new URL('./support/bare-webhook-server.ts', import.meta.url));
 
-export type LoadFigures = { requestsPerSecond: number; p50Ms: number; p99Ms: number; requests: number; non2xx: number; errors: number };
+/** CPU milliseconds per delivery answered, by process. */
+export type CpuPerDelivery = { server: number; database: number; loadGenerator: number };
+export type LoadFigures = { requestsPerSecond: number; p50Ms: number; p99Ms: number; requests: number; non2xx: number; errors: number; cpu: CpuPerDelivery | null };
+export type EndpointFigures = { median: LoadFigures; rounds: LoadFigures[] };
 export type IntakeFigures = {
-  ceiling: LoadFigures;
-  intake: LoadFigures;
+  ceiling: EndpointFigures;
+  intake: EndpointFigures;
+  /** Median of the rounds' intake / bare ratios (each pair measured back to back). */
   ratio: number;
   /** The same rows and jobs written without HTTP: what the database alone sustains. */
   databaseOnly: { deliveriesPerSecond: number; batchSize: number };
@@ -88,9 +99,19 @@ async function databaseOnly(database: TestDatabase, payloadJson: string): Promis
   }
 }
 
-async function load(url: string, body: string, headers: Record<string, string>, durationSeconds: number): Promise<LoadFigures> {
+type Target = {
+  url: string;
+  /** The server process and, for the intake, its PostgreSQL backends. */
+  pids: () => Promise<{ server: number; database: number[] }>;
+};
+
+async function load(target: Target, body: string, headers: Record<string, string>, durationSeconds: number): Promise<LoadFigures> {
+  const pidsBefore = await target.pids();
+  const serverBefore = cpuSnapshot([pidsBefore.server]);
+  const databaseBefore = cpuSnapshot(pidsBefore.database);
+  const loadGeneratorBefore = process.cpuUsage();
   const result = await autocannon({
-    url: `${url}/webhooks/github`,
+    url: `${target.url}/webhooks/github`,
     connections: CONNECTIONS,
     duration: durationSeconds,
     method: 'POST',
@@ -98,6 +119,10 @@ async function load(url: string, body: string, headers: Record<string, string>, 
     headers,
     requests: [{ setupRequest: (request) => ({ ...request, headers: { ...request.headers, 'x-github-delivery': randomUUID() } }) }],
   });
+  const loadGenerator = process.cpuUsage(loadGeneratorBefore);
+  const pidsAfter = await target.pids();
+  const answered = result['2xx'];
+  const perDelivery = (seconds: number) => (answered === 0 ? 0 : (seconds * 1000) / answered);
   return {
     requestsPerSecond: result.requests.average,
     p50Ms: result.latency.p50,
@@ -105,15 +130,43 @@ async function load(url: string, body: string, headers: Record<string, string>, 
     requests: result['2xx'] + result.non2xx,
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
+    cpu: cpuAccountingAvailable
+      ? {
+          server: perDelivery(cpuBetween(serverBefore, cpuSnapshot([pidsAfter.server]))),
+          database: perDelivery(cpuBetween(databaseBefore, cpuSnapshot(pidsAfter.database))),
+          loadGenerator: perDelivery((loadGenerator.user + loadGenerator.system) / 1e6),
+        }
+      : null,
   };
 }
 
-async function measure(url: string, body: string, headers: Record<string, string>): Promise<LoadFigures> {
-  await load(url, body, headers, WARMUP_SECONDS);
-  return load(url, body, headers, DURATION_SECONDS);
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
-function startBareServer(): Promise<{ url: string; stop: () => Promise<void> }> {
+function medianFigures(rounds: readonly LoadFigures[]): LoadFigures {
+  const of = (pick: (figures: LoadFigures) => number) => median(rounds.map(pick));
+  const cpus = rounds.map((round) => round.cpu);
+  return {
+    requestsPerSecond: of((f) => f.requestsPerSecond),
+    p50Ms: of((f) => f.p50Ms),
+    p99Ms: of((f) => f.p99Ms),
+    requests: rounds.reduce((sum, f) => sum + f.requests, 0),
+    non2xx: rounds.reduce((sum, f) => sum + f.non2xx, 0),
+    errors: rounds.reduce((sum, f) => sum + f.errors, 0),
+    cpu: cpus.every((cpu) => cpu !== null)
+      ? {
+          server: median(cpus.map((cpu) => cpu!.server)),
+          database: median(cpus.map((cpu) => cpu!.database)),
+          loadGenerator: median(cpus.map((cpu) => cpu!.loadGenerator)),
+        }
+      : null,
+  };
+}
+
+function startBareServer(): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
   const child = spawn(process.execPath, [BARE_SERVER], { env: { ...process.env, GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET }, stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`bare server exited with ${code}`)));
@@ -121,6 +174,7 @@ function startBareServer(): Promise<{ url: string; stop: () => Promise<void> }> 
       const { port } = JSON.parse(chunk.toString('utf8').split('\n')[0]!) as { port: number };
       resolve({
         url: `http://127.0.0.1:${port}`,
+        pid: child.pid!,
         stop: () =>
           new Promise((done) => {
             child.removeAllListeners('exit');
@@ -149,18 +203,29 @@ export async function benchWebhookIntake(): Promise<IntakeFigures> {
     const { 'x-github-delivery': _id, ...headers } = signed.headers;
 
     const bare = await startBareServer();
-    let ceiling: LoadFigures;
+    const { url, api } = await startApiProcess(database);
+    const ceilingRounds: LoadFigures[] = [];
+    const intakeRounds: LoadFigures[] = [];
     try {
-      ceiling = await measure(bare.url, signed.body, headers);
+      const bareTarget: Target = { url: bare.url, pids: async () => ({ server: bare.pid, database: [] }) };
+      const intakeTarget: Target = {
+        url,
+        pids: async () => ({
+          server: api.child.pid!,
+          database: [
+            ...(await database.db.anyFirst(sql.type(z.object({ pid: z.number() }))`
+              SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'release-registry-api%'`)),
+          ],
+        }),
+      };
+      await load(bareTarget, signed.body, headers, WARMUP_SECONDS);
+      await load(intakeTarget, signed.body, headers, WARMUP_SECONDS);
+      for (let round = 0; round < ROUNDS; round += 1) {
+        ceilingRounds.push(await load(bareTarget, signed.body, headers, DURATION_SECONDS));
+        intakeRounds.push(await load(intakeTarget, signed.body, headers, DURATION_SECONDS));
+      }
     } finally {
       await bare.stop();
-    }
-
-    const { url, api } = await startApiProcess(database);
-    let intake: LoadFigures;
-    try {
-      intake = await measure(url, signed.body, headers);
-    } finally {
       api.child.kill('SIGTERM');
       await api.exited;
     }
@@ -169,9 +234,9 @@ export async function benchWebhookIntake(): Promise<IntakeFigures> {
     const payloadJson = JSON.stringify(JSON.parse(signed.body));
     const databaseOnlyRate = await databaseOnly(database, payloadJson);
     return {
-      ceiling,
-      intake,
-      ratio: intake.requestsPerSecond / ceiling.requestsPerSecond,
+      ceiling: { median: medianFigures(ceilingRounds), rounds: ceilingRounds },
+      intake: { median: medianFigures(intakeRounds), rounds: intakeRounds },
+      ratio: median(intakeRounds.map((round, index) => round.requestsPerSecond / ceilingRounds[index]!.requestsPerSecond)),
       databaseOnly: { deliveriesPerSecond: databaseOnlyRate, batchSize: DATABASE_ONLY_BATCH },
       storedDeliveries,
       storedJobs,
@@ -282,16 +347,25 @@ export function formatFreshnessFigures(figures: FreshnessFigures): string {
 }
 
 export function formatIntakeFigures(figures: IntakeFigures): string {
+  const cpu = (f: LoadFigures) =>
+    f.cpu === null ? '' : ` ${f.cpu.server.toFixed(3).padStart(6)} | ${f.cpu.database.toFixed(3).padStart(6)} | ${f.cpu.loadGenerator.toFixed(3).padStart(6)} |`;
+  const cpuHeader = figures.intake.median.cpu === null ? '' : ' server | postgres | loadgen |';
+  const cpuRule = figures.intake.median.cpu === null ? '' : '--------|----------|---------|';
   const row = (name: string, f: LoadFigures) =>
-    `| ${name.padEnd(44)} | ${f.requestsPerSecond.toFixed(0).padStart(10)} | ${String(f.p50Ms).padStart(7)} | ${String(f.p99Ms).padStart(7)} | ${String(f.non2xx + f.errors).padStart(6)} |`;
+    `| ${name.padEnd(44)} | ${f.requestsPerSecond.toFixed(0).padStart(10)} | ${String(f.p50Ms).padStart(6)} | ${String(f.p99Ms).padStart(6)} | ${String(f.non2xx + f.errors).padStart(6)} |${cpu(f)}`;
+  const perRound = figures.intake.rounds
+    .map((round, index) => `${figures.ceiling.rounds[index]!.requestsPerSecond.toFixed(0)} / ${round.requestsPerSecond.toFixed(0)}`)
+    .join(', ');
   return [
-    `webhook intake, ${CONNECTIONS} connections, ${DURATION_SECONDS} s, ${cpus().length} CPUs`,
-    `| ${'endpoint'.padEnd(44)} | deliveries/s | p50 ms | p99 ms | errors |`,
-    `|${'-'.repeat(46)}|-------------|--------|--------|--------|`,
-    row('bare Koa: verify signature, answer 202', figures.ceiling),
-    row('intake: verify, store delivery + job, 202', figures.intake),
-    `| ${`database only: same writes, ${figures.databaseOnly.batchSize}/tx, no HTTP`.padEnd(44)} | ${figures.databaseOnly.deliveriesPerSecond.toFixed(0).padStart(10)} |         |         |        |`,
-    `ratio intake / bare: ${figures.ratio.toFixed(2)} (target >= 0.5); intake / database only: ${(figures.intake.requestsPerSecond / figures.databaseOnly.deliveriesPerSecond).toFixed(2)}`,
+    `webhook intake, ${CONNECTIONS} connections, ${ROUNDS} alternating rounds of ${DURATION_SECONDS} s (medians), ${cpus().length} CPUs`,
+    `| ${'endpoint'.padEnd(44)} | deliveries/s | p50 ms | p99 ms | errors |${cpuHeader}`,
+    `|${'-'.repeat(46)}|-------------|--------|--------|--------|${cpuRule}`,
+    row('bare Koa: verify signature, answer 202', figures.ceiling.median),
+    row('intake: verify, store delivery + job, 202', figures.intake.median),
+    `| ${`database only: same writes, ${figures.databaseOnly.batchSize}/tx, no HTTP`.padEnd(44)} | ${figures.databaseOnly.deliveriesPerSecond.toFixed(0).padStart(10)} |        |        |        |`,
+    ...(figures.intake.median.cpu === null ? [] : ['CPU columns: milliseconds of CPU per delivery answered (server process, its PostgreSQL backends, autocannon)']),
+    `rounds, bare / intake deliveries/s: ${perRound}`,
+    `ratio intake / bare: ${figures.ratio.toFixed(2)} (target >= 0.5); intake / database only: ${(figures.intake.median.requestsPerSecond / figures.databaseOnly.deliveriesPerSecond).toFixed(2)}`,
     `the intake runs (warm-up included) stored ${figures.storedDeliveries} deliveries with ${figures.storedJobs} jobs`,
   ].join('\n');
 }
