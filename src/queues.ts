@@ -10,7 +10,7 @@ export const QUEUES = {
   /** One job per product; `exclusive` keeps at most one queued or running per product. */
   syncProduct: 'sync-product',
   syncProductDead: 'sync-product-dead',
-  /** One job per stored webhook delivery, keyed by the delivery id. */
+  /** One job per intake transaction, naming the webhook deliveries it stored (src/webhooks/delivery-job.ts). */
   processDelivery: 'process-delivery',
   processDeliveryDead: 'process-delivery-dead',
 } as const;

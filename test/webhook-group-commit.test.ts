@@ -46,17 +46,24 @@ function delivery(payload: unknown = fixturePayload('release/published', { repos
   };
 }
 
-const transactionRow = z.object({ deliveryId: z.string(), deliveryXid: z.string(), jobXid: z.string().nullable() });
+const transactionRow = z.object({
+  deliveryId: z.string(),
+  deliveryXid: z.string(),
+  jobId: z.string().nullable(),
+  jobXid: z.string().nullable(),
+  jobDeliveryIds: z.array(z.string()).nullable(),
+});
 
-/** The transaction (xmin) that wrote each delivery and the one that wrote its job. */
+/** The transaction (xmin) that wrote each delivery, its job, the transaction that wrote the job and the deliveries the job names. */
 async function transactionsOf(database: TestDatabase, deliveryIds: string[]) {
   return database.db.any(sql.type(transactionRow)`
-    SELECT d.delivery_id AS "deliveryId", d.xmin::text AS "deliveryXid", j.xmin::text AS "jobXid"
+    SELECT d.delivery_id AS "deliveryId", d.xmin::text AS "deliveryXid", d.job_id::text AS "jobId", j.xmin::text AS "jobXid",
+           ARRAY(SELECT jsonb_array_elements_text(j.data -> 'deliveryIds')) AS "jobDeliveryIds"
     FROM webhook_deliveries d LEFT JOIN pgboss.job j ON j.id = d.job_id
     WHERE d.delivery_id = ANY(${sql.array(deliveryIds, 'text')})`);
 }
 
-groupCommit('deliveries arriving during a commit share the next transaction, each with its job', async ({ database, boss, productId }) => {
+groupCommit('deliveries arriving during a commit share the next transaction and its one job', async ({ database, boss, productId }) => {
   const committer = new DeliveryCommitter({ db: database.db, boss, logger: quietLogger, maxInFlight: 2 });
   const deliveries = Array.from({ length: 20 }, () => delivery());
   // All 20 arrive in one tick: the first two start a transaction each (two may be in flight), the
@@ -71,6 +78,15 @@ groupCommit('deliveries arriving during a commit share the next transaction, eac
   assert.is(rows.length, 20);
   for (const row of rows) assert.is(row.jobXid, row.deliveryXid, `the job of ${row.deliveryId} committed with it`);
   assert.is(new Set(rows.map((row) => row.deliveryXid)).size, 3, 'three transactions for twenty deliveries');
+  assert.is(new Set(rows.map((row) => row.jobId)).size, 3, 'one job per transaction');
+  for (const row of rows) {
+    const sameJob = rows.filter((other) => other.jobId === row.jobId).map((other) => other.deliveryId);
+    assert.equal([...(row.jobDeliveryIds ?? [])].sort(), sameJob.sort(), 'the job names exactly the deliveries stored under it');
+  }
+  assert.equal(
+    rows.map((row) => row.jobDeliveryIds?.length ?? 0).sort((a, b) => a - b),
+    [1, 1, ...Array(18).fill(18)],
+  );
 });
 
 groupCommit('the same delivery id twice in one batch is stored once and answered duplicate the second time', async ({ database, boss, productId }) => {
@@ -83,7 +99,7 @@ groupCommit('the same delivery id twice in one batch is stored once and answered
   assert.is(rows.length, 1);
   assert.ok(rows[0]?.jobXid, 'one job, the first one');
   const jobs = await database.db.oneFirst(sql.type(z.object({ count: z.number() }))`
-    SELECT count(*)::int AS count FROM pgboss.job WHERE name = 'process-delivery' AND data ->> 'deliveryId' = ${first.deliveryId}`);
+    SELECT count(*)::int AS count FROM pgboss.job WHERE name = 'process-delivery' AND data -> 'deliveryIds' ? ${first.deliveryId}`);
   assert.is(jobs, 1);
   assert.equal(await committer.commit({ ...first }), { stored: false });
 });

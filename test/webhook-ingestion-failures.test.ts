@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { bossDatabase } from '../src/db/boss-database.ts';
 import { insertDeliveries } from '../src/db/webhook-deliveries.ts';
 import { QUEUES } from '../src/queues.ts';
+import { deliveryJobData } from '../src/webhooks/delivery-job.ts';
 import { tagPushed } from './support/github-events.ts';
 import { startFakeIngestion, type FakeIngestion } from './support/ingestion.ts';
 import { postDelivery, readDelivery, widgetProduct } from './support/webhooks.ts';
@@ -74,7 +75,7 @@ failures('a delivery that keeps failing is failed with its error after the last 
   const deadline = Date.now() + 20_000;
   const dead = () =>
     app.database.db.oneFirst(sql.type(z.object({ count: z.number() }))`
-      SELECT count(*)::int AS count FROM pgboss.job WHERE name = ${QUEUES.processDeliveryDead} AND data ->> 'deliveryId' = ${deliveryId}`);
+      SELECT count(*)::int AS count FROM pgboss.job WHERE name = ${QUEUES.processDeliveryDead} AND data -> 'deliveryIds' ? ${deliveryId}`);
   while ((await dead()) === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
   assert.is(await dead(), 1, 'its job waits in process-delivery-dead for `redrive process-delivery`');
 });
@@ -112,7 +113,7 @@ failures('a stored payload that can never be processed is failed at once', async
         receivedAt: new Date(),
       },
     ]);
-    await app.workerBoss.insert(QUEUES.processDelivery, [{ id: jobId, data: { deliveryId } }], { db: bossDatabase(transaction) });
+    await app.workerBoss.insert(QUEUES.processDelivery, [{ id: jobId, data: deliveryJobData([deliveryId]) }], { db: bossDatabase(transaction) });
   });
   await app.settled([deliveryId]);
   const after = await state(app, deliveryId);

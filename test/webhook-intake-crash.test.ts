@@ -53,7 +53,7 @@ test('an api process killed mid-load loses no delivery it answered 2xx, and stor
 
     const rows = await database.db.any(sql.type(z.object({ deliveryId: z.string(), hasJob: z.boolean() }))`
       SELECT d.delivery_id AS "deliveryId",
-             EXISTS (SELECT 1 FROM pgboss.job j WHERE j.id = d.job_id AND j.name = 'process-delivery' AND j.data ->> 'deliveryId' = d.delivery_id) AS "hasJob"
+             EXISTS (SELECT 1 FROM pgboss.job j WHERE j.id = d.job_id AND j.name = 'process-delivery' AND j.data -> 'deliveryIds' ? d.delivery_id) AS "hasJob"
       FROM webhook_deliveries d`);
     const stored = new Map(rows.map((row) => [row.deliveryId, row.hasJob]));
     const lost = accepted.filter((deliveryId) => !stored.has(deliveryId));

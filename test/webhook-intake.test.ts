@@ -44,7 +44,7 @@ intake('a signed release delivery (JSON) is stored with its job and answered 202
   assert.is(row.headers['x-github-hook-installation-target-type'], 'repository');
   assert.not.ok('x-hub-signature-256' in row.headers, 'the signature is not kept');
   assert.ok(row.jobId, 'a job id is recorded');
-  assert.equal(row.jobData, { deliveryId: answer.deliveryId }, 'its process-delivery job exists');
+  assert.equal(row.jobData, { deliveryIds: [answer.deliveryId] }, 'its process-delivery job exists');
 });
 
 intake('a form-encoded delivery (payload=…) is verified over the raw form body and stored', async ({ api }) => {
@@ -55,7 +55,7 @@ intake('a form-encoded delivery (payload=…) is verified over the raw form body
   const row = await readDelivery(api.database.db, answer.deliveryId);
   assert.ok(row);
   assert.equal(row.payload, payload);
-  assert.equal(row.jobData, { deliveryId: answer.deliveryId });
+  assert.equal(row.jobData, { deliveryIds: [answer.deliveryId] });
 });
 
 intake('every handled fixture is accepted once rewritten to the tracked repository', async ({ api }) => {
@@ -88,7 +88,7 @@ intake('every handled fixture is accepted once rewritten to the tracked reposito
     assert.is(answer.body.status, 'queued', fixture);
     const row = await readDelivery(api.database.db, answer.deliveryId);
     assert.is(row?.status, 'queued', fixture);
-    assert.equal(row?.jobData, { deliveryId: answer.deliveryId }, fixture);
+    assert.equal(row?.jobData, { deliveryIds: [answer.deliveryId] }, fixture);
   }
 });
 

@@ -24,7 +24,16 @@ replay('replay --failed queues every failed delivery again under a new job', asy
   const untouched = await postDelivery(api.server.url, { event: 'create', payload: fixturePayload('create/payload', { repository: TRACKED_REPOSITORY, tag: 'v1.0.2' }) });
   const oldJob = (await readDelivery(api.database.db, first.deliveryId))!.jobId;
   const untouchedJob = (await readDelivery(api.database.db, untouched.deliveryId))!.jobId;
-  await recordDeliveryFailure(api.database.db, [first.deliveryId, second.deliveryId], 'GitHub unavailable', true);
+  const secondJob = (await readDelivery(api.database.db, second.deliveryId))!.jobId;
+  await recordDeliveryFailure(
+    api.database.db,
+    [
+      { deliveryId: first.deliveryId, jobId: oldJob! },
+      { deliveryId: second.deliveryId, jobId: secondJob! },
+    ],
+    'GitHub unavailable',
+    true,
+  );
 
   const result = await runCli(['replay', '--failed'], env);
   assert.is(result.code, 0, result.stderr);
@@ -35,7 +44,7 @@ replay('replay --failed queues every failed delivery again under a new job', asy
     assert.is(row?.status, 'queued');
     assert.is(row?.error, null);
     assert.ok(row?.jobId);
-    assert.equal(row?.jobData, { deliveryId }, 'the new job exists');
+    assert.equal(row?.jobData, { deliveryIds: [deliveryId] }, 'the new job exists');
     assert.ok(lines.includes(`${deliveryId} queued (job ${row?.jobId})`), result.stdout);
   }
   assert.is.not((await readDelivery(api.database.db, first.deliveryId))?.jobId, oldJob);
@@ -60,7 +69,7 @@ replay('replay <id> matches products afresh: a delivery ignored for an untracked
   assert.is(row?.ignoredReason, null);
   assert.is(row?.productIds.length, 1);
   assert.is(after.stdout.trim(), `${ignored.deliveryId} queued (job ${row?.jobId})`);
-  assert.equal(row?.jobData, { deliveryId: ignored.deliveryId });
+  assert.equal(row?.jobData, { deliveryIds: [ignored.deliveryId] });
 });
 
 replay('an unknown delivery id or bad arguments stop with exit 1 and one clear line', async ({ env }) => {

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { JobResult, JobWithMetadata, PgBoss } from 'pg-boss';
-import { z } from 'zod';
 import { bossDatabase } from '../src/db/boss-database.ts';
 import type { Database } from '../src/db/pool.ts';
 import { lockProductReleases } from '../src/db/product-locks.ts';
@@ -11,6 +10,7 @@ import {
   markDeliveriesProcessed,
   recordDeliveryFailure,
   requeueDelivery,
+  type DeliveryClaim,
   type StoredDelivery,
 } from '../src/db/webhook-deliveries.ts';
 import { AppError, GitHubRateLimitedError, PermanentPayloadError } from '../src/errors.ts';
@@ -19,16 +19,22 @@ import { observeIngestLag, recordDeliveryProcessing } from '../src/metrics/metri
 import { QUEUES } from '../src/queues.ts';
 import { applyTagStates } from '../src/webhooks/apply-tag-states.ts';
 import { classifyDelivery, type DeliveryClass } from '../src/webhooks/classify-delivery.ts';
+import { deliveryJobData, deliveryJobDataSchema } from '../src/webhooks/delivery-job.ts';
 import type { TagStateReader } from '../src/webhooks/tag-states.ts';
 
-// The process-delivery handler. pg-boss hands it a batch of jobs (one per stored delivery); the
-// deliveries are grouped by product, and for each product the tags they name are read from GitHub
-// once and written with the shared writers, under the product's release-writing lock (see
-// src/webhooks/README.md for why this converges). Each job gets its own outcome: completed, failed
-// (pg-boss retries it, then dead-letters it), dead-lettered at once (a payload that can never be
-// processed), or deferred to the rate limit's reset under a new job.
+// The process-delivery handler. pg-boss hands it a batch of jobs, each naming the deliveries one
+// intake transaction stored (or one replayed or deferred delivery). Each job claims the deliveries
+// it is still responsible for; all claimed deliveries are grouped by product, and for each product
+// the tags they name are read from GitHub once and written with the shared writers, under the
+// product's release-writing lock (see src/webhooks/README.md for why this converges). Every
+// delivery gets its own outcome, recorded on its row: processed, ignored, failed for good (retrying
+// cannot help), failed for now (retried with its job), or deferred to the rate limit's reset under
+// a job of its own. A job's result follows from its deliveries': failed when one of them may pass
+// on a retry (pg-boss retries the job, and the retry works only what is not finished; the last
+// attempt marks those deliveries failed and the job goes to the dead-letter queue), dead-lettered
+// at once when one can never be processed, completed otherwise.
 
-export type DeliveryJob = JobWithMetadata<{ deliveryId: string }>;
+export type DeliveryJob = JobWithMetadata<unknown>;
 
 export type DeliveryProcessorOptions = {
   db: Database;
@@ -36,8 +42,6 @@ export type DeliveryProcessorOptions = {
   logger: Logger;
   readTagStates: TagStateReader;
 };
-
-const jobDataSchema = z.object({ deliveryId: z.string().min(1) });
 
 type ProductWork = {
   product: Product;
@@ -47,52 +51,59 @@ type ProductWork = {
   latest: { receivedAt: Date; fullName: string | null };
 };
 
+type DeliveryOutcome =
+  | { kind: 'processed' }
+  | { kind: 'ignored'; reason: string }
+  | { kind: 'deferred'; until: Date }
+  /** `final`: no retry will follow (retrying cannot help, or this was the job's last attempt). */
+  | { kind: 'failed'; error: string; final: boolean; retryable: boolean };
+
 export function createDeliveryProcessor(options: DeliveryProcessorOptions): (jobs: DeliveryJob[]) => Promise<JobResult[]> {
   const { db, boss, logger, readTagStates } = options;
 
   return async (jobs) => {
     const results = new Map<string, JobResult>();
-    const jobsByDelivery = new Map<string, DeliveryJob[]>();
+    /** The job each claimed delivery is worked for, and that job's own deliveries. */
+    const jobOf = new Map<string, DeliveryJob>();
+    const claims: Array<DeliveryClaim & { retryFailed: boolean }> = [];
     for (const job of jobs) {
       // Job data crosses a boundary too (anything may have enqueued it): parsed once, here.
-      const data = jobDataSchema.safeParse(job.data);
+      const data = deliveryJobDataSchema.safeParse(job.data);
       if (!data.success) {
-        results.set(job.id, { id: job.id, status: 'deadletter', output: { error: 'the job data names no delivery (expected { deliveryId })' } });
+        results.set(job.id, { id: job.id, status: 'deadletter', output: { error: 'the job data names no delivery (expected { deliveryIds })' } });
         recordDeliveryProcessing('failed');
         continue;
       }
-      jobsByDelivery.set(data.data.deliveryId, [...(jobsByDelivery.get(data.data.deliveryId) ?? []), job]);
+      // Deliveries name the job that stored them. A job moved back from the dead-letter queue is a
+      // new job whose root is that one, and it retries what its root failed for good.
+      const owner = job.sourceRootId ?? job.id;
+      for (const deliveryId of new Set(data.data.deliveryIds)) {
+        if (jobOf.has(deliveryId)) continue;
+        jobOf.set(deliveryId, job);
+        claims.push({ deliveryId, jobId: owner, retryFailed: job.sourceRootId != null });
+      }
     }
-    const settle = (deliveryId: string, result: Omit<JobResult, 'id'>) => {
-      for (const job of jobsByDelivery.get(deliveryId) ?? []) results.set(job.id, { id: job.id, ...result });
-    };
 
-    const deliveries = await claimDeliveries(db, [...jobsByDelivery.keys()]);
-    // A job whose delivery row is gone has nothing left to do.
-    for (const deliveryId of jobsByDelivery.keys()) if (!deliveries.some((delivery) => delivery.deliveryId === deliveryId)) settle(deliveryId, { status: 'completed' });
+    // A job whose deliveries are all finished (or gone, or moved to another job) has nothing to do.
+    const deliveries = await claimDeliveries(db, claims);
+    const outcomes = new Map<string, DeliveryOutcome>();
+    const claimOf = (delivery: StoredDelivery): DeliveryClaim => ({ deliveryId: delivery.deliveryId, jobId: delivery.jobId! });
 
     const tracked = new Map((await listProducts(db)).map((product) => [product.id, product]));
     const work = new Map<number, ProductWork>();
-    const ignored = new Map<string, string[]>();
-    const ignore = (deliveryId: string, reason: string) => {
-      ignored.set(reason, [...(ignored.get(reason) ?? []), deliveryId]);
-      settle(deliveryId, { status: 'completed' });
-    };
     for (const delivery of deliveries) {
       const classified = classify(delivery);
       if (classified instanceof PermanentPayloadError) {
-        await recordDeliveryFailure(db, [delivery.deliveryId], classified.message, true);
-        settle(delivery.deliveryId, { status: 'deadletter', output: { error: classified.message } });
-        recordDeliveryProcessing('failed');
+        outcomes.set(delivery.deliveryId, { kind: 'failed', error: classified.message, final: true, retryable: false });
         continue;
       }
       if (classified.kind !== 'handled') {
-        ignore(delivery.deliveryId, classified.kind === 'ping' ? 'ping' : classified.reason);
+        outcomes.set(delivery.deliveryId, { kind: 'ignored', reason: classified.kind === 'ping' ? 'ping' : classified.reason });
         continue;
       }
       const products = delivery.productIds.flatMap((id) => tracked.get(id) ?? []);
       if (products.length === 0) {
-        ignore(delivery.deliveryId, 'no tracked product matches it any more');
+        outcomes.set(delivery.deliveryId, { kind: 'ignored', reason: 'no tracked product matches it any more' });
         continue;
       }
       for (const product of products) {
@@ -102,10 +113,6 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
         if (delivery.receivedAt >= entry.latest.receivedAt) entry.latest = { receivedAt: delivery.receivedAt, fullName: delivery.repositoryFullName };
         work.set(product.id, entry);
       }
-    }
-    for (const [reason, deliveryIds] of ignored) {
-      await markDeliveriesIgnored(db, deliveryIds, reason);
-      for (const _ of deliveryIds) recordDeliveryProcessing('ignored');
     }
 
     const failures = new Map<string, unknown>();
@@ -136,36 +143,84 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
         for (const deliveryId of deliveryIds) if (!failures.has(deliveryId)) failures.set(deliveryId, error);
       }
     }
-
-    const processed = [...new Set([...work.values()].flatMap((entry) => [...entry.deliveryIds]))].filter((deliveryId) => !failures.has(deliveryId));
-    await markDeliveriesProcessed(db, processed);
-    for (const deliveryId of processed) {
-      settle(deliveryId, { status: 'completed' });
-      recordDeliveryProcessing('processed');
+    for (const entry of work.values()) {
+      for (const deliveryId of entry.deliveryIds) if (!failures.has(deliveryId)) outcomes.set(deliveryId, { kind: 'processed' });
     }
 
     for (const [deliveryId, error] of failures) {
-      const job = jobsByDelivery.get(deliveryId)![0]!;
+      const job = jobOf.get(deliveryId)!;
       const message = error instanceof Error ? error.message : String(error);
       if (error instanceof GitHubRateLimitedError) {
-        await deferDelivery(db, boss, deliveryId, error, deliveries);
-        settle(deliveryId, { status: 'completed', output: { deferredUntil: error.resetAt.toISOString() } });
-        recordDeliveryProcessing('retried');
+        await deferDelivery(db, boss, deliveries.find((delivery) => delivery.deliveryId === deliveryId)!, error);
+        outcomes.set(deliveryId, { kind: 'deferred', until: error.resetAt });
       } else if (error instanceof AppError && !error.retryable) {
-        await recordDeliveryFailure(db, [deliveryId], message, true);
-        settle(deliveryId, { status: 'deadletter', output: { error: message } });
-        recordDeliveryProcessing('failed');
+        outcomes.set(deliveryId, { kind: 'failed', error: message, final: true, retryable: false });
       } else {
-        // Anything else may pass (GitHub or the database was briefly away): pg-boss retries with
-        // backoff; the last attempt's failure is final.
-        const final = job.retryCount >= job.retryLimit;
-        await recordDeliveryFailure(db, [deliveryId], message, final);
-        settle(deliveryId, { status: 'failed', output: { error: message } });
-        recordDeliveryProcessing(final ? 'failed' : 'retried');
+        // Anything else may pass (GitHub or the database was briefly away): pg-boss retries the
+        // job with backoff; the last attempt's failure is final.
+        outcomes.set(deliveryId, { kind: 'failed', error: message, final: job.retryCount >= job.retryLimit, retryable: true });
       }
+    }
+
+    await recordOutcomes(db, deliveries, outcomes, claimOf);
+
+    for (const job of jobs) {
+      if (results.has(job.id)) continue;
+      const own = deliveries.filter((delivery) => jobOf.get(delivery.deliveryId) === job);
+      results.set(job.id, { id: job.id, ...jobResult(own.map((delivery) => [delivery.deliveryId, outcomes.get(delivery.deliveryId)!] as const)) });
     }
     return jobs.map((job) => results.get(job.id) ?? { id: job.id, status: 'failed', output: { error: 'no outcome' } });
   };
+}
+
+/** Writes each delivery's outcome on its row (a few statements per batch, not per delivery) and counts it. */
+async function recordOutcomes(
+  db: Database,
+  deliveries: readonly StoredDelivery[],
+  outcomes: ReadonlyMap<string, DeliveryOutcome>,
+  claimOf: (delivery: StoredDelivery) => DeliveryClaim,
+): Promise<void> {
+  const processed: DeliveryClaim[] = [];
+  const ignored = new Map<string, DeliveryClaim[]>();
+  const failed = new Map<string, { claims: DeliveryClaim[]; error: string; final: boolean }>();
+  for (const delivery of deliveries) {
+    const outcome = outcomes.get(delivery.deliveryId)!;
+    const claim = claimOf(delivery);
+    if (outcome.kind === 'processed') {
+      processed.push(claim);
+      recordDeliveryProcessing('processed');
+    } else if (outcome.kind === 'ignored') {
+      ignored.set(outcome.reason, [...(ignored.get(outcome.reason) ?? []), claim]);
+      recordDeliveryProcessing('ignored');
+    } else if (outcome.kind === 'failed') {
+      const key = `${outcome.final}\n${outcome.error}`;
+      const group = failed.get(key) ?? { claims: [], error: outcome.error, final: outcome.final };
+      group.claims.push(claim);
+      failed.set(key, group);
+      recordDeliveryProcessing(outcome.final ? 'failed' : 'retried');
+    } else {
+      recordDeliveryProcessing('retried');
+    }
+  }
+  await markDeliveriesProcessed(db, processed);
+  for (const [reason, claims] of ignored) await markDeliveriesIgnored(db, claims, reason);
+  for (const { claims, error, final } of failed.values()) await recordDeliveryFailure(db, claims, error, final);
+}
+
+/** A job's result from its deliveries' outcomes in this attempt. */
+function jobResult(outcomes: ReadonlyArray<readonly [string, DeliveryOutcome]>): Omit<JobResult, 'id'> {
+  const failed = outcomes.filter((entry): entry is readonly [string, Extract<DeliveryOutcome, { kind: 'failed' }>] => entry[1].kind === 'failed');
+  const count = (kind: DeliveryOutcome['kind']) => outcomes.filter(([, outcome]) => outcome.kind === kind).length;
+  const summary = { processed: count('processed'), ignored: count('ignored'), deferred: count('deferred'), failed: failed.length };
+  if (failed.length > 0) {
+    const errors = Object.fromEntries(failed.map(([deliveryId, outcome]) => [deliveryId, outcome.error]));
+    const output = { error: `${failed.length} of ${outcomes.length} deliveries failed: ${failed[0]![1].error}`, ...summary, errors };
+    // One that may pass on a retry: the job is retried (or, after its last attempt, dead-lettered).
+    if (failed.some(([, outcome]) => outcome.retryable)) return { status: 'failed', output };
+    return { status: 'deadletter', output };
+  }
+  const deferred = outcomes.flatMap(([, outcome]) => (outcome.kind === 'deferred' ? [outcome.until] : []));
+  return { status: 'completed', output: deferred.length > 0 ? { ...summary, deferredUntil: deferred[0]!.toISOString() } : summary };
 }
 
 /** What a stored delivery is; an error when it can never be processed. */
@@ -179,14 +234,13 @@ function classify(delivery: StoredDelivery): DeliveryClass | PermanentPayloadErr
 
 /**
  * GitHub's primary rate limit is spent: rather than burn the retries before the reset (an hour at
- * most), the delivery is queued again under a new job that starts at the reset.
+ * most), the delivery is queued again under a job of its own that starts at the reset.
  */
-async function deferDelivery(db: Database, boss: PgBoss, deliveryId: string, error: GitHubRateLimitedError, deliveries: readonly StoredDelivery[]): Promise<void> {
-  const delivery = deliveries.find((item) => item.deliveryId === deliveryId)!;
+async function deferDelivery(db: Database, boss: PgBoss, delivery: StoredDelivery, error: GitHubRateLimitedError): Promise<void> {
   const jobId = randomUUID();
   await db.transaction(async (transaction) => {
-    await requeueDelivery(transaction, { deliveryId, jobId, productIds: delivery.productIds, status: 'queued', ignoredReason: null });
-    await recordDeliveryFailure(transaction, [deliveryId], error.message, false);
-    await boss.insert(QUEUES.processDelivery, [{ id: jobId, data: { deliveryId }, startAfter: error.resetAt }], { db: bossDatabase(transaction) });
+    await requeueDelivery(transaction, { deliveryId: delivery.deliveryId, jobId, productIds: delivery.productIds, status: 'queued', ignoredReason: null });
+    await recordDeliveryFailure(transaction, [{ deliveryId: delivery.deliveryId, jobId }], error.message, false);
+    await boss.insert(QUEUES.processDelivery, [{ id: jobId, data: deliveryJobData([delivery.deliveryId]), startAfter: error.resetAt }], { db: bossDatabase(transaction) });
   });
 }

@@ -69,54 +69,83 @@ export const storedDeliverySchema = z.object({
 });
 export type StoredDelivery = z.infer<typeof storedDeliverySchema>;
 
+/** The columns of StoredDelivery, from `webhook_deliveries d`. */
 const deliveryColumns = sql.fragment`
-  delivery_id AS "deliveryId", event, action, repository_id AS "repositoryId", repository_full_name AS "repositoryFullName",
-  product_ids AS "productIds", payload, status, ignored_reason AS "ignoredReason", error, attempts, job_id AS "jobId",
-  received_at AS "receivedAt", processed_at AS "processedAt"`;
+  d.delivery_id AS "deliveryId", d.event, d.action, d.repository_id AS "repositoryId", d.repository_full_name AS "repositoryFullName",
+  d.product_ids AS "productIds", d.payload, d.status, d.ignored_reason AS "ignoredReason", d.error, d.attempts, d.job_id AS "jobId",
+  d.received_at AS "receivedAt", d.processed_at AS "processedAt"`;
 
 export async function findDelivery(db: Queryable, deliveryId: string): Promise<StoredDelivery | null> {
-  return db.maybeOne(sql.type(storedDeliverySchema)`SELECT ${deliveryColumns} FROM webhook_deliveries WHERE delivery_id = ${deliveryId}`);
+  return db.maybeOne(sql.type(storedDeliverySchema)`SELECT ${deliveryColumns} FROM webhook_deliveries d WHERE d.delivery_id = ${deliveryId}`);
 }
 
-/** Marks the deliveries a worker took up as processing (one more attempt) and returns them. */
-export async function claimDeliveries(db: Queryable, deliveryIds: readonly string[]): Promise<StoredDelivery[]> {
-  if (deliveryIds.length === 0) return [];
+/**
+ * A delivery as its job's worker holds it: the job it is stored under (`job_id`). Writes after the
+ * claim apply only while the delivery still names that job, so an operator's `replay` (which moves
+ * the delivery to a new job) is never overwritten by the old job's outcome.
+ */
+export type DeliveryClaim = { deliveryId: string; jobId: string };
+
+/**
+ * Marks as processing (one more attempt) and returns the deliveries that the named jobs are still
+ * responsible for: those that name the job and are queued, or processing (an attempt that died),
+ * or, when `retryFailed`, failed (a job an operator moved back from the dead-letter queue). A
+ * delivery already processed or ignored, failed for good by an earlier attempt of the same job, or
+ * moved to another job (replay, rate-limit deferral) is not claimed.
+ */
+export async function claimDeliveries(db: Queryable, claims: readonly (DeliveryClaim & { retryFailed: boolean })[]): Promise<StoredDelivery[]> {
+  if (claims.length === 0) return [];
   return [
     ...(await db.any(sql.type(storedDeliverySchema)`
-      UPDATE webhook_deliveries
-      SET status = 'processing', attempts = attempts + 1, updated_at = now()
-      WHERE delivery_id = ANY(${sql.array([...deliveryIds], 'text')})
+      UPDATE webhook_deliveries d
+      SET status = 'processing', attempts = d.attempts + 1, updated_at = now()
+      FROM ${sql.unnest(
+        claims.map((claim) => [claim.deliveryId, claim.jobId, claim.retryFailed]),
+        ['text', 'uuid', 'bool'],
+      )} AS c(delivery_id, job_id, retry_failed)
+      WHERE d.delivery_id = c.delivery_id AND d.job_id = c.job_id
+        AND (d.status IN ('queued', 'processing') OR (d.status = 'failed' AND c.retry_failed))
       RETURNING ${deliveryColumns}`)),
   ];
 }
 
-export async function markDeliveriesProcessed(db: Queryable, deliveryIds: readonly string[]): Promise<void> {
-  if (deliveryIds.length === 0) return;
-  await db.query(sql.unsafe`
-    UPDATE webhook_deliveries
-    SET status = 'processed', error = NULL, ignored_reason = NULL, processed_at = now(), updated_at = now()
-    WHERE delivery_id = ANY(${sql.array([...deliveryIds], 'text')})`);
+function claimsTable(claims: readonly DeliveryClaim[]) {
+  return sql.unnest(
+    claims.map((claim) => [claim.deliveryId, claim.jobId]),
+    ['text', 'uuid'],
+  );
 }
 
-export async function markDeliveriesIgnored(db: Queryable, deliveryIds: readonly string[], reason: string): Promise<void> {
-  if (deliveryIds.length === 0) return;
+export async function markDeliveriesProcessed(db: Queryable, claims: readonly DeliveryClaim[]): Promise<void> {
+  if (claims.length === 0) return;
   await db.query(sql.unsafe`
-    UPDATE webhook_deliveries
+    UPDATE webhook_deliveries d
+    SET status = 'processed', error = NULL, ignored_reason = NULL, processed_at = now(), updated_at = now()
+    FROM ${claimsTable(claims)} AS c(delivery_id, job_id)
+    WHERE d.delivery_id = c.delivery_id AND d.job_id = c.job_id`);
+}
+
+export async function markDeliveriesIgnored(db: Queryable, claims: readonly DeliveryClaim[], reason: string): Promise<void> {
+  if (claims.length === 0) return;
+  await db.query(sql.unsafe`
+    UPDATE webhook_deliveries d
     SET status = 'ignored', ignored_reason = ${reason}, error = NULL, processed_at = now(), updated_at = now()
-    WHERE delivery_id = ANY(${sql.array([...deliveryIds], 'text')})`);
+    FROM ${claimsTable(claims)} AS c(delivery_id, job_id)
+    WHERE d.delivery_id = c.delivery_id AND d.job_id = c.job_id`);
 }
 
 /**
  * Records why processing failed. `final`: no retry is left, the delivery is `failed` (an operator
- * replays it); otherwise it is `queued` again for pg-boss's retry. A delivery that a later
- * attempt already finished is left alone.
+ * replays it, or redrives its job); otherwise it is `queued` again for pg-boss's retry of its job.
+ * A delivery that was finished meanwhile, or moved to another job, is left alone.
  */
-export async function recordDeliveryFailure(db: Queryable, deliveryIds: readonly string[], error: string, final: boolean): Promise<void> {
-  if (deliveryIds.length === 0) return;
+export async function recordDeliveryFailure(db: Queryable, claims: readonly DeliveryClaim[], error: string, final: boolean): Promise<void> {
+  if (claims.length === 0) return;
   await db.query(sql.unsafe`
-    UPDATE webhook_deliveries
+    UPDATE webhook_deliveries d
     SET status = ${final ? 'failed' : 'queued'}, error = ${error}, updated_at = now()
-    WHERE delivery_id = ANY(${sql.array([...deliveryIds], 'text')}) AND status NOT IN ('processed', 'ignored')`);
+    FROM ${claimsTable(claims)} AS c(delivery_id, job_id)
+    WHERE d.delivery_id = c.delivery_id AND d.job_id = c.job_id AND d.status NOT IN ('processed', 'ignored')`);
 }
 
 export async function listFailedDeliveryIds(db: Queryable): Promise<string[]> {

@@ -7,6 +7,7 @@ import { findDelivery, requeueDelivery } from '../db/webhook-deliveries.ts';
 import { AppError, NotFoundError } from '../errors.ts';
 import { QUEUES } from '../queues.ts';
 import { classifyDelivery } from './classify-delivery.ts';
+import { deliveryJobData } from './delivery-job.ts';
 
 export type ReplayResult =
   | { deliveryId: string; status: 'queued'; jobId: string; productIds: number[] }
@@ -49,7 +50,7 @@ export async function replayDeliveries(db: Database, boss: PgBoss, deliveryIds: 
         }
         const jobId = randomUUID();
         await requeueDelivery(transaction, { deliveryId, jobId, productIds, status: 'queued', ignoredReason: null });
-        await boss.insert(QUEUES.processDelivery, [{ id: jobId, data: { deliveryId } }], { db: bossDatabase(transaction) });
+        await boss.insert(QUEUES.processDelivery, [{ id: jobId, data: deliveryJobData([deliveryId]) }], { db: bossDatabase(transaction) });
         return { deliveryId, status: 'queued', jobId, productIds };
       }),
     );

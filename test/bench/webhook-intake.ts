@@ -12,6 +12,7 @@ import { bossDatabase } from '../../src/db/boss-database.ts';
 import { syncProductDefinitions } from '../../src/db/products.ts';
 import { insertDeliveries, type NewDelivery } from '../../src/db/webhook-deliveries.ts';
 import { createBoss, installQueues, QUEUES } from '../../src/queues.ts';
+import { deliveryJobData } from '../../src/webhooks/delivery-job.ts';
 import { logged, startCliProcess, type CliProcess } from '../support/cli-process.ts';
 import { createTestDatabase, quietLogger, type TestDatabase } from '../support/database.ts';
 import { startFakeGitHub } from '../support/fake-github/index.ts';
@@ -57,14 +58,14 @@ export type IntakeFigures = {
 const DATABASE_ONLY_BATCH = 32;
 
 /**
- * The database's share: deliveries and their jobs written as the intake writes them (one
- * transaction per batch, insertDeliveries + pg-boss insert), by one connection, without HTTP.
+ * The database's share: deliveries and their job written as the intake writes them (one
+ * transaction per batch: its delivery rows, one pg-boss job), by one connection, without HTTP.
  */
 async function databaseOnly(database: TestDatabase, payloadJson: string): Promise<number> {
   const boss = createBoss(database.url, { logger: quietLogger, applicationName: 'bench-database-only', maxConnections: 2 });
   await boss.start();
   try {
-    const row = (): NewDelivery => {
+    const row = (jobId: string): NewDelivery => {
       const deliveryId = randomUUID();
       return {
         deliveryId,
@@ -78,7 +79,7 @@ async function databaseOnly(database: TestDatabase, payloadJson: string): Promis
         headers: { 'x-github-event': 'release', 'x-github-delivery': deliveryId },
         status: 'queued',
         ignoredReason: null,
-        jobId: randomUUID(),
+        jobId,
         receivedAt: new Date(),
       };
     };
@@ -86,10 +87,11 @@ async function databaseOnly(database: TestDatabase, payloadJson: string): Promis
     const started = performance.now();
     const end = started + DURATION_SECONDS * 1000;
     while (performance.now() < end) {
-      const rows = Array.from({ length: DATABASE_ONLY_BATCH }, row);
+      const jobId = randomUUID();
+      const rows = Array.from({ length: DATABASE_ONLY_BATCH }, () => row(jobId));
       await database.db.transaction(async (transaction) => {
         await insertDeliveries(transaction, rows);
-        await boss.insert(QUEUES.processDelivery, rows.map((item) => ({ id: item.jobId!, data: { deliveryId: item.deliveryId } })), { db: bossDatabase(transaction) });
+        await boss.insert(QUEUES.processDelivery, [{ id: jobId, data: deliveryJobData(rows.map((item) => item.deliveryId)) }], { db: bossDatabase(transaction) });
       });
       written += rows.length;
     }

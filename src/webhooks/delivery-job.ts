@@ -1,0 +1,23 @@
+import { z } from 'zod';
+
+// The data of a process-delivery job: the deliveries it is responsible for. The intake enqueues
+// one job per transaction for every delivery that transaction stored `queued` (a job insert costs
+// the database about as much as a delivery row, so one per delivery would double the cost of the
+// intake); `replay` and a rate-limit deferral enqueue one job for one delivery. Each delivery row
+// names its job (`job_id`): a job works only the deliveries that still name it, so a delivery
+// replayed or deferred under a new job is left to that job (see workers/process-deliveries.ts).
+
+export type DeliveryJobData = { deliveryIds: string[] };
+
+const deliveryId = z.string().min(1);
+
+/** Parses a job's data at the edge of the worker (anything may have enqueued it). */
+export const deliveryJobDataSchema = z.union([
+  z.object({ deliveryIds: z.array(deliveryId).min(1) }),
+  // Jobs enqueued before deliveries were batched named one delivery each.
+  z.object({ deliveryId }).transform(({ deliveryId: id }): DeliveryJobData => ({ deliveryIds: [id] })),
+]);
+
+export function deliveryJobData(deliveryIds: readonly string[]): DeliveryJobData {
+  return { deliveryIds: [...deliveryIds] };
+}
