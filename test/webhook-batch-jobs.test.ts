@@ -4,7 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { z } from 'zod';
 import { bossDatabase } from '../src/db/boss-database.ts';
-import { insertDeliveries } from '../src/db/webhook-deliveries.ts';
+import { storeDeliveries } from '../src/db/webhook-deliveries.ts';
 import { GitHubUnavailableError } from '../src/errors.ts';
 import { QUEUES } from '../src/queues.ts';
 import { deliveryJobData } from '../src/webhooks/delivery-job.ts';
@@ -70,17 +70,15 @@ async function storeBatch(context: Context, pushes: readonly Pushed[]): Promise<
       repositoryId: repo.id,
       repositoryFullName: repo.fullName,
       hookId: null,
-      productIds: [context.productIds.get(product)!],
-      payloadJson: JSON.stringify(payload ?? push!.payload),
+      payload: Buffer.from(JSON.stringify(payload ?? push!.payload)),
       headers: {},
-      status: 'queued' as const,
       ignoredReason: null,
-      jobId,
       receivedAt: new Date(),
     };
   });
   await context.app.database.db.transaction(async (transaction) => {
-    await insertDeliveries(transaction, rows);
+    const stored = await storeDeliveries(transaction, rows, jobId);
+    assert.ok([...stored.values()].every((outcome) => outcome.status === 'queued'));
     await context.app.workerBoss.insert(QUEUES.processDelivery, [{ id: jobId, data: deliveryJobData(rows.map((row) => row.deliveryId)) }], { db: bossDatabase(transaction) });
   });
   return { jobId, deliveryIds: rows.map((row) => row.deliveryId) };
@@ -215,23 +213,25 @@ async function storeBatchWithoutJob(context: Context, push: Pushed): Promise<{ j
   const deliveryId = randomUUID();
   const sha = context.repositories.get(push.product)!.addTag({ name: push.tag }).sha;
   const [, payload] = tagPushed(push.repo, push.tag, sha);
-  await insertDeliveries(context.app.database.db, [
-    {
-      deliveryId,
-      event: 'push',
-      action: null,
-      repositoryId: push.repo.id,
-      repositoryFullName: push.repo.fullName,
-      hookId: null,
-      productIds: [context.productIds.get(push.product)!],
-      payloadJson: JSON.stringify(payload!.payload),
-      headers: {},
-      status: 'queued',
-      ignoredReason: null,
-      jobId,
-      receivedAt: new Date(),
-    },
-  ]);
+  const stored = await storeDeliveries(
+    context.app.database.db,
+    [
+      {
+        deliveryId,
+        event: 'push',
+        action: null,
+        repositoryId: push.repo.id,
+        repositoryFullName: push.repo.fullName,
+        hookId: null,
+        payload: Buffer.from(JSON.stringify(payload!.payload)),
+        headers: {},
+        ignoredReason: null,
+        receivedAt: new Date(),
+      },
+    ],
+    jobId,
+  );
+  assert.equal(stored.get(deliveryId), { status: 'queued', productIds: [context.productIds.get(push.product)!] });
   return { jobId, deliveryId };
 }
 

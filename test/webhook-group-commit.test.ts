@@ -4,7 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { z } from 'zod';
 import { DeliveryCommitter, type CommitOutcome, type IncomingDelivery } from '../api/webhooks/delivery-committer.ts';
-import { syncProductDefinitions } from '../src/db/products.ts';
+import { findProductsForRepository, listProducts, recordRepositoryIdentity, syncProductDefinitions } from '../src/db/products.ts';
 import { InvalidInputError } from '../src/errors.ts';
 import { createBoss, installQueues } from '../src/queues.ts';
 import type { PgBoss } from 'pg-boss';
@@ -39,10 +39,10 @@ function delivery(payload: unknown = fixturePayload('release/published', { repos
     repositoryId: TRACKED_REPOSITORY.id,
     repositoryFullName: TRACKED_REPOSITORY.fullName,
     hookId: 1,
-    payloadJson: JSON.stringify(payload),
+    payload: Buffer.from(JSON.stringify(payload)),
     headers: { 'x-github-event': 'release', 'x-github-delivery': deliveryId },
     receivedAt: new Date(),
-    disposition: { kind: 'match', repository: TRACKED_REPOSITORY },
+    ignoredReason: null,
   };
 }
 
@@ -104,14 +104,13 @@ groupCommit('the same delivery id twice in one batch is stored once and answered
   assert.equal(await committer.commit({ ...first }), { stored: false });
 });
 
-groupCommit('a batch is matched to products with one lookup per repository', async ({ database, boss, productId }) => {
+groupCommit('deliveries are matched to products by the statement that stores them', async ({ database, boss, productId }) => {
   const committer = new DeliveryCommitter({ db: database.db, boss, logger: quietLogger, maxInFlight: 1 });
-  const other = { id: 9_999, fullName: 'someone/else' };
   const results = await Promise.all([
     committer.commit(delivery()),
     committer.commit(delivery()),
-    committer.commit({ ...delivery(), disposition: { kind: 'match', repository: other } }),
-    committer.commit({ ...delivery(), disposition: { kind: 'ignored', reason: 'ping' } }),
+    committer.commit({ ...delivery(), repositoryId: 9_999, repositoryFullName: 'someone/else' }),
+    committer.commit({ ...delivery(), ignoredReason: 'ping' }),
   ]);
   assert.equal(results, [
     { stored: true, status: 'queued', productIds: [productId] },
@@ -119,6 +118,44 @@ groupCommit('a batch is matched to products with one lookup per repository', asy
     { stored: true, status: 'ignored', reason: 'repository someone/else (id 9999) is not a tracked product' },
     { stored: true, status: 'ignored', reason: 'ping' },
   ]);
+});
+
+groupCommit('the match agrees with findProductsForRepository: GitHub id first, then the configured or last known name', async ({ database, boss }) => {
+  const committer = new DeliveryCommitter({ db: database.db, boss, logger: quietLogger, maxInFlight: 1 });
+  const db = database.db;
+  await syncProductDefinitions(db, [
+    widgetProduct(),
+    widgetProduct({ name: 'widget-docs', repository: 'Acme/Widget' }),
+    widgetProduct({ name: 'gizmo', repository: 'acme/gizmo' }),
+    widgetProduct({ name: 'old', repository: 'acme/old' }),
+  ]);
+  const products = new Map((await listProducts(db, { includeUntracked: true })).map((product) => [product.name, product.id]));
+  // gizmo's repository was renamed: GitHub's id and the new name are known.
+  await recordRepositoryIdentity(db, [products.get('gizmo')!], { id: 8_001, fullName: 'acme/gizmo-next' });
+  await syncProductDefinitions(db, [widgetProduct(), widgetProduct({ name: 'widget-docs', repository: 'Acme/Widget' }), widgetProduct({ name: 'gizmo', repository: 'acme/gizmo' })]);
+  const repositories = [
+    { id: TRACKED_REPOSITORY.id, fullName: 'ACME/widget' },
+    { id: 8_001, fullName: 'someone/gizmo-transferred' },
+    { id: 8_002, fullName: 'acme/gizmo' },
+    { id: 8_003, fullName: 'acme/gizmo-next' },
+    { id: 8_004, fullName: 'acme/old' },
+    { id: 8_005, fullName: 'acme/none' },
+  ];
+  const results = await Promise.all(
+    repositories.map((repository) => committer.commit({ ...delivery(), repositoryId: repository.id, repositoryFullName: repository.fullName })),
+  );
+  for (const [index, repository] of repositories.entries()) {
+    const expected = (await findProductsForRepository(db, repository)).map((product) => product.id);
+    const result = results[index]!;
+    assert.ok(result.stored);
+    assert.equal(result.status === 'queued' ? result.productIds : [], expected, repository.fullName);
+  }
+  assert.equal(
+    results.map((result) => (result.stored && result.status === 'queued' ? result.productIds.length : 0)),
+    [2, 1, 0, 0, 0, 0],
+    'both products of acme/widget (any case); gizmo by its id only; nothing for an untracked product',
+  );
+  await syncProductDefinitions(db, [widgetProduct()]);
 });
 
 groupCommit('a payload with what jsonb refuses (a \\u0000 escape, a lone surrogate) is stored as sent, in the same batch', async ({ database, boss }) => {
@@ -135,7 +172,7 @@ groupCommit('a payload with what jsonb refuses (a \\u0000 escape, a lone surroga
   for (const row of rows) assert.is(row.jobXid, row.deliveryXid);
   const stored = await database.db.oneFirst(sql.type(z.object({ payload: z.string() }))`
     SELECT payload FROM webhook_deliveries WHERE delivery_id = ${unusual.deliveryId}`);
-  assert.is(stored, unusual.payloadJson, 'byte for byte');
+  assert.is(stored, unusual.payload.toString('utf8'), 'byte for byte');
 });
 
 groupCommit('when the database refuses a batch for another reason, every caller of the batch gets the error and nothing is stored', async ({ database, boss }) => {

@@ -4,7 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { z } from 'zod';
 import { bossDatabase } from '../src/db/boss-database.ts';
-import { insertDeliveries } from '../src/db/webhook-deliveries.ts';
+import { storeDeliveries } from '../src/db/webhook-deliveries.ts';
 import { QUEUES } from '../src/queues.ts';
 import { deliveryJobData } from '../src/webhooks/delivery-job.ts';
 import { tagPushed } from './support/github-events.ts';
@@ -96,23 +96,25 @@ failures('a stored payload that can never be processed is failed at once', async
   const deliveryId = randomUUID();
   const jobId = randomUUID();
   await app.database.db.transaction(async (transaction) => {
-    await insertDeliveries(transaction, [
-      {
-        deliveryId,
-        event: 'push',
-        action: null,
-        repositoryId: app.repo.id,
-        repositoryFullName: app.repo.fullName,
-        hookId: null,
-        productIds: [product!.id],
-        payloadJson: JSON.stringify({ ref: 'refs/tags/v9.9.9' }),
-        headers: {},
-        status: 'queued',
-        ignoredReason: null,
-        jobId,
-        receivedAt: new Date(),
-      },
-    ]);
+    const stored = await storeDeliveries(
+      transaction,
+      [
+        {
+          deliveryId,
+          event: 'push',
+          action: null,
+          repositoryId: app.repo.id,
+          repositoryFullName: app.repo.fullName,
+          hookId: null,
+          payload: Buffer.from(JSON.stringify({ ref: 'refs/tags/v9.9.9' })),
+          headers: {},
+          ignoredReason: null,
+          receivedAt: new Date(),
+        },
+      ],
+      jobId,
+    );
+    assert.equal(stored.get(deliveryId), { status: 'queued', productIds: [product!.id] });
     await app.workerBoss.insert(QUEUES.processDelivery, [{ id: jobId, data: deliveryJobData([deliveryId]) }], { db: bossDatabase(transaction) });
   });
   await app.settled([deliveryId]);

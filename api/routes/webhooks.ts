@@ -79,8 +79,8 @@ export function registerWebhookRoutes(router: Router, deps: ApiDependencies): vo
       throw new InvalidInputError(deliveryId === '' ? 'the X-GitHub-Delivery header is missing' : 'the X-GitHub-Delivery header is malformed');
     }
 
-    const payloadJson = mediaType === FORM_TYPE ? formPayload(body) : body;
-    const payload = parseJsonObject(payloadJson);
+    const payloadText = mediaType === FORM_TYPE ? formPayload(body) : body;
+    const payload = parseJsonObject(payloadText);
     const envelope = envelopeSchema.safeParse(payload);
     if (!envelope.success) throw new InvalidInputError('the payload does not have the expected shape', issuesFromZod(envelope.error.issues));
     const repository = envelope.data.repository ?? null;
@@ -93,17 +93,18 @@ export function registerWebhookRoutes(router: Router, deps: ApiDependencies): vo
       repositoryId: repository?.id ?? null,
       repositoryFullName: repository?.full_name ?? null,
       hookId: hookId(ctx),
-      payloadJson,
+      // The bytes GitHub sent: the body itself, or the form's payload field.
+      payload: mediaType === FORM_TYPE ? Buffer.from(payloadText, 'utf8') : raw,
       headers: githubHeaders(ctx),
       receivedAt,
-      disposition:
+      ignoredReason:
         classified.kind === 'ping'
-          ? { kind: 'ignored', reason: 'ping' }
+          ? 'ping'
           : classified.kind === 'ignored'
-            ? { kind: 'ignored', reason: classified.reason }
+            ? classified.reason
             : repository === null
-              ? { kind: 'ignored', reason: 'the payload names no repository' }
-              : { kind: 'match', repository: { id: repository.id, fullName: repository.full_name } },
+              ? 'the payload names no repository'
+              : null,
     });
     const answer: WebhookAnswer = !outcome.stored
       ? { deliveryId, status: 'duplicate' }

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { PgBoss } from 'pg-boss';
 import { bossDatabase } from '../../src/db/boss-database.ts';
-import type { Database, Queryable } from '../../src/db/pool.ts';
-import { findProductsForRepository } from '../../src/db/products.ts';
-import { insertDeliveries, type NewDelivery } from '../../src/db/webhook-deliveries.ts';
+import type { Database } from '../../src/db/pool.ts';
+import { storeDeliveries, type NewDelivery } from '../../src/db/webhook-deliveries.ts';
 import { asDatabaseUnavailable } from '../../src/db/unavailable.ts';
 import { InvalidInputError } from '../../src/errors.ts';
 import type { Logger } from '../../src/logger.ts';
@@ -15,15 +14,13 @@ import { deliveryJobData } from '../../src/webhooks/delivery-job.ts';
 // So deliveries that arrive while a commit is under way wait for the next one, which takes them all
 // in one transaction: no timer, no added latency when idle (a lone delivery commits at once), and
 // under load the batch grows with the arrival rate. Each caller is answered only after the commit
-// that holds its delivery. Matching deliveries to products is batched the same way: one lookup per
-// repository per transaction, not one per request. Should PostgreSQL refuse one delivery's data,
-// the batch is retried one by one, so that only that delivery is refused.
+// that holds its delivery. A transaction is two statements: the deliveries, matched to products by
+// the same statement that stores them (storeDeliveries), and one job for those stored queued.
+// Should PostgreSQL refuse one delivery's data, the batch is retried one by one, so that only that
+// delivery is refused.
 
-/** A verified, parsed delivery, before it is matched to products. */
-export type IncomingDelivery = Omit<NewDelivery, 'productIds' | 'status' | 'ignoredReason' | 'jobId'> & {
-  /** A handled event names the repository to match; anything else is ignored for the reason given. */
-  disposition: { kind: 'match'; repository: { id: number; fullName: string } } | { kind: 'ignored'; reason: string };
-};
+/** A verified, parsed delivery: a handled one (ignoredReason null) is matched to products as it is stored. */
+export type IncomingDelivery = NewDelivery;
 
 export type CommitOutcome =
   | { stored: false }
@@ -97,8 +94,8 @@ export class DeliveryCommitter {
     let bytes = 0;
     let count = 0;
     for (const pending of this.#pending) {
-      if (count >= this.#maxBatchSize || (count > 0 && bytes + pending.delivery.payloadJson.length > this.#maxBatchBytes)) break;
-      bytes += pending.delivery.payloadJson.length;
+      if (count >= this.#maxBatchSize || (count > 0 && bytes + pending.delivery.payload.length > this.#maxBatchBytes)) break;
+      bytes += pending.delivery.payload.length;
       count += 1;
     }
     return this.#pending.splice(0, count);
@@ -131,52 +128,19 @@ export class DeliveryCommitter {
     // One job for every delivery of the transaction that is queued: a job row costs the database
     // about what a delivery row costs, so one per delivery would halve the intake's throughput.
     const jobId = randomUUID();
-    return this.#db.transaction(async (transaction) => {
-      const matched = await matchProducts(transaction, deliveries);
-      const rows: NewDelivery[] = deliveries.map((delivery) => {
-        const { disposition, ...fields } = delivery;
-        const productIds = matched.get(delivery.deliveryId) ?? [];
-        const ignoredReason =
-          disposition.kind === 'ignored'
-            ? disposition.reason
-            : productIds.length === 0
-              ? `repository ${disposition.repository.fullName} (id ${disposition.repository.id}) is not a tracked product`
-              : null;
-        return { ...fields, productIds, ignoredReason, status: ignoredReason === null ? 'queued' : 'ignored', jobId: ignoredReason === null ? jobId : null };
-      });
-      const inserted = await insertDeliveries(transaction, rows);
-      const queued = rows.filter((row) => row.jobId !== null && inserted.has(row.deliveryId)).map((row) => row.deliveryId);
+    const stored = await this.#db.transaction(async (transaction) => {
+      const outcomes = await storeDeliveries(transaction, deliveries, jobId);
+      const queued = [...outcomes].filter(([, outcome]) => outcome.status === 'queued').map(([deliveryId]) => deliveryId);
       if (queued.length > 0) await this.#boss.insert(QUEUES.processDelivery, [{ id: jobId, data: deliveryJobData(queued) }], { db: bossDatabase(transaction) });
-      return new Map(
-        rows.map((row): [string, CommitOutcome] => [
-          row.deliveryId,
-          !inserted.has(row.deliveryId)
-            ? { stored: false }
-            : row.ignoredReason === null
-              ? { stored: true, status: 'queued', productIds: [...row.productIds] }
-              : { stored: true, status: 'ignored', reason: row.ignoredReason },
-        ]),
-      );
+      return outcomes;
     });
+    return new Map(
+      deliveries.map((delivery): [string, CommitOutcome] => {
+        const outcome = stored.get(delivery.deliveryId);
+        return [delivery.deliveryId, outcome === undefined ? { stored: false } : { stored: true, ...outcome }];
+      }),
+    );
   }
-}
-
-/** Product ids per delivery id, one lookup per distinct repository of the batch. */
-async function matchProducts(db: Queryable, deliveries: readonly IncomingDelivery[]): Promise<Map<string, number[]>> {
-  const byRepository = new Map<string, number[]>();
-  const matched = new Map<string, number[]>();
-  for (const delivery of deliveries) {
-    if (delivery.disposition.kind !== 'match') continue;
-    const { id, fullName } = delivery.disposition.repository;
-    const key = `${id}\n${fullName.toLowerCase()}`;
-    let productIds = byRepository.get(key);
-    if (productIds === undefined) {
-      productIds = (await findProductsForRepository(db, { id, fullName })).map((product) => product.id);
-      byRepository.set(key, productIds);
-    }
-    matched.set(delivery.deliveryId, productIds);
-  }
-  return matched;
 }
 
 /** SQLSTATE class 22: the data itself is unacceptable (which a verified, parsed delivery should never be). */

@@ -1,5 +1,6 @@
 import { sql } from 'slonik';
 import { z } from 'zod';
+import { binaryTextArray } from './binary-text-array.ts';
 import type { Queryable } from './pool.ts';
 
 // webhook_deliveries: every delivery the intake answered 2xx, stored with its raw payload before the
@@ -8,6 +9,7 @@ import type { Queryable } from './pool.ts';
 export const DELIVERY_STATUSES = ['queued', 'processing', 'processed', 'ignored', 'failed'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
+/** A verified delivery as the intake stores it. */
 export type NewDelivery = {
   deliveryId: string;
   event: string;
@@ -15,39 +17,87 @@ export type NewDelivery = {
   repositoryId: number | null;
   repositoryFullName: string | null;
   hookId: number | null;
-  productIds: readonly number[];
-  /** The JSON payload as GitHub sent it (stored as text, byte for byte). */
-  payloadJson: string;
+  /** The JSON payload's bytes as GitHub sent them (UTF-8; stored as text, byte for byte). */
+  payload: Buffer;
   headers: Readonly<Record<string, string>>;
-  status: 'queued' | 'ignored';
+  /**
+   * Why the delivery is ignored (a ping, an event or action not handled); null: it is handled and
+   * is matched to the tracked products of its repository.
+   */
   ignoredReason: string | null;
-  /** The process-delivery job enqueued with it (null when ignored). */
-  jobId: string | null;
   receivedAt: Date;
 };
 
+/** What storing a delivery did: queued under the job, or ignored for the reason given. */
+export type StoreOutcome = { status: 'queued'; productIds: number[] } | { status: 'ignored'; reason: string };
+
+const storedRow = z.object({
+  deliveryId: z.string(),
+  status: z.enum(['queued', 'ignored']),
+  productIds: z.array(z.number()),
+  ignoredReason: z.string().nullable(),
+});
+
 /**
- * Inserts deliveries whose id is not stored yet, in one statement, and returns the ids it inserted:
- * a delivery id already stored (GitHub redelivered it) is left as it was.
+ * Stores the deliveries whose id is not stored yet, in one statement, and says what became of each
+ * one it stored (a delivery id already stored, GitHub redelivering it, is left as it was and is
+ * absent from the answer). A handled delivery is matched to the tracked products of its repository
+ * as findProductsForRepository matches them (GitHub's id first, then the name) and is stored
+ * `queued` under `jobId` when some match, `ignored` otherwise; the caller enqueues that job, in the
+ * same transaction, for the deliveries answered `queued`.
  */
-export async function insertDeliveries(db: Queryable, deliveries: readonly NewDelivery[]): Promise<Set<string>> {
-  if (deliveries.length === 0) return new Set();
-  // One parameter per value rather than sql.unnest: unnest sends each column as one array literal,
-  // in which every quote of a 7 kB JSON payload would be escaped and parsed again.
-  const rows = deliveries.map(
-    (delivery) => sql.fragment`(
-      ${delivery.deliveryId}, ${delivery.event}, ${delivery.action}, ${delivery.repositoryId}::bigint, ${delivery.repositoryFullName},
-      ${delivery.hookId}::bigint, ${sql.array([...delivery.productIds], 'int4')}, ${delivery.payloadJson},
-      ${JSON.stringify(delivery.headers)}::jsonb, ${delivery.status}, ${delivery.ignoredReason}, ${delivery.jobId}::uuid,
-      ${delivery.receivedAt.toISOString()}::timestamptz)`,
-  );
-  const inserted = await db.any(sql.type(z.object({ deliveryId: z.string() }))`
+export async function storeDeliveries(db: Queryable, deliveries: readonly NewDelivery[], jobId: string): Promise<Map<string, StoreOutcome>> {
+  if (deliveries.length === 0) return new Map();
+  const column = <T>(pick: (delivery: NewDelivery) => T) => deliveries.map(pick);
+  // One statement whatever the number of deliveries: each column is one array (the payloads one
+  // binary text[], src/db/binary-text-array.ts, so their quotes are not escaped and parsed again),
+  // so the text never changes and each connection parses and plans it once (a named prepared
+  // statement). A multi-row VALUES built per call cost the API more CPU than the database spent
+  // running it, and PostgreSQL parsed and planned it again in every transaction.
+  const rows = await db.any(sql.prepared('store_webhook_deliveries', storedRow)`
     INSERT INTO webhook_deliveries (delivery_id, event, action, repository_id, repository_full_name, hook_id, product_ids,
                                     payload, headers, status, ignored_reason, job_id, received_at)
-    VALUES ${sql.join(rows, sql.fragment`, `)}
+    SELECT v.delivery_id, v.event, v.action, v.repository_id, v.repository_full_name, v.hook_id,
+           coalesce(m.product_ids, '{}'), v.payload, v.headers,
+           CASE WHEN m.product_ids IS NULL THEN 'ignored' ELSE 'queued' END,
+           CASE WHEN m.product_ids IS NULL
+             THEN coalesce(v.ignored_reason, 'repository ' || v.repository_full_name || ' (id ' || v.repository_id || ') is not a tracked product')
+           END,
+           CASE WHEN m.product_ids IS NOT NULL THEN ${jobId}::uuid END,
+           v.received_at
+    FROM unnest(
+      ${sql.array(column((delivery) => delivery.deliveryId), 'text')},
+      ${sql.array(column((delivery) => delivery.event), 'text')},
+      ${sql.array(column((delivery) => delivery.action), 'text')},
+      ${sql.array(column((delivery) => delivery.repositoryId), 'int8')},
+      ${sql.array(column((delivery) => delivery.repositoryFullName), 'text')},
+      ${sql.array(column((delivery) => delivery.hookId), 'int8')},
+      ${sql.binary(binaryTextArray(column((delivery) => delivery.payload)))}::text[],
+      ${sql.array(column((delivery) => JSON.stringify(delivery.headers)), 'jsonb')},
+      ${sql.array(column((delivery) => delivery.ignoredReason), 'text')},
+      ${sql.array(column((delivery) => delivery.receivedAt.toISOString()), 'timestamptz')}
+    ) AS v (delivery_id, event, action, repository_id, repository_full_name, hook_id, payload, headers, ignored_reason, received_at)
+    LEFT JOIN LATERAL (
+      -- findProductsForRepository's match, per delivery (no product: array_agg is null)
+      SELECT array_agg(p.id ORDER BY p.name) AS product_ids
+      FROM products p
+      WHERE v.ignored_reason IS NULL AND p.tracked AND (
+        (v.repository_id IS NOT NULL AND p.github_repository_id = v.repository_id)
+        OR (
+          (p.github_repository_id IS NULL OR v.repository_id IS NULL)
+          AND v.repository_full_name IS NOT NULL
+          AND (lower(p.repository) = lower(v.repository_full_name) OR lower(p.github_full_name) = lower(v.repository_full_name))
+        )
+      )
+    ) m ON true
     ON CONFLICT (delivery_id) DO NOTHING
-    RETURNING delivery_id AS "deliveryId"`);
-  return new Set(inserted.map((row) => row.deliveryId));
+    RETURNING delivery_id AS "deliveryId", status, product_ids AS "productIds", ignored_reason AS "ignoredReason"`);
+  return new Map(
+    rows.map((row): [string, StoreOutcome] => [
+      row.deliveryId,
+      row.status === 'queued' ? { status: 'queued', productIds: row.productIds } : { status: 'ignored', reason: row.ignoredReason ?? '' },
+    ]),
+  );
 }
 
 export const storedDeliverySchema = z.object({
