@@ -72,11 +72,13 @@ export async function storeDeliveries(db: Queryable, deliveries: readonly NewDel
       ${sql.array(column((delivery) => delivery.repositoryId), 'int8')},
       ${sql.array(column((delivery) => delivery.repositoryFullName), 'text')},
       ${sql.array(column((delivery) => delivery.hookId), 'int8')},
-      ${sql.binary(binaryTextArray(column((delivery) => delivery.payload)))}::text[],
       ${sql.array(column((delivery) => JSON.stringify(delivery.headers)), 'jsonb')},
       ${sql.array(column((delivery) => delivery.ignoredReason), 'text')},
-      ${sql.array(column((delivery) => delivery.receivedAt.toISOString()), 'timestamptz')}
-    ) AS v (delivery_id, event, action, repository_id, repository_full_name, hook_id, payload, headers, ignored_reason, received_at)
+      ${sql.array(column((delivery) => delivery.receivedAt.toISOString()), 'timestamptz')},
+      -- Last: node-postgres grows its message buffer as it appends parameters, so the big one last
+      -- is copied once into a buffer of the right size.
+      ${sql.binary(binaryTextArray(column((delivery) => delivery.payload)))}::text[]
+    ) AS v (delivery_id, event, action, repository_id, repository_full_name, hook_id, headers, ignored_reason, received_at, payload)
     LEFT JOIN LATERAL (
       -- findProductsForRepository's match, per delivery (no product: array_agg is null)
       SELECT array_agg(p.id ORDER BY p.name) AS product_ids
