@@ -2,9 +2,8 @@ import { isUtf8 } from 'node:buffer';
 import type { Router } from '@koa/router';
 import { verify } from '@octokit/webhooks-methods';
 import type { Context } from 'koa';
-import { InvalidInputError, issuesFromZod, PayloadTooLargeError, ServiceUnavailableError, UnauthorizedError, UnsupportedMediaTypeError } from '../../src/errors.ts';
+import { InvalidInputError, PayloadTooLargeError, ServiceUnavailableError, UnauthorizedError, UnsupportedMediaTypeError } from '../../src/errors.ts';
 import { classifyDelivery } from '../../src/webhooks/classify-delivery.ts';
-import { envelopeSchema } from '../../src/webhooks/payload-schemas.ts';
 import { isDatabaseUnavailable } from '../../src/db/unavailable.ts';
 import { recordWebhookDelivery, type WebhookDeliveryOutcome } from '../../src/metrics/metrics.ts';
 import type { ApiDependencies } from '../dependencies.ts';
@@ -80,18 +79,15 @@ export function registerWebhookRoutes(router: Router, deps: ApiDependencies): vo
     }
 
     const payloadText = mediaType === FORM_TYPE ? formPayload(body) : body;
-    const payload = parseJsonObject(payloadText);
-    const envelope = envelopeSchema.safeParse(payload);
-    if (!envelope.success) throw new InvalidInputError('the payload does not have the expected shape', issuesFromZod(envelope.error.issues));
-    const repository = envelope.data.repository ?? null;
-    const classified = classifyDelivery(event, payload);
+    const classified = classifyDelivery(event, parseJsonObject(payloadText));
+    const { action, repository } = classified.envelope;
 
     const outcome = await committer.commit({
       deliveryId,
       event,
-      action: envelope.data.action ?? null,
+      action,
       repositoryId: repository?.id ?? null,
-      repositoryFullName: repository?.full_name ?? null,
+      repositoryFullName: repository?.fullName ?? null,
       hookId: hookId(ctx),
       // The bytes GitHub sent: the body itself, or the form's payload field.
       payload: mediaType === FORM_TYPE ? Buffer.from(payloadText, 'utf8') : raw,

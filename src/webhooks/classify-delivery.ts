@@ -1,69 +1,75 @@
 import type { z } from 'zod';
 import { InvalidInputError, issuesFromZod } from '../errors.ts';
-import { pushEventSchema, refEventSchema, releaseEventSchema } from './payload-schemas.ts';
+import { envelopeSchema, pushEventSchema, refEventSchema, releaseEventSchema, RELEASE_ACTIONS, repositorySchema } from './payload-schemas.ts';
 
 // Which deliveries this service acts on, and what each one says changed. A delivery never carries
-// the new state we store: it names the tags and releases that changed, and the worker reads their
-// current state from GitHub (see README.md), so that order, duplicates and replays do not matter.
+// the new state we store: it names the tags that changed, and the worker reads their current state
+// from GitHub (see README.md), so that order, duplicates and replays do not matter.
 
-/** A GitHub release named by a delivery. */
-export type ReleaseRef = { id: number; nodeId: string | null; tagName: string };
+/** The tags a delivery says changed. */
+export type DeliveryChanges = { tags: string[] };
 
-/** The tags and releases a delivery says changed. */
-export type DeliveryChanges = { tags: string[]; releases: ReleaseRef[] };
+export type DeliveryClass = { kind: 'ping' } | { kind: 'ignored'; reason: string } | { kind: 'handled'; changes: DeliveryChanges };
 
-export type DeliveryClass =
-  | { kind: 'ping' }
-  | { kind: 'ignored'; reason: string }
-  | { kind: 'handled'; changes: DeliveryChanges };
+/** What every delivery is stored with: its action and its repository (GitHub's id and owner/name). */
+export type DeliveryEnvelope = { action: string | null; repository: { id: number; fullName: string } | null };
+
+export type ClassifiedDelivery = DeliveryClass & { envelope: DeliveryEnvelope };
 
 const TAG_REF_PREFIX = 'refs/tags/';
+const HANDLED_RELEASE_ACTIONS: ReadonlySet<string> = new Set(RELEASE_ACTIONS);
 
 /**
- * Classifies a delivery by its X-GitHub-Event and parsed JSON body. A handled event whose payload
- * lacks what we read is an InvalidInputError (the intake answers 400 and stores nothing).
+ * Classifies a delivery by its X-GitHub-Event and parsed JSON body, parsing the body once: with its
+ * event's schema when the event is handled, else with the envelope's. A payload without what we
+ * read (a handled event's fields, or a malformed action or repository) is an InvalidInputError
+ * (the intake answers 400 and stores nothing).
  */
-export function classifyDelivery(event: string, payload: unknown): DeliveryClass {
+export function classifyDelivery(event: string, payload: unknown): ClassifiedDelivery {
   switch (event) {
-    case 'ping':
-      return { kind: 'ping' };
     case 'release': {
       const action = (payload as { action?: unknown }).action;
-      if (typeof action === 'string' && !releaseActionHandled(action)) {
-        return { kind: 'ignored', reason: `release action "${action}" is not handled` };
+      if (typeof action === 'string' && !HANDLED_RELEASE_ACTIONS.has(action)) {
+        return { kind: 'ignored', reason: `release action "${action}" is not handled`, envelope: envelope(payload, event) };
       }
       const release = parse(releaseEventSchema, payload, event);
       const tags = [release.release.tag_name];
       const previousTag = release.changes?.tag_name?.from;
       if (previousTag !== undefined && previousTag !== release.release.tag_name) tags.push(previousTag);
-      return {
-        kind: 'handled',
-        changes: { tags, releases: [{ id: release.release.id, nodeId: release.release.node_id ?? null, tagName: release.release.tag_name }] },
-      };
+      return { kind: 'handled', changes: { tags }, envelope: envelopeOf(release) };
     }
     case 'create':
     case 'delete': {
       const ref = parse(refEventSchema, payload, event);
-      if (ref.ref_type !== 'tag') return { kind: 'ignored', reason: `${event} of a ${ref.ref_type} is not handled` };
-      return { kind: 'handled', changes: { tags: [stripTagPrefix(ref.ref)], releases: [] } };
+      if (ref.ref_type !== 'tag') return { kind: 'ignored', reason: `${event} of a ${ref.ref_type} is not handled`, envelope: envelopeOf(ref) };
+      return { kind: 'handled', changes: { tags: [stripTagPrefix(ref.ref)] }, envelope: envelopeOf(ref) };
     }
     case 'push': {
       const push = parse(pushEventSchema, payload, event);
-      if (!push.ref.startsWith(TAG_REF_PREFIX)) return { kind: 'ignored', reason: `push to ${push.ref} is not a tag push` };
-      return { kind: 'handled', changes: { tags: [push.ref.slice(TAG_REF_PREFIX.length)], releases: [] } };
+      if (!push.ref.startsWith(TAG_REF_PREFIX)) return { kind: 'ignored', reason: `push to ${push.ref} is not a tag push`, envelope: envelopeOf(push) };
+      return { kind: 'handled', changes: { tags: [push.ref.slice(TAG_REF_PREFIX.length)] }, envelope: envelopeOf(push) };
     }
+    case 'ping':
+      return { kind: 'ping', envelope: envelope(payload, event) };
     default:
-      return { kind: 'ignored', reason: `event "${event}" is not handled` };
+      return { kind: 'ignored', reason: `event "${event}" is not handled`, envelope: envelope(payload, event) };
   }
-}
-
-function releaseActionHandled(action: string): boolean {
-  return (releaseEventSchema.shape.action.options as readonly string[]).includes(action);
 }
 
 // `create` and `delete` name the short ref, but be lenient with a fully qualified one.
 function stripTagPrefix(ref: string): string {
   return ref.startsWith(TAG_REF_PREFIX) ? ref.slice(TAG_REF_PREFIX.length) : ref;
+}
+
+function envelope(payload: unknown, event: string): DeliveryEnvelope {
+  return envelopeOf(parse(envelopeSchema, payload, event));
+}
+
+function envelopeOf(parsed: { action?: string | undefined; repository?: z.infer<typeof repositorySchema> | undefined }): DeliveryEnvelope {
+  return {
+    action: parsed.action ?? null,
+    repository: parsed.repository === undefined ? null : { id: parsed.repository.id, fullName: parsed.repository.full_name },
+  };
 }
 
 function parse<T extends z.ZodType>(schema: T, payload: unknown, event: string): z.infer<T> {

@@ -2,7 +2,9 @@ import { z } from 'zod';
 
 // The parts of GitHub's webhook payloads this service reads, parsed once where a delivery enters
 // (api/routes/webhooks.ts) and again, from the stored copy, by the worker. Only the fields we use
-// are declared; GitHub adds fields freely, and unknown keys are kept in the stored payload.
+// are declared; GitHub adds fields freely, and unknown keys are kept in the stored payload. Each
+// delivery is parsed by one of these schemas (src/webhooks/classify-delivery.ts): its event's when
+// the event is handled (each carries the envelope's fields too), else the envelope.
 // Shapes: https://docs.github.com/en/webhooks/webhook-events-and-payloads (the examples are in
 // test/fixtures/webhooks/).
 
@@ -13,9 +15,11 @@ export const repositorySchema = z.object({
   full_name: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'expected owner/name'),
 });
 
+const action = z.string().max(100);
+
 /** What every delivery may carry: the repository (absent for organization-level hooks) and an action. */
 export const envelopeSchema = z.object({
-  action: z.string().max(100).optional(),
+  action: action.optional(),
   repository: repositorySchema.optional(),
 });
 
@@ -34,20 +38,20 @@ export const releaseEventSchema = z.object({
     .nullish(),
   repository: repositorySchema,
 });
-export type ReleaseEvent = z.infer<typeof releaseEventSchema>;
 
 /** `create` and `delete`: `ref` is the short name (`v1.2.3`, not `refs/tags/v1.2.3`). */
 export const refEventSchema = z.object({
+  action: action.optional(),
   ref: z.string().min(1),
   ref_type: z.string().min(1),
   repository: repositorySchema,
 });
-export type RefEvent = z.infer<typeof refEventSchema>;
 
 const sha = z.string().regex(/^[0-9a-f]{40}$/, 'expected a 40-character hex sha');
 
 /** `push`: `ref` is fully qualified; a deleted ref has `after` all zeros. */
 export const pushEventSchema = z.object({
+  action: action.optional(),
   ref: z.string().min(1),
   before: sha,
   after: sha,
@@ -56,4 +60,3 @@ export const pushEventSchema = z.object({
   forced: z.boolean(),
   repository: repositorySchema,
 });
-export type PushEvent = z.infer<typeof pushEventSchema>;
