@@ -37,6 +37,8 @@ export async function startApi(config: Config, databaseUrl: string, logger: Logg
     maxConnections: config.JOBS_POOL_SIZE ?? API_JOBS_POOL_SIZE,
     // Enqueueing (webhook intake, admin syncs) fails within the same bound as queries.
     connectionTimeoutMs: 2_000,
+    // It only enqueues: no worker here to wake.
+    listen: false,
   });
   await boss.start();
   const stopCollecting = collectDatabaseMetrics(db, boss);

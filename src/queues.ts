@@ -54,6 +54,12 @@ export type BossOptions = {
   supervise?: boolean;
   /** Bounds opening a connection and waiting for a free one of pg-boss's pool (node-postgres). */
   connectionTimeoutMs?: number;
+  /**
+   * LISTEN for new jobs (default true): what wakes a worker at once. A process that only enqueues
+   * (the API) passes false: every commit that enqueues NOTIFYs, and a listener would be woken, in
+   * PostgreSQL and in the process, by each of its own commits for nothing.
+   */
+  listen?: boolean;
 };
 
 export function createBoss(url: string, options: BossOptions): PgBoss {
@@ -62,7 +68,7 @@ export function createBoss(url: string, options: BossOptions): PgBoss {
     application_name: options.applicationName,
     max: options.maxConnections,
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
-    useListenNotify: true,
+    useListenNotify: options.listen ?? true,
     supervise: options.supervise ?? false,
     // The supervising pass finds jobs whose worker stopped heart-beating and refreshes the queue
     // counts that release_registry_jobs exports: every 15 s rather than pg-boss's default minute.
