@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import pg from 'pg';
@@ -30,6 +30,8 @@ import { cpuAccountingAvailable, cpuBetween, cpuSnapshot } from './support/proce
 // land on one side only); medians are reported, and the ratio is the median of the rounds' ratios.
 // Where /proc is readable, the CPU each delivery cost is reported too: the server process, its
 // PostgreSQL backends (found by application_name) and the load generator (this process).
+// BENCH_BASELINE=<directory of another checkout with the same migrations> adds that checkout's
+// `api` as a third endpoint in the same rounds: before/after figures from the same run conditions.
 // Then freshness (below). Standalone: `node test/bench/webhook-intake.ts [intake|freshness]`
 // (PostgreSQL from TEST_DATABASE_URL, else DATABASE_URL, else 127.0.0.1:5432); it creates and drops
 // its own databases.
@@ -49,6 +51,8 @@ export type IntakeFigures = {
   intake: EndpointFigures;
   /** Median of the rounds' intake / bare ratios (each pair measured back to back). */
   ratio: number;
+  /** The intake of BENCH_BASELINE's checkout, measured in the same rounds. */
+  baseline: { directory: string; figures: EndpointFigures; ratio: number } | null;
   /** The same rows and jobs written without HTTP: what the database alone sustains. */
   databaseOnly: { deliveriesPerSecond: number; batchSize: number };
   storedDeliveries: number;
@@ -191,6 +195,43 @@ async function startApiProcess(database: TestDatabase): Promise<{ url: string; a
   return { url: String(listening.url).replace('localhost', '127.0.0.1'), api };
 }
 
+const BASELINE_APPLICATION = 'release-registry-baseline';
+
+/** Another checkout's `api` on the same database, its pool under an application name of its own. */
+function startBaselineApi(directory: string, database: TestDatabase): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
+  const url = new URL(database.url);
+  url.searchParams.set('application_name', BASELINE_APPLICATION);
+  const child = spawn(process.execPath, [join(directory, 'src', 'cli.ts'), 'api'], {
+    cwd: directory,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: url.toString(), PORT: '0', GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the baseline api exited with ${code}`)));
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+      for (const line of output.split('\n')) {
+        const listening = /"msg":"api listening"/.test(line) ? (JSON.parse(line) as { url: string }) : null;
+        if (listening === null) continue;
+        child.stdout.removeAllListeners('data');
+        child.stdout.resume();
+        resolve({
+          url: listening.url.replace('localhost', '127.0.0.1'),
+          pid: child.pid!,
+          stop: () =>
+            new Promise((done) => {
+              child.removeAllListeners('exit');
+              child.once('exit', () => done());
+              child.kill('SIGTERM');
+            }),
+        });
+        return;
+      }
+    });
+  });
+}
+
 const count = z.object({ count: z.number() });
 
 export async function benchWebhookIntake(): Promise<IntakeFigures> {
@@ -201,30 +242,39 @@ export async function benchWebhookIntake(): Promise<IntakeFigures> {
     const signed = await signedRequest({ event: 'release', payload: fixturePayload('release/published', { repository: TRACKED_REPOSITORY, tag: 'v1.2.3' }) });
     const { 'x-github-delivery': _id, ...headers } = signed.headers;
 
+    const baselineDirectory = process.env.BENCH_BASELINE;
     const bare = await startBareServer();
     const { url, api } = await startApiProcess(database);
+    const baseline = baselineDirectory === undefined ? null : await startBaselineApi(baselineDirectory, database);
     const ceilingRounds: LoadFigures[] = [];
     const intakeRounds: LoadFigures[] = [];
+    const baselineRounds: LoadFigures[] = [];
+    const backends = async (applicationName: string) => [
+      ...(await database.db.anyFirst(sql.type(z.object({ pid: z.number() }))`
+        SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE ${applicationName}`)),
+    ];
     try {
       const bareTarget: Target = { url: bare.url, pids: async () => ({ server: bare.pid, database: [] }) };
-      const intakeTarget: Target = {
-        url,
-        pids: async () => ({
-          server: api.child.pid!,
-          database: [
-            ...(await database.db.anyFirst(sql.type(z.object({ pid: z.number() }))`
-              SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'release-registry-api%'`)),
-          ],
-        }),
-      };
+      const intakeTarget: Target = { url, pids: async () => ({ server: api.child.pid!, database: await backends('release-registry-api%') }) };
+      const baselineTarget: Target | null =
+        baseline === null ? null : { url: baseline.url, pids: async () => ({ server: baseline.pid, database: await backends(BASELINE_APPLICATION) }) };
       await load(bareTarget, signed.body, headers, WARMUP_SECONDS);
       await load(intakeTarget, signed.body, headers, WARMUP_SECONDS);
+      if (baselineTarget !== null) await load(baselineTarget, signed.body, headers, WARMUP_SECONDS);
+      const targets: Array<[Target, LoadFigures[]]> = [
+        [bareTarget, ceilingRounds],
+        [intakeTarget, intakeRounds],
+        ...(baselineTarget === null ? [] : [[baselineTarget, baselineRounds] as [Target, LoadFigures[]]]),
+      ];
       for (let round = 0; round < ROUNDS; round += 1) {
-        ceilingRounds.push(await load(bareTarget, signed.body, headers, DURATION_SECONDS));
-        intakeRounds.push(await load(intakeTarget, signed.body, headers, DURATION_SECONDS));
+        // Every other round in reverse, so that no endpoint always runs right after the same one.
+        for (const [target, rounds] of round % 2 === 0 ? targets : [...targets].reverse()) {
+          rounds.push(await load(target, signed.body, headers, DURATION_SECONDS));
+        }
       }
     } finally {
       await bare.stop();
+      await baseline?.stop();
       api.child.kill('SIGTERM');
       await api.exited;
     }
@@ -235,6 +285,14 @@ export async function benchWebhookIntake(): Promise<IntakeFigures> {
       ceiling: { median: medianFigures(ceilingRounds), rounds: ceilingRounds },
       intake: { median: medianFigures(intakeRounds), rounds: intakeRounds },
       ratio: median(intakeRounds.map((round, index) => round.requestsPerSecond / ceilingRounds[index]!.requestsPerSecond)),
+      baseline:
+        baselineDirectory === undefined
+          ? null
+          : {
+              directory: baselineDirectory,
+              figures: { median: medianFigures(baselineRounds), rounds: baselineRounds },
+              ratio: median(baselineRounds.map((round, index) => round.requestsPerSecond / ceilingRounds[index]!.requestsPerSecond)),
+            },
       databaseOnly: { deliveriesPerSecond: databaseOnlyRate, batchSize: DATABASE_ONLY_BATCH },
       storedDeliveries,
       storedJobs,
@@ -360,11 +418,17 @@ export function formatIntakeFigures(figures: IntakeFigures): string {
     `|${'-'.repeat(46)}|-------------|--------|--------|--------|${cpuRule}`,
     row('bare Koa: verify signature, answer 202', figures.ceiling.median),
     row('intake: verify, store delivery + job, 202', figures.intake.median),
+    ...(figures.baseline === null ? [] : [row(`baseline intake (${basename(figures.baseline.directory)})`, figures.baseline.figures.median)]),
     `| ${`database only: same writes, ${figures.databaseOnly.batchSize}/tx, no HTTP`.padEnd(44)} | ${figures.databaseOnly.deliveriesPerSecond.toFixed(0).padStart(10)} |        |        |        |`,
     ...(figures.intake.median.cpu === null ? [] : ['CPU columns: milliseconds of CPU per delivery answered (server process, its PostgreSQL backends, autocannon)']),
     `rounds, bare / intake deliveries/s: ${perRound}`,
     `ratio intake / bare: ${figures.ratio.toFixed(2)} (target >= 0.5); intake / database only: ${(figures.intake.median.requestsPerSecond / figures.databaseOnly.deliveriesPerSecond).toFixed(2)}`,
-    `the intake runs (warm-up included) stored ${figures.storedDeliveries} deliveries with ${figures.storedJobs} jobs`,
+    ...(figures.baseline === null
+      ? []
+      : [
+          `baseline ${figures.baseline.directory}: ratio ${figures.baseline.ratio.toFixed(2)}; rounds ${figures.baseline.figures.rounds.map((round) => round.requestsPerSecond.toFixed(0)).join(', ')}`,
+        ]),
+    `the intake runs (warm-up included${figures.baseline === null ? '' : ', the baseline\'s too'}) stored ${figures.storedDeliveries} deliveries with ${figures.storedJobs} jobs`,
   ].join('\n');
 }
 
