@@ -13,6 +13,10 @@ import type { FakeRepository } from './support/fake-github/index.ts';
 import { releaseRows, startFakeIngestion, type FakeIngestion } from './support/ingestion.ts';
 import { runCli } from './support/processes.ts';
 import { widgetProduct } from './support/webhooks.ts';
+import { quietLogger } from './support/database.ts';
+import { fakeClient } from './support/github.ts';
+import { githubTagStateReader } from '../src/webhooks/tag-states.ts';
+import { createDeliveryProcessor, type DeliveryJob } from '../workers/process-deliveries.ts';
 
 // The intake stores a transaction's deliveries under one process-delivery job. Each delivery of a
 // job still gets its own outcome: one that fails does not fail the others, a retry of the job
@@ -196,6 +200,29 @@ batches('a delivery that names another job (replayed or deferred meanwhile) is l
   await app.workerBoss.insert(QUEUES.processDelivery, [{ id: owned.jobId, data: deliveryJobData([owned.deliveryId]) }]);
   await app.settled([owned.deliveryId]);
   assert.is((await states(app, [owned.deliveryId]))[0]?.attempts, 1, 'its own job worked it');
+});
+
+batches('two jobs of one batch naming the same delivery: the one it names works it, the other leaves it', async (context) => {
+  const { app } = context;
+  const owned = await storeBatchWithoutJob(context, { product: 'widget', repo: app.repo, tag: 'v4.1.0' });
+  const processor = createDeliveryProcessor({
+    db: app.database.db,
+    boss: app.workerBoss,
+    logger: quietLogger,
+    readTagStates: githubTagStateReader(fakeClient(app.fake)),
+  });
+  const job = (id: string) => ({ id, data: deliveryJobData([owned.deliveryId]), retryCount: 0, retryLimit: 2, sourceRootId: null }) as unknown as DeliveryJob;
+  const stranger = randomUUID();
+  // The stranger first: the delivery must still go to its own job, not to the first that names it.
+  const results = await processor([job(stranger), job(owned.jobId)]);
+  assert.equal(results, [
+    { id: stranger, status: 'completed', output: { processed: 0, ignored: 0, deferred: 0, failed: 0 } },
+    { id: owned.jobId, status: 'completed', output: { processed: 1, ignored: 0, deferred: 0, failed: 0 } },
+  ]);
+  const [after] = await states(app, [owned.deliveryId]);
+  assert.is(after?.status, 'processed');
+  assert.is(after?.attempts, 1);
+  assert.ok(await hasRelease(app, 'widget', 'v4.1.0'));
 });
 
 batches('a job enqueued before batching ({ deliveryId }) is still worked', async (context) => {

@@ -63,9 +63,9 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
 
   return async (jobs) => {
     const results = new Map<string, JobResult>();
-    /** The job each claimed delivery is worked for, and that job's own deliveries. */
-    const jobOf = new Map<string, DeliveryJob>();
-    const claims: Array<DeliveryClaim & { retryFailed: boolean }> = [];
+    /** The job of each owner (the job id deliveries name), and what each job asks to claim. */
+    const jobByOwner = new Map<string, DeliveryJob>();
+    const claims = new Map<string, DeliveryClaim & { retryFailed: boolean }>();
     for (const job of jobs) {
       // Job data crosses a boundary too (anything may have enqueued it): parsed once, here.
       const data = deliveryJobDataSchema.safeParse(job.data);
@@ -77,15 +77,18 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
       // Deliveries name the job that stored them. A job moved back from the dead-letter queue is a
       // new job whose root is that one, and it retries what its root failed for good.
       const owner = job.sourceRootId ?? job.id;
-      for (const deliveryId of new Set(data.data.deliveryIds)) {
-        if (jobOf.has(deliveryId)) continue;
-        jobOf.set(deliveryId, job);
-        claims.push({ deliveryId, jobId: owner, retryFailed: job.sourceRootId != null });
+      if (!jobByOwner.has(owner)) jobByOwner.set(owner, job);
+      for (const deliveryId of data.data.deliveryIds) {
+        // Two jobs of this batch may name one delivery (a replay while the first is retried): each
+        // asks for it, and the claim gives it to the one it names.
+        claims.set(`${deliveryId}\n${owner}`, { deliveryId, jobId: owner, retryFailed: job.sourceRootId != null });
       }
     }
 
     // A job whose deliveries are all finished (or gone, or moved to another job) has nothing to do.
-    const deliveries = await claimDeliveries(db, claims);
+    const deliveries = await claimDeliveries(db, [...claims.values()]);
+    /** The job each claimed delivery is worked for: the one it names. */
+    const jobOf = new Map(deliveries.map((delivery) => [delivery.deliveryId, jobByOwner.get(delivery.jobId!)!]));
     const outcomes = new Map<string, DeliveryOutcome>();
     const claimOf = (delivery: StoredDelivery): DeliveryClaim => ({ deliveryId: delivery.deliveryId, jobId: delivery.jobId! });
 
