@@ -11,6 +11,7 @@ import { markReady, setBuildInfo } from '../src/metrics/metrics.ts';
 import type { ProductDefinition } from '../src/products.ts';
 import { createBoss } from '../src/queues.ts';
 import { startMetricsServer, type RunningMetricsServer } from './metrics-server.ts';
+import { startSyncs } from './start-syncs.ts';
 
 export type RunningWorker = { boss: PgBoss; lifecycle: Lifecycle; metricsUrl: string | undefined; stop: () => Promise<void> };
 
@@ -63,6 +64,8 @@ export async function startWorker(
     });
   }
 
+  const syncs = await startSyncs({ config, db, boss, logger });
+
   // Job handlers (boss.work) are registered above this point: ready means working the queues.
   lifecycle.markReady();
   const startToReadySeconds = markReady('worker');
@@ -72,6 +75,7 @@ export async function startWorker(
   const stop = () =>
     (stopping ??= (async () => {
       lifecycle.markStopping();
+      await syncs.stop();
       // graceful: handlers get the grace period to finish; pg-boss then fails what is still active
       // ("pg-boss shut down while active"), which hands those jobs back for a retry rather than
       // leaving them active until they expire. The rest of SHUTDOWN_TIMEOUT_MS closes the pools.

@@ -164,14 +164,37 @@ export async function tombstoneTagsNotSeenInRun(db: Queryable, productId: number
   return tombstoned.length;
 }
 
+export type ReleaseWriteResult = {
+  /** Releases added or whose fields changed (their tags' release fields were refreshed). */
+  written: number;
+  added: number;
+  /** Releases already stored with exactly these fields (and not marked deleted). */
+  unchanged: number;
+};
+
+/**
+ * After a complete listing of the tag refs, kept in sync_ref_listing, tombstones every live tag it
+ * does not name. Rows written since `listedAt` (the database time the listing was taken) are
+ * spared: a webhook may have brought such a tag back after the listing was read.
+ */
+export async function tombstoneTagsNotInRefListing(db: Queryable, productId: number, listedAt: Date): Promise<number> {
+  const tombstoned = await db.any(sql.type(z.object({ tag: z.string() }))`
+    UPDATE releases r SET deleted_at = now(), updated_at = now()
+    WHERE r.product_id = ${productId} AND r.deleted_at IS NULL AND r.updated_at < ${listedAt.toISOString()}::timestamptz
+      AND NOT EXISTS (SELECT 1 FROM sync_ref_listing s WHERE s.product_id = ${productId} AND s.tag = r.tag)
+    RETURNING r.tag`);
+  if (tombstoned.length > 0) await refreshCanonical(db, productId, { tags: tombstoned.map((row) => row.tag) });
+  return tombstoned.length;
+}
+
 /** Upserts GitHub releases and refreshes the release fields of the tags they name (old and new). */
 export async function upsertGithubReleases(
   db: Queryable,
   productId: number,
   releases: readonly GithubReleaseFact[],
   options: { syncRunId?: number | null } = {},
-): Promise<{ written: number }> {
-  if (releases.length === 0) return { written: 0 };
+): Promise<ReleaseWriteResult> {
+  if (releases.length === 0) return { written: 0, added: 0, unchanged: 0 };
   const unique = new Map(releases.map((release) => [release.id, release]));
   const rows = [...unique.values()].map((release) => [
     release.id,
@@ -184,36 +207,56 @@ export async function upsertGithubReleases(
     release.htmlUrl,
   ]);
   const runId = options.syncRunId ?? null;
-  const affected = await db.any(sql.type(z.object({ tag: z.string(), changed: z.boolean() }))`
+  const outcome = await db.one(sql.type(z.object({ tags: z.array(z.string()), written: z.number(), added: z.number(), unchanged: z.number() }))`
     WITH input AS (
-      SELECT * FROM ${sql.unnest(rows, ['int8', 'text', 'text', 'bool', 'bool', 'text', 'text', 'text'])}
+      SELECT github_release_id, tag_name, name, draft, prerelease, created_at::timestamptz AS created_at,
+             published_at::timestamptz AS published_at, html_url
+      FROM ${sql.unnest(rows, ['int8', 'text', 'text', 'bool', 'bool', 'text', 'text', 'text'])}
         AS t(github_release_id, tag_name, name, draft, prerelease, created_at, published_at, html_url)
     ),
     previous AS (
-      SELECT g.github_release_id, g.tag_name FROM github_releases g JOIN input i USING (github_release_id)
+      SELECT g.github_release_id, g.tag_name,
+             (g.tag_name, g.name, g.draft, g.prerelease, g.created_at, g.published_at, g.html_url, g.deleted_at IS NULL)
+               IS NOT DISTINCT FROM (i.tag_name, i.name, i.draft, i.prerelease, i.created_at, i.published_at, i.html_url, true) AS same
+      FROM github_releases g JOIN input i USING (github_release_id)
       WHERE g.product_id = ${productId}
     ),
     upserted AS (
       INSERT INTO github_releases AS g (product_id, github_release_id, tag_name, name, draft, prerelease, created_at, published_at, html_url, seen_in_sync_run)
-      SELECT ${productId}, github_release_id, tag_name, name, draft, prerelease, created_at::timestamptz, published_at::timestamptz, html_url, ${runId}::bigint
+      SELECT ${productId}, github_release_id, tag_name, name, draft, prerelease, created_at, published_at, html_url, ${runId}::bigint
       FROM input
       ON CONFLICT (product_id, github_release_id) DO UPDATE SET
         tag_name = excluded.tag_name, name = excluded.name, draft = excluded.draft, prerelease = excluded.prerelease,
         created_at = excluded.created_at, published_at = excluded.published_at, html_url = excluded.html_url,
         deleted_at = NULL,
         seen_in_sync_run = coalesce(excluded.seen_in_sync_run, g.seen_in_sync_run),
-        updated_at = now()
+        updated_at = CASE
+          WHEN (g.tag_name, g.name, g.draft, g.prerelease, g.created_at, g.published_at, g.html_url, g.deleted_at IS NULL)
+            IS DISTINCT FROM (excluded.tag_name, excluded.name, excluded.draft, excluded.prerelease, excluded.created_at,
+                              excluded.published_at, excluded.html_url, true)
+          THEN now() ELSE g.updated_at END
       WHERE (g.tag_name, g.name, g.draft, g.prerelease, g.created_at, g.published_at, g.html_url, g.deleted_at IS NULL, g.seen_in_sync_run)
         IS DISTINCT FROM (excluded.tag_name, excluded.name, excluded.draft, excluded.prerelease, excluded.created_at, excluded.published_at,
                           excluded.html_url, true, coalesce(excluded.seen_in_sync_run, g.seen_in_sync_run))
       RETURNING g.github_release_id, g.tag_name
+    ),
+    -- Rows whose only change is the sync run that saw them touch no release fields.
+    changed AS (
+      SELECT u.github_release_id, u.tag_name FROM upserted u LEFT JOIN previous p USING (github_release_id)
+      WHERE p.github_release_id IS NULL OR NOT p.same
+    ),
+    affected AS (
+      SELECT tag_name AS tag FROM changed
+      UNION SELECT p.tag_name FROM previous p JOIN changed c USING (github_release_id) WHERE p.tag_name <> c.tag_name
     )
-    SELECT tag_name AS tag, true AS changed FROM upserted
-    UNION SELECT p.tag_name, true FROM previous p JOIN upserted u USING (github_release_id) WHERE p.tag_name <> u.tag_name`);
-  const tags = [...new Set(affected.map((row) => row.tag))];
-  await refreshDerivedFields(db, productId, tags);
-  await refreshCanonical(db, productId, { tags });
-  return { written: affected.length };
+    SELECT
+      (SELECT coalesce(array_agg(tag), '{}') FROM affected) AS tags,
+      (SELECT count(*) FROM changed)::int AS written,
+      (SELECT count(*) FROM input i WHERE NOT EXISTS (SELECT 1 FROM previous p WHERE p.github_release_id = i.github_release_id))::int AS added,
+      (SELECT count(*) FROM previous WHERE same)::int AS unchanged`);
+  await refreshDerivedFields(db, productId, outcome.tags);
+  await refreshCanonical(db, productId, { tags: outcome.tags });
+  return { written: outcome.written, added: outcome.added, unchanged: outcome.unchanged };
 }
 
 /** Marks GitHub releases deleted (a release `deleted` event, or absence from a complete listing). */
