@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { JobResult, JobWithMetadata, PgBoss } from 'pg-boss';
 import { bossDatabase } from '../src/db/boss-database.ts';
 import type { Database } from '../src/db/pool.ts';
@@ -94,13 +95,17 @@ export async function runSyncJob(options: SyncWorkerOptions, job: SyncJob): Prom
     return finish('completed', { id: job.id, status: 'completed', output: attempt.result });
   }
   if (attempt.outcome === 'deferred') {
-    const next = await db.transaction(async (transaction) => {
-      await boss.complete(QUEUES.syncProduct, { id: job.id, retryCount: job.retryCount }, attempt.result, { db: bossDatabase(transaction) });
+    const nextJobId = randomUUID();
+    const output = { ...attempt.result, nextJobId };
+    await db.transaction(async (transaction) => {
+      await boss.complete(QUEUES.syncProduct, { id: job.id, retryCount: job.retryCount }, output, { db: bossDatabase(transaction) });
       const deferred: SyncJobData = { product: data.product, reason: data.reason, ...(data.mode ? { mode: data.mode } : {}) };
-      return enqueueSync(boss, deferred, { startAfter: attempt.resetAt, db: transaction });
+      const next = await enqueueSync(boss, deferred, { id: nextJobId, startAfter: attempt.resetAt, db: transaction });
+      // Nothing else can hold the key while this job was active; if something does, it runs the sync.
+      if (next.alreadyQueued) logger.warn({ jobId: job.id, product: product.name }, 'another sync job holds the product: it will resume the run');
     });
-    logger.warn({ ...logFields, nextJobId: next.jobId || null }, 'sync deferred until the GitHub rate limit resets');
-    return finish('deferred', { id: job.id, status: 'completed', output: { ...attempt.result, nextJobId: next.jobId || null } });
+    logger.warn({ ...logFields, nextJobId }, 'sync deferred until the GitHub rate limit resets');
+    return finish('deferred', { id: job.id, status: 'completed', output });
   }
   const error = attempt.error;
   const permanent = error instanceof AppError && !error.retryable;

@@ -27,10 +27,11 @@ export type EnqueuedSync = { jobId: string; alreadyQueued: boolean };
  * answers null): the queued one, else the running one. The blocking job can finish between the
  * refusal and the lookup, hence the few tries.
  */
-export async function enqueueSync(boss: PgBoss, data: SyncJobData, options: { startAfter?: Date; db?: Queryable } = {}): Promise<EnqueuedSync> {
+export async function enqueueSync(boss: PgBoss, data: SyncJobData, options: { id?: string; startAfter?: Date; db?: Queryable } = {}): Promise<EnqueuedSync> {
   for (let attempt = 0; attempt < 3; attempt += 1) {
     const id = await boss.send(QUEUES.syncProduct, data, {
       singletonKey: data.product,
+      ...(options.id ? { id: options.id } : {}),
       ...(options.startAfter ? { startAfter: options.startAfter } : {}),
       ...(options.db ? { db: bossDatabase(options.db) } : {}),
     });

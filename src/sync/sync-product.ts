@@ -254,8 +254,12 @@ class SyncRun {
         }
       }
       if (buffer.length > 0 || dropped > 0 || inflight === undefined) flush(buffer, dropped, cursor);
-    } finally {
+    } catch (error) {
+      // GitHub stopped answering (a spent rate limit, an outage): keep the pages already read, so
+      // the next attempt goes on after them.
+      if (buffer.length > 0) flush(buffer, dropped, cursor);
       await inflight?.catch(() => undefined);
+      throw error;
     }
     await inflight;
     await this.#write(async () => ({ phase: 'tags', cursor: null, progress: { ...this.#progress, tagStep: 'recheck' } }));

@@ -157,3 +157,35 @@ export function comparable(row: ExpectedRow | ReleaseRow | undefined) {
     releaseId: row.releaseId,
   };
 }
+
+/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * pg-boss installed in the test database, a boss on it, and the sync handler working the queue
+ * with a client of the fake. `queue` overrides the sync queue's options (tests shorten retries).
+ */
+export async function startTestSyncWorker(
+  database: { url: string; db: Database },
+  fake: FakeGitHub,
+  options: { queue?: Record<string, unknown>; client?: () => GitHubClient; work?: boolean } = {},
+) {
+  const { installQueues, createBoss, QUEUES } = await import('../../src/queues.ts');
+  const { startSyncWorker } = await import('../../workers/sync-worker.ts');
+  await installQueues(database.url, quietLogger);
+  const boss = createBoss(database.url, { logger: quietLogger, applicationName: 'release-registry-test-boss', maxConnections: 4, supervise: true });
+  await boss.start();
+  if (options.queue) await boss.updateQueue(QUEUES.syncProduct, options.queue);
+  if (options.work ?? true) {
+    await startSyncWorker({ db: database.db, boss, logger: quietLogger, createClient: options.client ?? (() => fakeClient(fake)), pollingIntervalSeconds: 0.5 });
+  }
+  return { boss, stop: () => boss.stop({ graceful: false, close: true }) };
+}
