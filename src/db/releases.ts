@@ -90,11 +90,19 @@ export async function upsertTags(
       WHERE r.product_id = ${product.id}
     ),
     upserted AS (
+      -- A new row gets the derived fields and the canonical flag it will have in the common case (a
+      -- version first seen, no GitHub release yet), so that the refreshes below, which decide, find
+      -- nothing to change: a backfill writes each row and its change log entry once, not three times.
       INSERT INTO releases AS r (product_id, tag, version, major, minor, patch, prerelease, build, prerelease_key,
-                                 ref_sha, git_sha, tagged_at, seen_in_sync_run)
-      SELECT ${product.id}, tag, version, major, minor, patch, prerelease::text[], build::text[], decode(substr(prerelease_key, 3), 'hex'),
-             ref_sha, git_sha, tagged_at::timestamptz, ${runId}::bigint
-      FROM input
+                                 ref_sha, git_sha, tagged_at, seen_in_sync_run, is_development, public, promoted_at, is_canonical)
+      SELECT ${product.id}, i.tag, i.version, i.major, i.minor, i.patch, i.prerelease::text[], i.build::text[], decode(substr(i.prerelease_key, 3), 'hex'),
+             i.ref_sha, i.git_sha, i.tagged_at::timestamptz, ${runId}::bigint,
+             cardinality(i.prerelease::text[]) > 0, p.plain_tags_public, CASE WHEN p.plain_tags_public THEN i.tagged_at::timestamptz END,
+             row_number() OVER (
+               PARTITION BY i.version ORDER BY cardinality(i.build::text[]) > 0, i.tag <> 'v' || i.version, i.tag <> i.version, i.tag COLLATE "C"
+             ) = 1
+             AND NOT EXISTS (SELECT 1 FROM releases e WHERE e.product_id = ${product.id} AND e.version = i.version)
+      FROM input i JOIN products p ON p.id = ${product.id}
       ON CONFLICT (product_id, tag) DO UPDATE SET
         version = excluded.version, major = excluded.major, minor = excluded.minor, patch = excluded.patch,
         prerelease = excluded.prerelease, build = excluded.build, prerelease_key = excluded.prerelease_key,

@@ -43,7 +43,7 @@ import { describeRun, newProgress, withRequests, type RunProgress, type SyncRunR
 /** Days between two complete listings of every release (the releases probe sees only the newest 100). */
 export const FULL_RELEASE_PASS_INTERVAL_MS = 24 * 3600 * 1000;
 /** GraphQL tag pages written per transaction: fewer, larger transactions; at most this much is redone after a kill. */
-export const TAG_PAGES_PER_WRITE = 5;
+export const TAG_PAGES_PER_WRITE = 10;
 /** Refs added to sync_ref_listing per statement. */
 const REF_BATCH = 2_000;
 
@@ -150,7 +150,10 @@ class SyncRun {
    * One write transaction: the product's lock, the change source, `work`, then the run's progress
    * (fenced on the owner). `work` returns the progress to save, built from the current one.
    */
-  async #write(work: (db: Queryable) => Promise<Omit<ProgressUpdate, 'progress'> & { progress: RunProgress }>): Promise<void> {
+  async #write(
+    work: (db: Queryable) => Promise<Omit<ProgressUpdate, 'progress'> & { progress: RunProgress }>,
+    options: { tagListing?: boolean } = {},
+  ): Promise<void> {
     const started = performance.now();
     await this.#options.db.transaction(async (transaction) => {
       await lockProductReleases(transaction, this.#product.id);
@@ -159,13 +162,20 @@ class SyncRun {
       if (this.#identity !== undefined && !this.#identityRecorded) {
         await recordRepositoryIdentity(transaction, [this.#product.id], { id: this.#identity.databaseId, fullName: this.#identity.nameWithOwner });
       }
-      update.progress = { ...update.progress, writeMs: update.progress.writeMs + (performance.now() - started) };
       await saveRunProgress(transaction, this.#product.id, this.#options.owner, update);
       this.#run.progress = update.progress;
       this.#run.phase = update.phase;
       this.#run.cursor = update.cursor;
     });
     if (this.#identity !== undefined) this.#identityRecorded = true;
+    // Whole transactions, commit included; saved with the next write.
+    const elapsed = performance.now() - started;
+    const progress = this.#run.progress;
+    this.#run.progress = {
+      ...progress,
+      writeMs: progress.writeMs + elapsed,
+      tagListingWriteMs: (progress.tagListingWriteMs ?? 0) + (options.tagListing ? elapsed : 0),
+    };
   }
 
   // --- tags ------------------------------------------------------------------------------------
@@ -235,7 +245,7 @@ class SyncRun {
               },
             },
           };
-        });
+        }, { tagListing: true });
       })();
       // Awaited before the next write or at the end; never left unobserved meanwhile.
       write.catch(() => undefined);

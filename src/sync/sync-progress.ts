@@ -49,6 +49,8 @@ export type RunProgress = {
   requests: { total: number; notModified: number; points: { core: number; graphql: number } };
   /** Milliseconds spent in write transactions (for the write throughput). */
   writeMs: number;
+  /** Of which in the transactions that write GraphQL tag pages (no GitHub request inside). */
+  tagListingWriteMs?: number;
 };
 
 export function emptyCounts(): SyncCounts {
@@ -99,6 +101,7 @@ export type SyncRunResult = {
   /** Wall time of this attempt. */
   durationMs: number;
   writeMs: number;
+  tagListingWriteMs: number;
   deferredUntil?: string;
   error?: string;
 };
@@ -126,6 +129,7 @@ export function describeRun(
     attempts: progress.attempts,
     durationMs: Math.round(durationMs),
     writeMs: Math.round(progress.writeMs),
+    tagListingWriteMs: Math.round(progress.tagListingWriteMs ?? 0),
     ...(extra.deferredUntil ? { deferredUntil: extra.deferredUntil.toISOString() } : {}),
     ...(extra.error ? { error: extra.error } : {}),
   };
