@@ -38,7 +38,14 @@ export async function setChangeSource(db: Queryable, source: ChangeSource): Prom
   await db.query(sql.unsafe`SELECT set_config('release_registry.change_source', ${source}, true)`);
 }
 
-const tagCounts = z.object({ added: z.number(), updated: z.number(), moved: z.number(), revived: z.number(), written: z.number() });
+const tagCounts = z.object({
+  added: z.number(),
+  updated: z.number(),
+  moved: z.number(),
+  revived: z.number(),
+  written: z.number(),
+  refresh: z.array(z.string()),
+});
 
 /**
  * Inserts or updates the rows of `tags` that are releases of `product` (tags its pattern does not
@@ -80,28 +87,37 @@ export async function upsertTags(
 
   const runId = options.syncRunId ?? null;
   const counts = await db.one(sql.type(tagCounts)`
-    WITH input AS (
+    WITH raw AS (
       SELECT * FROM ${sql.unnest(rows, ['text', 'text', 'int8', 'int8', 'int8', 'text', 'text', 'text', 'text', 'text', 'text'])}
         AS t(tag, version, major, minor, patch, prerelease, build, prerelease_key, ref_sha, git_sha, tagged_at)
     ),
+    -- A version carried by another tag (stored, or in this batch): which tag is canonical is for
+    -- refreshCanonical to decide. Otherwise a new row is its version's canonical tag.
+    -- The lookups below are per input row through the indexes (LATERAL, LIMIT 1): a batch costs the
+    -- same whether the product has a thousand rows or a million, whatever the planner's statistics
+    -- say (right after a backfill started they say the table is empty, and it would scan it).
+    input AS (
+      SELECT raw.*, (count(*) OVER (PARTITION BY raw.version) > 1
+                     OR (SELECT true FROM releases e WHERE e.product_id = ${product.id} AND e.version = raw.version LIMIT 1) IS NOT NULL) AS contested
+      FROM raw
+    ),
     existing AS (
       SELECT r.tag, r.ref_sha, r.git_sha, r.tagged_at, r.deleted_at
-      FROM releases r JOIN input i ON i.tag = r.tag
-      WHERE r.product_id = ${product.id}
+      FROM input i CROSS JOIN LATERAL (
+        SELECT r.tag, r.ref_sha, r.git_sha, r.tagged_at, r.deleted_at FROM releases r
+        WHERE r.product_id = ${product.id} AND r.tag = i.tag LIMIT 1
+      ) r
     ),
     upserted AS (
-      -- A new row gets the derived fields and the canonical flag it will have in the common case (a
-      -- version first seen, no GitHub release yet), so that the refreshes below, which decide, find
-      -- nothing to change: a backfill writes each row and its change log entry once, not three times.
+      -- A new row gets the derived fields and the canonical flag it has in the common case (a
+      -- version first seen, no GitHub release yet), and only rows outside that case are refreshed
+      -- below: a backfill writes each row and its change log entry once.
       INSERT INTO releases AS r (product_id, tag, version, major, minor, patch, prerelease, build, prerelease_key,
                                  ref_sha, git_sha, tagged_at, seen_in_sync_run, is_development, public, promoted_at, is_canonical)
       SELECT ${product.id}, i.tag, i.version, i.major, i.minor, i.patch, i.prerelease::text[], i.build::text[], decode(substr(i.prerelease_key, 3), 'hex'),
              i.ref_sha, i.git_sha, i.tagged_at::timestamptz, ${runId}::bigint,
              cardinality(i.prerelease::text[]) > 0, p.plain_tags_public, CASE WHEN p.plain_tags_public THEN i.tagged_at::timestamptz END,
-             row_number() OVER (
-               PARTITION BY i.version ORDER BY cardinality(i.build::text[]) > 0, i.tag <> 'v' || i.version, i.tag <> i.version, i.tag COLLATE "C"
-             ) = 1
-             AND NOT EXISTS (SELECT 1 FROM releases e WHERE e.product_id = ${product.id} AND e.version = i.version)
+             NOT i.contested
       FROM input i JOIN products p ON p.id = ${product.id}
       ON CONFLICT (product_id, tag) DO UPDATE SET
         version = excluded.version, major = excluded.major, minor = excluded.minor, patch = excluded.patch,
@@ -122,21 +138,32 @@ export async function upsertTags(
               IS DISTINCT FROM (excluded.ref_sha, excluded.git_sha, true, excluded.version, coalesce(excluded.seen_in_sync_run, r.seen_in_sync_run))
          OR (excluded.tagged_at IS NOT NULL AND excluded.tagged_at IS DISTINCT FROM r.tagged_at)
       RETURNING r.tag, (r.xmax = 0) AS inserted
+    ),
+    counted AS (
+      SELECT u.tag, u.inserted, i.contested, e.tag IS NOT NULL AS existed,
+        u.inserted AS added,
+        NOT u.inserted AND e.deleted_at IS NOT NULL AS revived,
+        NOT u.inserted AND e.deleted_at IS NULL AND (e.ref_sha, e.git_sha) IS DISTINCT FROM (i.ref_sha, i.git_sha) AS moved,
+        NOT u.inserted AND e.deleted_at IS NULL AND (e.ref_sha, e.git_sha) IS NOT DISTINCT FROM (i.ref_sha, i.git_sha)
+          AND i.tagged_at IS NOT NULL AND i.tagged_at::timestamptz IS DISTINCT FROM e.tagged_at AS updated
+      FROM upserted u JOIN input i ON i.tag = u.tag LEFT JOIN existing e ON e.tag = u.tag
     )
     SELECT
-      count(*) FILTER (WHERE u.inserted)::int AS added,
-      count(*) FILTER (WHERE NOT u.inserted AND e.deleted_at IS NOT NULL)::int AS revived,
-      count(*) FILTER (WHERE NOT u.inserted AND e.deleted_at IS NULL
-                       AND (e.ref_sha, e.git_sha) IS DISTINCT FROM (i.ref_sha, i.git_sha))::int AS moved,
-      count(*) FILTER (WHERE NOT u.inserted AND e.deleted_at IS NULL
-                       AND (e.ref_sha, e.git_sha) IS NOT DISTINCT FROM (i.ref_sha, i.git_sha)
-                       AND i.tagged_at IS NOT NULL AND i.tagged_at::timestamptz IS DISTINCT FROM e.tagged_at)::int AS updated,
-      count(*)::int AS written
-    FROM upserted u JOIN input i ON i.tag = u.tag LEFT JOIN existing e ON e.tag = u.tag`);
+      count(*) FILTER (WHERE added)::int AS added,
+      count(*) FILTER (WHERE revived)::int AS revived,
+      count(*) FILTER (WHERE moved)::int AS moved,
+      count(*) FILTER (WHERE updated)::int AS updated,
+      count(*)::int AS written,
+      -- Rows whose derived fields or canonical flag the insert could not settle: rows that existed,
+      -- contested versions, and tags that already have a GitHub release.
+      coalesce(array_agg(tag) FILTER (
+        WHERE NOT inserted OR contested
+           OR (SELECT true FROM github_releases g WHERE g.product_id = ${product.id} AND g.tag_name = counted.tag LIMIT 1) IS NOT NULL
+      ), '{}') AS refresh
+    FROM counted`);
 
-  const names = rows.map((row) => row[0] as string);
-  await refreshDerivedFields(db, product.id, names);
-  await refreshCanonical(db, product.id, { tags: names });
+  await refreshDerivedFields(db, product.id, counts.refresh);
+  await refreshCanonical(db, product.id, { tags: counts.refresh });
   const changed = counts.added + counts.updated + counts.moved + counts.revived;
   return {
     added: counts.added,

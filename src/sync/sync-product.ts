@@ -258,6 +258,9 @@ class SyncRun {
         dropped += page.dropped;
         cursor = page.endCursor;
         if (buffer.length >= perWrite) {
+          // At most one write in flight while the next batch is read: memory stays bounded when
+          // GitHub answers faster than the database writes.
+          await inflight;
           flush(buffer, dropped, cursor);
           buffer = [];
           dropped = 0;
