@@ -26,5 +26,6 @@ COPY migrations migrations
 USER node
 EXPOSE 8080 9464
 # The Procfile's `web`; run `release` (migrate) and `worker` from the same image with another command
-# (the worker as `node --max-semi-space-size=8 dist/src/cli.js worker`, as in the Procfile).
+# (the worker as `node --max-semi-space-size=8 --optimize-for-size dist/src/cli.js worker`, as in
+# the Procfile).
 CMD ["node", "dist/src/cli.js", "api"]
