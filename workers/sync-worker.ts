@@ -72,7 +72,7 @@ export async function runSyncJob(options: SyncWorkerOptions, job: SyncJob): Prom
   const client = options.createClient();
   let attempt;
   try {
-    attempt = await syncProduct({ db, client, logger, product, owner: job.id, ...(data.mode ? { mode: data.mode } : {}) });
+    attempt = await syncProduct({ db, client, logger, product, owner: job.id, signal: job.signal, ...(data.mode ? { mode: data.mode } : {}) });
   } catch (error) {
     if (error instanceof SyncSupersededError) {
       logger.warn({ jobId: job.id, product: product.name }, 'sync run taken over by another job: stopping without writing');

@@ -24,6 +24,7 @@ import {
   type RunPhase,
   type SyncState,
 } from '../db/sync-state.ts';
+import { disableJit } from '../db/transaction-settings.ts';
 import { findUnseenReleases } from '../db/unseen-releases.ts';
 import { parseTag } from '../domain/version.ts';
 import { GitHubRateLimitedError, SyncSupersededError } from '../errors.ts';
@@ -57,6 +58,8 @@ export type SyncOptions = {
   /** `full` lists everything; absent, the run is incremental once the product has synced once. */
   mode?: RunMode;
   tagPagesPerWrite?: number;
+  /** Aborted when the job is no longer this worker's (pg-boss handed it back): stop before the next write. */
+  signal?: AbortSignal;
 };
 
 export type SyncAttempt =
@@ -155,9 +158,11 @@ class SyncRun {
     options: { tagListing?: boolean } = {},
   ): Promise<void> {
     const started = performance.now();
+    this.#options.signal?.throwIfAborted();
     await this.#options.db.transaction(async (transaction) => {
       await lockProductReleases(transaction, this.#product.id);
       await setChangeSource(transaction, 'sync');
+      await disableJit(transaction);
       const update = await work(transaction);
       if (this.#identity !== undefined && !this.#identityRecorded) {
         await recordRepositoryIdentity(transaction, [this.#product.id], { id: this.#identity.databaseId, fullName: this.#identity.nameWithOwner });
