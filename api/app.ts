@@ -4,9 +4,11 @@ import { MethodNotAllowedError, NotFoundError } from '../src/errors.ts';
 import type { ApiDependencies } from './dependencies.ts';
 import { errorMiddleware } from './error-middleware.ts';
 import { httpMetricsMiddleware } from './http-metrics-middleware.ts';
+import { registerReadApi } from './register-read-api.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerMetricsRoute } from './routes/metrics.ts';
 import { registerVersionRoute } from './routes/version.ts';
+import { registerWebhookRoutes } from './routes/webhooks.ts';
 
 /** The API as a Koa application, without listening: tests and `api/server.ts` both use it. */
 export function createApp(deps: ApiDependencies): Koa {
@@ -36,8 +38,10 @@ export function createApp(deps: ApiDependencies): Koa {
   // One router, so that a path known under another method answers 405 (with Allow), not 404.
   const router = new Router();
   registerHealthRoutes(router, deps);
+  registerWebhookRoutes(router, deps);
   registerVersionRoute(router, deps);
   registerMetricsRoute(router, deps);
+  registerReadApi(router, deps);
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

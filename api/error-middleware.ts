@@ -1,6 +1,6 @@
 import type { Middleware } from 'koa';
 import { asDatabaseUnavailable } from '../src/db/unavailable.ts';
-import { AppError, DatabaseUnavailableError, InvalidInputError, MethodNotAllowedError } from '../src/errors.ts';
+import { AppError, DatabaseUnavailableError, InvalidInputError, MethodNotAllowedError, UnauthorizedError } from '../src/errors.ts';
 import type { Logger } from '../src/logger.ts';
 
 // The one place where errors become HTTP answers. Every error answer has the body
@@ -40,6 +40,7 @@ export function errorMiddleware(logger: Logger): Middleware {
         logger.debug({ method: ctx.method, path: ctx.path, status, code }, 'request rejected');
       }
       if (error instanceof MethodNotAllowedError) ctx.set('Allow', error.allowed.join(', '));
+      if (error instanceof UnauthorizedError && !ctx.response.get('WWW-Authenticate')) ctx.set('WWW-Authenticate', 'Bearer');
       ctx.status = status;
       ctx.type = 'application/json';
       ctx.body = { error: { code, message, ...details } };

@@ -9,6 +9,7 @@ import { collectDatabaseMetrics } from '../src/metrics/database-collectors.ts';
 import { markReady, setBuildInfo } from '../src/metrics/metrics.ts';
 import { createBoss } from '../src/queues.ts';
 import { createApp } from './app.ts';
+import { startLiveCache } from './live-cache.ts';
 
 export type RunningApi = { url: string; port: number; server: Server; lifecycle: Lifecycle; stop: () => Promise<void> };
 
@@ -39,7 +40,8 @@ export async function startApi(config: Config, databaseUrl: string, logger: Logg
   });
   await boss.start();
   const stopCollecting = collectDatabaseMetrics(db, boss);
-  const app = createApp({ config, logger, db, boss, lifecycle });
+  const live = startLiveCache(databaseUrl, logger);
+  const app = createApp({ config, logger, db, boss, lifecycle, cache: live.cache });
   const server = createServer(app.callback());
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
@@ -75,6 +77,7 @@ export async function startApi(config: Config, databaseUrl: string, logger: Logg
       stopCollecting();
       // The API's pg-boss only enqueues: nothing of its own to finish.
       await boss.stop({ graceful: false, close: true });
+      await live.stop();
       await db.end();
       logger.info('api stopped');
     })());

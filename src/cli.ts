@@ -13,6 +13,7 @@ import { loadProductsFile } from './products.ts';
 import { installQueues } from './queues.ts';
 import { parseRedriveArgs, redriveDeadLetters } from './redrive.ts';
 import { runSyncCommand, SYNC_USAGE } from './sync/sync-command.ts';
+import { REPLAY_USAGE, runReplayCommand } from './webhooks/replay-command.ts';
 
 // `release-registry <command>`: the one entry point of every process (see the Procfile).
 
@@ -64,6 +65,11 @@ const COMMANDS: Record<string, Command> = {
       const code = await runSyncCommand(config, logger, args);
       if (code !== 0) process.exitCode = code;
     },
+  },
+  replay: {
+    summary: `queue stored webhook deliveries again (${REPLAY_USAGE})`,
+    role: 'cli',
+    run: async ({ config, logger, args }) => runReplayCommand(config, logger, args),
   },
   start: {
     summary: 'migrate, then run the API and a worker in one process (embedded PostgreSQL without DATABASE_URL)',

@@ -5,12 +5,14 @@ import * as assert from 'uvu/assert';
 import { startWorker } from '../workers/worker.ts';
 import { loadConfig } from '../src/config.ts';
 import { loadProductsFile } from '../src/products.ts';
-import { installQueues, QUEUES } from '../src/queues.ts';
+import { installQueues } from '../src/queues.ts';
 import { createTestDatabase, quietLogger } from './support/database.ts';
 import { ROOT } from './support/processes.ts';
 
 // A stopping worker lets running jobs finish within the grace period and hands back the ones that do
 // not (pg-boss fails them for a retry): no job is left `active` to wait for its expiry.
+
+const SHUTDOWN_QUEUE = 'shutdown-test';
 
 test('stop(): a job that finishes in time completes; one that does not is handed back for a retry', async () => {
   const database = await createTestDatabase({ label: 'worker_shutdown' });
@@ -31,11 +33,13 @@ test('stop(): a job that finishes in time completes; one that does not is handed
         });
       });
     };
+    // A queue of its own: the worker already works process-delivery and sync-product.
+    await worker.boss.createQueue(SHUTDOWN_QUEUE, { retryLimit: 2 });
     const options = { batchSize: 1, pollingIntervalSeconds: 0.5 };
-    await worker.boss.work(QUEUES.processDelivery, options, handler);
-    await worker.boss.work(QUEUES.processDelivery, options, handler);
-    const quick = (await worker.boss.send(QUEUES.processDelivery, { ms: 300 }))!;
-    const slow = (await worker.boss.send(QUEUES.processDelivery, { ms: 60_000 }))!;
+    await worker.boss.work(SHUTDOWN_QUEUE, options, handler);
+    await worker.boss.work(SHUTDOWN_QUEUE, options, handler);
+    const quick = (await worker.boss.send(SHUTDOWN_QUEUE, { ms: 300 }))!;
+    const slow = (await worker.boss.send(SHUTDOWN_QUEUE, { ms: 60_000 }))!;
     for (let attempt = 0; started.size < 2; attempt += 1) {
       if (attempt > 200) throw new Error('the jobs never started');
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -47,8 +51,8 @@ test('stop(): a job that finishes in time completes; one that does not is handed
     const reader = new PgBoss({ connectionString: database.url, supervise: false, schedule: false, migrate: false, createSchema: false, max: 1 });
     await reader.start();
     try {
-      const [quickJob] = await reader.findJobs(QUEUES.processDelivery, { id: quick });
-      const [slowJob] = await reader.findJobs(QUEUES.processDelivery, { id: slow });
+      const [quickJob] = await reader.findJobs(SHUTDOWN_QUEUE, { id: quick });
+      const [slowJob] = await reader.findJobs(SHUTDOWN_QUEUE, { id: slow });
       assert.is(quickJob?.state, 'completed', 'finished within the grace period');
       assert.is(slowJob?.state, 'retry', 'handed back, to run again');
       assert.match(JSON.stringify(slowJob?.output), /shut down while active/);

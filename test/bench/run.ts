@@ -1,24 +1,22 @@
-// `npm run bench [-- name ...]`: runs the benchmarks of test/bench (each a standalone script that
-// prints JSON lines), one after the other, passing their output through. Without names, all of them.
+// `npm run bench [-- name ...]`: runs each benchmark file in test/bench (every .ts file but this
+// one), one after another, each in its own process, printing what it prints.
+
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const dir = fileURLToPath(new URL('.', import.meta.url));
-const names = process.argv.slice(2);
-const all = readdirSync(dir)
-  .filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts') && file !== 'run.ts' && !file.startsWith('bare-'))
-  .map((file) => file.replace(/\.ts$/, ''));
-const selected = names.length === 0 ? all : names;
+const DIR = fileURLToPath(new URL('.', import.meta.url));
+const filters = process.argv.slice(2);
+const files = readdirSync(DIR)
+  .filter((file) => file.endsWith('.ts') && file !== 'run.ts')
+  .filter((file) => filters.length === 0 || filters.some((filter) => file.includes(filter)))
+  .sort();
 let failed = 0;
-for (const name of selected) {
-  if (!all.includes(name)) {
-    process.stderr.write(`no benchmark ${name} (have: ${all.join(', ')})\n`);
-    failed += 1;
-    continue;
-  }
-  process.stdout.write(`# ${name}\n`);
-  const result = spawnSync(process.execPath, ['--expose-gc', `${dir}${name}.ts`], { stdio: 'inherit' });
+for (const file of files) {
+  process.stdout.write(`\n== ${file}\n`);
+  const result = spawnSync(process.execPath, [join(DIR, file)], { stdio: 'inherit' });
   if (result.status !== 0) failed += 1;
 }
-process.exit(failed > 0 ? 1 : 0);
+if (files.length === 0) process.stdout.write('no benchmark matched\n');
+process.exit(failed > 0 || files.length === 0 ? 1 : 0);

@@ -1,0 +1,99 @@
+import { z } from 'zod';
+import { parseVersionRange } from '../src/domain/version-range.ts';
+import { parseVersion } from '../src/domain/version.ts';
+import { decodeReleaseCursor } from './cursor.ts';
+
+// The query and path parameters the read API accepts, as zod schemas: they parse the request
+// (a bad value is a 400 naming the parameter, see api/route-spec.ts) and, converted to JSON
+// Schema, document it in /openapi.json.
+
+export const DEFAULT_LIMIT = 100;
+export const MAX_LIMIT = 1000;
+
+/** A query parameter given once (Koa hands repeated parameters over as an array). */
+const oneValue = () => z.string({ error: (issue) => (Array.isArray(issue.input) ? 'must be given only once' : 'must be a string') });
+
+const limitMessage = `must be a whole number from 1 to ${MAX_LIMIT}`;
+
+export const limitParam = oneValue()
+  .regex(/^\d{1,9}$/, limitMessage)
+  .transform(Number)
+  .pipe(z.number().min(1, limitMessage).max(MAX_LIMIT, limitMessage))
+  .prefault(String(DEFAULT_LIMIT))
+  .describe(`Page size, 1 to ${MAX_LIMIT} (default ${DEFAULT_LIMIT})`);
+
+export const booleanParam = (description: string) =>
+  z
+    .enum(['true', 'false'], { error: 'must be true or false' })
+    .transform((value) => value === 'true')
+    .optional()
+    .describe(description);
+
+export const cursorParam = oneValue()
+  .transform((text, ctx) => {
+    const cursor = decodeReleaseCursor(text);
+    if (cursor === null) {
+      ctx.issues.push({ code: 'custom', input: text, message: 'is not a cursor this API issued (take it from the Link header of the previous page)' });
+      return z.NEVER;
+    }
+    return cursor;
+  })
+  .optional()
+  .describe('Opaque position of the next page, from the `Link: <…>; rel="next"` header of the previous one');
+
+export const rangeParam = oneValue()
+  .transform((text, ctx) => {
+    const range = parseVersionRange(text);
+    if (range === null) {
+      ctx.issues.push({ code: 'custom', input: text, message: `"${text}" is not a valid SemVer range (for example ^5.3, >=5.2 <6, 5.x, ~1.2.3 || >=2)` });
+      return z.NEVER;
+    }
+    return range;
+  })
+  .optional()
+  .describe('Only versions that satisfy this SemVer range, as `semver.satisfies` decides (prereleases only where the range names a prerelease of the same major.minor.patch)');
+
+const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/i;
+
+/**
+ * A date (`2024-05-01`, a whole UTC day) or an RFC 3339 date-time. `since` starts at the instant
+ * or the day's start; `until` ends before the instant or after the whole day.
+ */
+export const dateParam = (bound: 'since' | 'until', description: string) =>
+  oneValue()
+    .transform((text, ctx) => {
+      const day = DATE_ONLY.exec(text);
+      let instant: Date | undefined;
+      if (day !== null) {
+        const [year, month, date] = [Number(day[1]), Number(day[2]), Number(day[3])];
+        const start = new Date(Date.UTC(year, month - 1, date));
+        if (start.getUTCFullYear() === year && start.getUTCMonth() === month - 1 && start.getUTCDate() === date) {
+          instant = bound === 'since' ? start : new Date(start.getTime() + 86_400_000);
+        }
+      } else if (DATE_TIME.test(text) && !Number.isNaN(Date.parse(text))) {
+        instant = new Date(text);
+      }
+      if (instant === undefined) {
+        ctx.issues.push({ code: 'custom', input: text, message: `"${text}" is not a date (2024-05-01) or an RFC 3339 date-time (2024-05-01T12:00:00Z)` });
+        return z.NEVER;
+      }
+      return instant;
+    })
+    .optional()
+    .describe(description);
+
+/** A version in a path, with or without `v`; build metadata is ignored (it is not part of a version). */
+export const versionParam = z
+  .string()
+  .transform((text, ctx) => {
+    const parsed = parseVersion(text.replace(/^v/, ''));
+    if (parsed === null) {
+      ctx.issues.push({ code: 'custom', input: text, message: `"${text}" is not a SemVer version (for example v1.2.3 or 1.2.3-rc.1)` });
+      return z.NEVER;
+    }
+    return parsed.version;
+  })
+  .describe('A version, with or without `v` (`v1.2.3`, `1.2.3-rc.1`)');
+
+export const productParam = z.string().describe('Product name');

@@ -1,0 +1,172 @@
+import { isUtf8 } from 'node:buffer';
+import type { Router } from '@koa/router';
+import { verify } from '@octokit/webhooks-methods';
+import type { Context } from 'koa';
+import { InvalidInputError, issuesFromZod, PayloadTooLargeError, ServiceUnavailableError, UnauthorizedError, UnsupportedMediaTypeError } from '../../src/errors.ts';
+import { classifyDelivery } from '../../src/webhooks/classify-delivery.ts';
+import { envelopeSchema } from '../../src/webhooks/payload-schemas.ts';
+import { isDatabaseUnavailable } from '../../src/db/unavailable.ts';
+import { recordWebhookDelivery, type WebhookDeliveryOutcome } from '../../src/metrics/metrics.ts';
+import type { ApiDependencies } from '../dependencies.ts';
+import { DeliveryCommitter } from '../webhooks/delivery-committer.ts';
+import { readRawBody } from '../webhooks/read-raw-body.ts';
+
+// POST /webhooks/github: verify, store, answer. The intake never writes releases: it stores the
+// delivery with its process-delivery job in one transaction (see api/webhooks/delivery-committer.ts)
+// and the worker does the rest. GitHub does not retry a failed delivery by itself, so whatever we
+// answered 2xx must already be durable; whatever we refuse must write nothing.
+// https://docs.github.com/en/webhooks/using-webhooks/handling-webhook-deliveries
+
+/** GitHub caps payloads at 25 MB: https://docs.github.com/en/webhooks/webhook-events-and-payloads#payload-cap */
+export const WEBHOOK_BODY_LIMIT_BYTES = 25 * 1024 * 1024;
+
+const OVERSIZED_BODY_GRACE_MS = 2_000;
+
+const JSON_TYPE = 'application/json';
+const FORM_TYPE = 'application/x-www-form-urlencoded';
+
+// GitHub's delivery ids are GUIDs and its event names snake_case words; anything else is not GitHub.
+const DELIVERY_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+const EVENT_NAME = /^[a-z][a-z0-9_]{0,63}$/;
+
+export type WebhookAnswer = { deliveryId: string; status: 'queued' | 'ignored' | 'duplicate'; reason?: string };
+
+export function registerWebhookRoutes(router: Router, deps: ApiDependencies): void {
+  const committer = new DeliveryCommitter({ db: deps.db, boss: deps.boss, logger: deps.logger });
+
+  router.post('/webhooks/github', async (ctx) => {
+    try {
+      recordWebhookDelivery(await receive(ctx));
+    } catch (error) {
+      recordWebhookDelivery(deps.config.GITHUB_WEBHOOK_SECRET === undefined ? 'disabled' : outcomeOf(error));
+      throw error;
+    }
+  });
+
+  async function receive(ctx: Context): Promise<WebhookDeliveryOutcome> {
+    const receivedAt = new Date();
+    const secret = deps.config.GITHUB_WEBHOOK_SECRET;
+    if (secret === undefined) {
+      throw new ServiceUnavailableError('webhooks are disabled: GITHUB_WEBHOOK_SECRET is not set');
+    }
+    const mediaType = ctx.request.type;
+    if (mediaType !== JSON_TYPE && mediaType !== FORM_TYPE) {
+      throw new UnsupportedMediaTypeError(`Content-Type must be ${JSON_TYPE} or ${FORM_TYPE}, got "${mediaType || '(none)'}"`);
+    }
+    const encoding = ctx.get('Content-Encoding').trim().toLowerCase();
+    if (encoding !== '' && encoding !== 'identity') {
+      throw new UnsupportedMediaTypeError(`Content-Encoding "${encoding}" is not supported`);
+    }
+    const signature = ctx.get('X-Hub-Signature-256');
+    if (signature === '') throw new UnauthorizedError('the X-Hub-Signature-256 header is missing');
+
+    const raw = await readRawBody(ctx.req, WEBHOOK_BODY_LIMIT_BYTES).catch((error: unknown) => {
+      if (error instanceof PayloadTooLargeError) closeAfterAnswer(ctx);
+      throw error;
+    });
+    if (raw.length === 0) throw new InvalidInputError('the request body is empty');
+    // The signature is an HMAC over the body's bytes. The library takes a string, and UTF-8 text
+    // survives decoding byte for byte, so verifying the decoded text verifies the bytes; a body that
+    // is not UTF-8 is refused below even when its decoded form happens to verify.
+    const body = raw.toString('utf8');
+    if (!(await verify(secret, body, signature))) throw new UnauthorizedError('the X-Hub-Signature-256 signature does not match the body');
+    if (!isUtf8(raw)) throw new InvalidInputError('the request body is not valid UTF-8');
+
+    const event = ctx.get('X-GitHub-Event');
+    const deliveryId = ctx.get('X-GitHub-Delivery');
+    if (!EVENT_NAME.test(event)) throw new InvalidInputError(event === '' ? 'the X-GitHub-Event header is missing' : 'the X-GitHub-Event header is malformed');
+    if (!DELIVERY_ID.test(deliveryId)) {
+      throw new InvalidInputError(deliveryId === '' ? 'the X-GitHub-Delivery header is missing' : 'the X-GitHub-Delivery header is malformed');
+    }
+
+    const payloadJson = mediaType === FORM_TYPE ? formPayload(body) : body;
+    const payload = parseJsonObject(payloadJson);
+    const envelope = envelopeSchema.safeParse(payload);
+    if (!envelope.success) throw new InvalidInputError('the payload does not have the expected shape', issuesFromZod(envelope.error.issues));
+    const repository = envelope.data.repository ?? null;
+    const classified = classifyDelivery(event, payload);
+
+    const outcome = await committer.commit({
+      deliveryId,
+      event,
+      action: envelope.data.action ?? null,
+      repositoryId: repository?.id ?? null,
+      repositoryFullName: repository?.full_name ?? null,
+      hookId: hookId(ctx),
+      payloadJson,
+      headers: githubHeaders(ctx),
+      receivedAt,
+      disposition:
+        classified.kind === 'ping'
+          ? { kind: 'ignored', reason: 'ping' }
+          : classified.kind === 'ignored'
+            ? { kind: 'ignored', reason: classified.reason }
+            : repository === null
+              ? { kind: 'ignored', reason: 'the payload names no repository' }
+              : { kind: 'match', repository: { id: repository.id, fullName: repository.full_name } },
+    });
+    const answer: WebhookAnswer = !outcome.stored
+      ? { deliveryId, status: 'duplicate' }
+      : outcome.status === 'queued'
+        ? { deliveryId, status: 'queued' }
+        : { deliveryId, status: 'ignored', reason: outcome.reason };
+    // A redelivery is not processed again; a ping only checks the hook works.
+    ctx.status = !outcome.stored || classified.kind === 'ping' ? 200 : 202;
+    ctx.body = answer;
+    return !outcome.stored ? 'duplicate' : classified.kind === 'ping' ? 'ping' : outcome.status === 'queued' ? 'accepted' : 'ignored';
+  }
+}
+
+function outcomeOf(error: unknown): WebhookDeliveryOutcome {
+  if (error instanceof UnauthorizedError) return 'unauthorized';
+  if (error instanceof PayloadTooLargeError) return 'too_large';
+  if (error instanceof InvalidInputError || error instanceof UnsupportedMediaTypeError) return 'invalid';
+  return isDatabaseUnavailable(error) ? 'unavailable' : 'error';
+}
+
+/**
+ * After a 413, the rest of the body is not worth reading, but closing the socket at once would make
+ * the kernel reset the connection while the client is still sending, and the client would never see
+ * the answer. So the rest is discarded for a short grace period (time for the client to read the
+ * 413 and stop), then the connection is closed.
+ */
+function closeAfterAnswer(ctx: Context): void {
+  ctx.res.once('finish', () => {
+    const socket = ctx.req.socket;
+    const timer = setTimeout(() => socket.destroy(), OVERSIZED_BODY_GRACE_MS);
+    timer.unref();
+    ctx.req.once('end', () => clearTimeout(timer));
+    ctx.req.resume();
+  });
+}
+
+function formPayload(body: string): string {
+  const payload = new URLSearchParams(body).get('payload');
+  if (payload === null || payload === '') throw new InvalidInputError('the form body has no payload field');
+  return payload;
+}
+
+function parseJsonObject(text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new InvalidInputError(`the payload is not valid JSON: ${(error as Error).message}`, [], { cause: error });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidInputError('the payload is not a JSON object');
+  return value as Record<string, unknown>;
+}
+
+function hookId(ctx: Context): number | null {
+  const value = ctx.get('X-GitHub-Hook-ID');
+  return /^\d{1,15}$/.test(value) ? Number(value) : null;
+}
+
+/** The X-GitHub-* headers, kept with the delivery (the signature is not among them). */
+function githubHeaders(ctx: Context): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(ctx.headers)) {
+    if (name.startsWith('x-github-') && value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return headers;
+}

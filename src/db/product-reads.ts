@@ -1,0 +1,62 @@
+import { sql, type FragmentSqlToken } from 'slonik';
+import { z } from 'zod';
+import { isoText, isoTimestamp } from './iso-timestamp.ts';
+import type { Queryable } from './pool.ts';
+import type { Visibility } from './release-reads.ts';
+
+// What the read API answers about products: each row is the API object itself (see
+// release-reads.ts for why). Counts and the latest version respect the reader's visibility.
+
+export const SYNC_OUTCOMES = ['succeeded', 'failed', 'deferred'] as const;
+
+export const productViewSchema = z.object({
+  name: z.string(),
+  repository: z.string().describe('owner/name on GitHub, as configured'),
+  description: z.string().nullable(),
+  public: z.boolean().describe('false: visible only with an API token'),
+  latest_version: z.string().nullable().describe('The highest public, non-development, live version (`v…`), or null'),
+  release_count: z.number().int().describe('Live versions visible to the reader'),
+  last_sync: z
+    .object({
+      started_at: isoTimestamp.nullable(),
+      finished_at: isoTimestamp.nullable(),
+      succeeded_at: isoTimestamp.nullable(),
+      outcome: z.enum(SYNC_OUTCOMES).nullable(),
+      error: z.string().nullable().describe('The last failure (shown with a token only)'),
+    })
+    .nullable()
+    .describe('The last sync run, or null before the first'),
+});
+export type ProductView = z.infer<typeof productViewSchema>;
+
+function productViews(where: FragmentSqlToken, visibility: Visibility) {
+  const versionVisible = visibility === 'public' ? sql.fragment`c.public` : sql.fragment`true`;
+  return sql.type(productViewSchema)`
+    SELECT
+      p.name, p.repository, p.description, p.public,
+      (SELECT 'v' || c.version FROM releases c
+       WHERE c.product_id = p.id AND c.is_canonical AND c.public AND NOT c.is_development AND c.deleted_at IS NULL
+       ORDER BY c.major DESC, c.minor DESC, c.patch DESC, c.prerelease_key DESC
+       LIMIT 1) AS latest_version,
+      (SELECT count(*) FROM releases c
+       WHERE c.product_id = p.id AND c.is_canonical AND c.deleted_at IS NULL AND ${versionVisible})::int AS release_count,
+      CASE WHEN s.product_id IS NOT NULL THEN json_build_object(
+        'started_at', ${isoText(sql.fragment`s.last_started_at`)},
+        'finished_at', ${isoText(sql.fragment`s.last_finished_at`)},
+        'succeeded_at', ${isoText(sql.fragment`s.last_success_at`)},
+        'outcome', s.last_outcome,
+        'error', ${visibility === 'all' ? sql.fragment`s.last_error` : sql.fragment`NULL::text`}
+      ) END AS last_sync
+    FROM products p
+    LEFT JOIN sync_state s ON s.product_id = p.id
+    WHERE p.tracked AND ${visibility === 'public' ? sql.fragment`p.public` : sql.fragment`true`} AND ${where}
+    ORDER BY p.name COLLATE "C"`;
+}
+
+export async function listProductViews(db: Queryable, visibility: Visibility): Promise<ProductView[]> {
+  return [...(await db.any(productViews(sql.fragment`true`, visibility)))];
+}
+
+export async function findProductView(db: Queryable, name: string, visibility: Visibility): Promise<ProductView | null> {
+  return db.maybeOne(productViews(sql.fragment`p.name = ${name}`, visibility));
+}

@@ -1,0 +1,47 @@
+import { parseArgs } from 'node:util';
+import type { Config } from '../config.ts';
+import { requireDatabaseUrl } from '../config.ts';
+import { createDatabasePool } from '../db/pool.ts';
+import { listFailedDeliveryIds } from '../db/webhook-deliveries.ts';
+import { InvalidInputError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import { createBoss } from '../queues.ts';
+import { replayDeliveries } from './replay-deliveries.ts';
+
+export const REPLAY_USAGE = 'replay <delivery-id>... | replay --failed';
+
+/** `release-registry replay <delivery-id>...` or `replay --failed`: prints one line per delivery. */
+export async function runReplayCommand(config: Config, logger: Logger, args: string[], out: NodeJS.WritableStream = process.stdout): Promise<void> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(args);
+  } catch (error) {
+    throw new InvalidInputError(`${(error as Error).message}; usage: release-registry ${REPLAY_USAGE}`, [], { cause: error });
+  }
+  const { values, positionals } = parsed;
+  if (values.failed === positionals.length > 0) {
+    throw new InvalidInputError(`name delivery ids or --failed, not both nor neither; usage: release-registry ${REPLAY_USAGE}`);
+  }
+  const databaseUrl = requireDatabaseUrl(config);
+  const db = await createDatabasePool(databaseUrl, { logger, maximumPoolSize: 2, applicationName: 'release-registry-replay' });
+  const boss = createBoss(databaseUrl, { logger, applicationName: 'release-registry-replay-boss', maxConnections: 2 });
+  try {
+    await boss.start();
+    const deliveryIds = values.failed ? await listFailedDeliveryIds(db) : positionals;
+    if (deliveryIds.length === 0) out.write('no failed deliveries\n');
+    for (const result of await replayDeliveries(db, boss, deliveryIds)) {
+      out.write(
+        result.status === 'queued'
+          ? `${result.deliveryId} queued (job ${result.jobId})\n`
+          : `${result.deliveryId} ignored: ${result.reason}\n`,
+      );
+    }
+  } finally {
+    await boss.stop({ graceful: false, close: true });
+    await db.end();
+  }
+}
+
+function parse(args: string[]) {
+  return parseArgs({ args, allowPositionals: true, strict: true, options: { failed: { type: 'boolean', default: false } } });
+}

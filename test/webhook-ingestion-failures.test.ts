@@ -1,0 +1,161 @@
+import { randomUUID } from 'node:crypto';
+import { sql } from 'slonik';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { z } from 'zod';
+import { bossDatabase } from '../src/db/boss-database.ts';
+import { insertDeliveries } from '../src/db/webhook-deliveries.ts';
+import { QUEUES } from '../src/queues.ts';
+import { tagPushed } from './support/github-events.ts';
+import { startFakeIngestion, type FakeIngestion } from './support/ingestion.ts';
+import { postDelivery, readDelivery, widgetProduct } from './support/webhooks.ts';
+import { syncProductDefinitions } from '../src/db/products.ts';
+
+// What happens to a delivery whose processing fails, with the fake GitHub failing as GitHub does:
+// retried, then failed with its error; failed at once when retrying cannot help; deferred to the
+// reset when the rate limit is spent. The client retries a 5xx three times itself (four requests
+// per attempt); then the job fails and pg-boss retries it.
+
+type Context = { app: FakeIngestion };
+const failures = suite<Context>('webhook ingestion failures', {} as never);
+
+failures.before(async (context) => {
+  // Retries come due at once and are picked up within half a second, so the test does not wait
+  // out production's backoff.
+  context.app = await startFakeIngestion({
+    label: 'ingestion_failures',
+    products: [widgetProduct(), widgetProduct({ name: 'ghost', repository: 'acme/ghost' })],
+    worker: { pollingIntervalSeconds: 0.5 },
+  });
+  await context.app.workerBoss.updateQueue(QUEUES.processDelivery, { retryLimit: 2, retryDelay: 0, retryBackoff: false });
+});
+
+failures.after(async (context) => {
+  await context.app.close();
+});
+
+const deliveryState = z.object({ status: z.string(), attempts: z.number(), error: z.string().nullable(), jobId: z.string().nullable() });
+
+async function state(app: FakeIngestion, deliveryId: string) {
+  return app.database.db.one(sql.type(deliveryState)`
+    SELECT status, attempts, error, job_id AS "jobId" FROM webhook_deliveries WHERE delivery_id = ${deliveryId}`);
+}
+
+async function pushTag(app: FakeIngestion, name: string, repo = app.repo): Promise<string> {
+  const ref = repo === app.repo ? app.repository.addTag({ name }) : { sha: 'a'.repeat(40) };
+  const [, push] = tagPushed(repo, name, ref.sha);
+  const answer = await postDelivery(app.server.url, push!);
+  assert.is(answer.status, 202, JSON.stringify(answer.body));
+  return answer.deliveryId;
+}
+
+failures('a passing GitHub outage is retried and the delivery processed', async ({ app }) => {
+  // Two job attempts' worth of 502s (four requests each), then GitHub answers.
+  const outage = app.fake.addFault({ kind: 'status', status: 502, operation: 'TagStates', times: 8 });
+  const deliveryId = await pushTag(app, 'v1.0.0');
+  await app.settled([deliveryId]);
+  outage.remove();
+  const after = await state(app, deliveryId);
+  assert.is(after.status, 'processed');
+  assert.is(after.attempts, 3, 'two failed attempts, then one that worked');
+  assert.is(after.error, null);
+  assert.is(outage.fired, 8);
+});
+
+failures('a delivery that keeps failing is failed with its error after the last retry, its job dead-lettered', async ({ app }) => {
+  const outage = app.fake.addFault({ kind: 'status', status: 503, operation: 'TagStates', every: 1 });
+  const deliveryId = await pushTag(app, 'v1.1.0');
+  await app.settled([deliveryId]);
+  outage.remove();
+  const after = await state(app, deliveryId);
+  assert.is(after.status, 'failed');
+  assert.is(after.attempts, 3, 'the first attempt and two retries');
+  assert.match(after.error ?? '', /503/);
+  const deadline = Date.now() + 20_000;
+  const dead = () =>
+    app.database.db.oneFirst(sql.type(z.object({ count: z.number() }))`
+      SELECT count(*)::int AS count FROM pgboss.job WHERE name = ${QUEUES.processDeliveryDead} AND data ->> 'deliveryId' = ${deliveryId}`);
+  while ((await dead()) === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.is(await dead(), 1, 'its job waits in process-delivery-dead for `redrive process-delivery`');
+});
+
+failures('a repository GitHub does not know fails the delivery at once (retrying cannot help)', async ({ app }) => {
+  const deliveryId = await pushTag(app, 'v1.0.0', { id: 424_242, fullName: 'acme/ghost' });
+  await app.settled([deliveryId]);
+  const after = await state(app, deliveryId);
+  assert.is(after.status, 'failed');
+  assert.is(after.attempts, 1);
+  assert.match(after.error ?? '', /Could not resolve to a Repository/);
+});
+
+failures('a stored payload that can never be processed is failed at once', async ({ app }) => {
+  const [product] = (await syncProductDefinitions(app.database.db, [widgetProduct(), widgetProduct({ name: 'ghost', repository: 'acme/ghost' })])).filter(
+    (candidate) => candidate.name === 'widget',
+  );
+  const deliveryId = randomUUID();
+  const jobId = randomUUID();
+  await app.database.db.transaction(async (transaction) => {
+    await insertDeliveries(transaction, [
+      {
+        deliveryId,
+        event: 'push',
+        action: null,
+        repositoryId: app.repo.id,
+        repositoryFullName: app.repo.fullName,
+        hookId: null,
+        productIds: [product!.id],
+        payloadJson: JSON.stringify({ ref: 'refs/tags/v9.9.9' }),
+        headers: {},
+        status: 'queued',
+        ignoredReason: null,
+        jobId,
+        receivedAt: new Date(),
+      },
+    ]);
+    await app.workerBoss.insert(QUEUES.processDelivery, [{ id: jobId, data: { deliveryId } }], { db: bossDatabase(transaction) });
+  });
+  await app.settled([deliveryId]);
+  const after = await state(app, deliveryId);
+  assert.is(after.status, 'failed');
+  assert.is(after.attempts, 1);
+  assert.match(after.error ?? '', /the stored payload cannot be processed/);
+});
+
+failures('a job whose data names no delivery is dead-lettered, not retried', async ({ app }) => {
+  const jobId = (await app.workerBoss.send(QUEUES.processDelivery, { something: 'else' }))!;
+  const deadline = Date.now() + 20_000;
+  const stateOf = () =>
+    app.database.db.oneFirst(sql.type(z.object({ state: z.string() }))`SELECT state::text FROM pgboss.job WHERE id = ${jobId}::uuid`);
+  while ((await stateOf()) !== 'failed' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.is(await stateOf(), 'failed');
+  const job = await app.database.db.one(sql.type(z.object({ retryCount: z.number(), output: z.unknown() }))`
+    SELECT retry_count AS "retryCount", output FROM pgboss.job WHERE id = ${jobId}::uuid`);
+  assert.is(job.retryCount, 0);
+  assert.match(JSON.stringify(job.output), /names no delivery/);
+});
+
+// Last: the client remembers a spent bucket until its reset.
+failures('a spent rate limit defers the delivery to the reset under a new job, without failing it', async ({ app }) => {
+  const resetAt = new Date(Math.floor(Date.now() / 1000) * 1000 + 3_600_000);
+  app.fake.setRateLimit('graphql', { remaining: 0, resetAt });
+  const deliveryId = await pushTag(app, 'v1.3.0');
+  const firstJob = (await readDelivery(app.database.db, deliveryId))!.jobId;
+  const deadline = Date.now() + 20_000;
+  let after = await state(app, deliveryId);
+  while (after.jobId === firstJob && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    after = await state(app, deliveryId);
+  }
+  assert.is(after.status, 'queued');
+  assert.match(after.error ?? '', /rate limit spent until/);
+  assert.is.not(after.jobId, firstJob);
+  const job = await app.database.db.one(sql.type(z.object({ startAfter: z.date(), state: z.string() }))`
+    SELECT start_after AS "startAfter", state::text FROM pgboss.job WHERE id = ${after.jobId!}::uuid`);
+  assert.is(job.state, 'created');
+  assert.is(job.startAfter.getTime(), resetAt.getTime(), 'starts at the reset');
+  const old = await app.database.db.oneFirst(sql.type(z.object({ state: z.string() }))`
+    SELECT state::text FROM pgboss.job WHERE id = ${firstJob!}::uuid`);
+  assert.is(old, 'completed');
+});
+
+failures.run();

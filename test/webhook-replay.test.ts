@@ -1,0 +1,80 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { syncProductDefinitions } from '../src/db/products.ts';
+import { recordDeliveryFailure } from '../src/db/webhook-deliveries.ts';
+import { runCli } from './support/processes.ts';
+import { fixturePayload, postDelivery, readDelivery, startIntake, TRACKED_REPOSITORY, widgetProduct, type Intake } from './support/webhooks.ts';
+
+// `release-registry replay <delivery-id>...` and `replay --failed`, through the real CLI.
+
+const replay = suite<{ api: Intake; env: Record<string, string> }>('webhook replay', {} as never);
+
+replay.before(async (context) => {
+  context.api = await startIntake({ label: 'webhook_replay' });
+  context.env = { DATABASE_URL: context.api.database.url, LOG_LEVEL: 'warn' };
+});
+
+replay.after(async (context) => {
+  await context.api.close();
+});
+
+replay('replay --failed queues every failed delivery again under a new job', async ({ api, env }) => {
+  const first = await postDelivery(api.server.url, { event: 'release', payload: fixturePayload('release/published', { repository: TRACKED_REPOSITORY, tag: 'v1.0.0' }) });
+  const second = await postDelivery(api.server.url, { event: 'create', payload: fixturePayload('create/payload', { repository: TRACKED_REPOSITORY, tag: 'v1.0.1' }) });
+  const untouched = await postDelivery(api.server.url, { event: 'create', payload: fixturePayload('create/payload', { repository: TRACKED_REPOSITORY, tag: 'v1.0.2' }) });
+  const oldJob = (await readDelivery(api.database.db, first.deliveryId))!.jobId;
+  const untouchedJob = (await readDelivery(api.database.db, untouched.deliveryId))!.jobId;
+  await recordDeliveryFailure(api.database.db, [first.deliveryId, second.deliveryId], 'GitHub unavailable', true);
+
+  const result = await runCli(['replay', '--failed'], env);
+  assert.is(result.code, 0, result.stderr);
+  const lines = result.stdout.trim().split('\n').sort();
+  assert.is(lines.length, 2, result.stdout);
+  for (const deliveryId of [first.deliveryId, second.deliveryId]) {
+    const row = await readDelivery(api.database.db, deliveryId);
+    assert.is(row?.status, 'queued');
+    assert.is(row?.error, null);
+    assert.ok(row?.jobId);
+    assert.equal(row?.jobData, { deliveryId }, 'the new job exists');
+    assert.ok(lines.includes(`${deliveryId} queued (job ${row?.jobId})`), result.stdout);
+  }
+  assert.is.not((await readDelivery(api.database.db, first.deliveryId))?.jobId, oldJob);
+  assert.is((await readDelivery(api.database.db, untouched.deliveryId))?.jobId, untouchedJob, 'a delivery that did not fail is left alone');
+  const again = await runCli(['replay', '--failed'], env);
+  assert.is(again.stdout.trim(), 'no failed deliveries');
+});
+
+replay('replay <id> matches products afresh: a delivery ignored for an untracked repository is queued once it is tracked', async ({ api, env }) => {
+  const other = { id: 8080, fullName: 'acme/gadget' };
+  const ignored = await postDelivery(api.server.url, { event: 'release', payload: fixturePayload('release/published', { repository: other }) });
+  assert.is(ignored.body.status, 'ignored');
+  const before = await runCli(['replay', ignored.deliveryId], env);
+  assert.is(before.code, 0, before.stderr);
+  assert.is(before.stdout.trim(), `${ignored.deliveryId} ignored: repository acme/gadget (id 8080) is not a tracked product`);
+
+  await syncProductDefinitions(api.database.db, [widgetProduct(), widgetProduct({ name: 'gadget', repository: other.fullName })]);
+  const after = await runCli(['replay', ignored.deliveryId], env);
+  assert.is(after.code, 0, after.stderr);
+  const row = await readDelivery(api.database.db, ignored.deliveryId);
+  assert.is(row?.status, 'queued');
+  assert.is(row?.ignoredReason, null);
+  assert.is(row?.productIds.length, 1);
+  assert.is(after.stdout.trim(), `${ignored.deliveryId} queued (job ${row?.jobId})`);
+  assert.equal(row?.jobData, { deliveryId: ignored.deliveryId });
+});
+
+replay('an unknown delivery id or bad arguments stop with exit 1 and one clear line', async ({ env }) => {
+  const unknown = await runCli(['replay', 'no-such-delivery'], env);
+  assert.is(unknown.code, 1);
+  assert.match(unknown.stderr, /no stored delivery has the id no-such-delivery/);
+  const neither = await runCli(['replay'], env);
+  assert.is(neither.code, 1);
+  assert.match(neither.stderr, /name delivery ids or --failed/);
+  const both = await runCli(['replay', '--failed', 'x'], env);
+  assert.is(both.code, 1);
+  const unknownFlag = await runCli(['replay', '--all'], env);
+  assert.is(unknownFlag.code, 1);
+  assert.match(unknownFlag.stderr, /usage: release-registry replay/);
+});
+
+replay.run();

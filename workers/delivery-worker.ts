@@ -1,0 +1,43 @@
+import type { PgBoss } from 'pg-boss';
+import type { Database } from '../src/db/pool.ts';
+import type { Logger } from '../src/logger.ts';
+import { QUEUES } from '../src/queues.ts';
+import type { TagStateReader } from '../src/webhooks/tag-states.ts';
+import { createDeliveryProcessor } from './process-deliveries.ts';
+
+export type DeliveryWorkerOptions = {
+  db: Database;
+  boss: PgBoss;
+  logger: Logger;
+  readTagStates: TagStateReader;
+  /** Jobs per batch: the tags of a batch are read from GitHub once per product. */
+  batchSize?: number;
+  /** Batches worked at once by this process. */
+  concurrency?: number;
+  /** Seconds between polls while NOTIFY wakes the worker (polling is only the safety net). */
+  pollingIntervalSeconds?: number;
+};
+
+/**
+ * Works the process-delivery queue. The queue is notify-enabled and the boss listens
+ * (src/queues.ts), so a delivery committed by the API wakes a waiting worker at once; polling stays
+ * as the floor for missed notifications and for retries coming due. Jobs that run out of retries
+ * stay in process-delivery-dead for an operator (`release-registry redrive process-delivery`); their
+ * deliveries are marked failed by the handler's last attempt (`release-registry replay --failed`).
+ */
+export async function startDeliveryWorker(options: DeliveryWorkerOptions): Promise<void> {
+  const { boss } = options;
+  const polling = options.pollingIntervalSeconds ?? 2;
+  await boss.work(
+    QUEUES.processDelivery,
+    {
+      batchSize: options.batchSize ?? 25,
+      localConcurrency: options.concurrency ?? 2,
+      includeMetadata: true,
+      perJobResults: true,
+      pollingIntervalSeconds: polling,
+      notifyPollingIntervalSeconds: polling,
+    },
+    createDeliveryProcessor(options),
+  );
+}
