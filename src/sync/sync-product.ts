@@ -159,19 +159,21 @@ class SyncRun {
   ): Promise<void> {
     const started = performance.now();
     this.#options.signal?.throwIfAborted();
-    await this.#options.db.transaction(async (transaction) => {
+    const update = await this.#options.db.transaction(async (transaction) => {
       await lockProductReleases(transaction, this.#product.id);
       await setChangeSource(transaction, 'sync');
       await disableJit(transaction);
-      const update = await work(transaction);
+      const next = await work(transaction);
       if (this.#identity !== undefined && !this.#identityRecorded) {
         await recordRepositoryIdentity(transaction, [this.#product.id], { id: this.#identity.databaseId, fullName: this.#identity.nameWithOwner });
       }
-      await saveRunProgress(transaction, this.#product.id, this.#options.owner, update);
-      this.#run.progress = update.progress;
-      this.#run.phase = update.phase;
-      this.#run.cursor = update.cursor;
+      await saveRunProgress(transaction, this.#product.id, this.#options.owner, next);
+      return next;
     });
+    // Only once committed: an attempt that fails records the progress of what is in the database.
+    this.#run.progress = update.progress;
+    this.#run.phase = update.phase;
+    this.#run.cursor = update.cursor;
     if (this.#identity !== undefined) this.#identityRecorded = true;
     // Whole transactions, commit included; saved with the next write.
     const elapsed = performance.now() - started;
