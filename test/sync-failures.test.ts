@@ -48,13 +48,19 @@ const settled = (boss: PgBoss, id: string) =>
 const deadLetters = async (boss: PgBoss, product: string) =>
   ((await boss.findJobs(QUEUES.syncProductDead, { queued: true })) as Array<JobWithMetadata<{ product: string }>>).filter((job) => job.data.product === product);
 
-failures('5xx answers and a dropped connection are retried by the client: the run succeeds', async ({ database, fake, products }) => {
+failures('5xx answers, a dropped connection and a secondary rate limit are retried by the client: the run succeeds', async ({ database, fake, products }) => {
   fake.addFault({ kind: 'status', status: 502, endpoint: 'graphql', times: 2 });
   fake.addFault({ kind: 'disconnect', endpoint: 'releases', times: 1 });
+  fake.addFault({ kind: 'secondary-rate-limit', retryAfter: 1, endpoint: 'matching-refs', times: 1 });
   const attempt = await runSync(database.db, fake, products.get('src-cli')!);
   assert.is(attempt.outcome, 'succeeded', JSON.stringify(attempt.result));
   const expected = expectedRows(readTagList('sourcegraph__src-cli'), fake.repository('sourcegraph/src-cli'));
   assert.is((await releaseRows(database.db, products.get('src-cli')!.id)).length, expected.size);
+  assert.equal(
+    fake.requests.filter((request) => request.fault !== null).map((request) => request.fault),
+    ['secondary-rate-limit', 'status', 'status', 'disconnect'],
+    'each fault met once, then retried',
+  );
   fake.clearFaults();
 });
 
