@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { CLI, ROOT } from './processes.ts';
+import { CLI, QUIET_GITHUB, ROOT } from './processes.ts';
 
 // A long-running CLI process (`node src/cli.ts api|worker|start`) started by a test: its JSON log
 // lines are parsed as they arrive so a test can wait for one ("api listening") and read the URL
@@ -26,7 +26,7 @@ export type CliProcess = {
 export function startCliProcess(args: string[], env: Record<string, string | undefined>): CliProcess {
   const child = spawn(process.execPath, [CLI, ...args], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'info', ...env },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'info', ...QUIET_GITHUB, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: LogLine[] = [];
