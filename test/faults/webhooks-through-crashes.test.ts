@@ -1,7 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { freePort } from '../../src/embedded-postgres.ts';
-import { QUEUES } from '../../src/queues.ts';
 import { assertAcceptedProcessed, assertNoJobLeft, waitUntilSettled } from './support/delivery-checks.ts';
 import { sendDeliveries } from './support/delivery-sender.ts';
 import { processOutput, startFaultStack, type ApiProcess, type WorkerProcess } from './support/fault-stack.ts';
@@ -21,9 +20,6 @@ test('2,000 deliveries through two API kills and a worker kill: none lost, relea
   const stack = await startFaultStack({ label: 'faults_crashes', products: [PRODUCT] });
   try {
     const repository = stack.fake.addRepository({ owner: 'acme', name: 'widget' });
-    // A killed worker's jobs are handed on when their heartbeat lapses: pg-boss's minimum (10 s)
-    // rather than production's 30 s, to keep the suite short.
-    await stack.boss.updateQueue(QUEUES.processDelivery, { heartbeatSeconds: 10 });
     const deliveries = deliveriesForChanges(repository, DELIVERIES, { seed: Number(process.env.FAULTS_SEED ?? 61) });
 
     const port = await freePort();
