@@ -83,7 +83,12 @@ export async function startFaultStack(options: {
   };
 
   const migrated = await runCli(['migrate'], env, 60_000, BUILT_CLI);
-  if (migrated.code !== 0) throw new Error(`release-registry migrate failed (${migrated.code}):\n${migrated.stdout}\n${migrated.stderr}`);
+  if (migrated.code !== 0) {
+    await fake.close();
+    await testDatabase?.drop();
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`release-registry migrate failed (${migrated.code}):\n${migrated.stdout}\n${migrated.stderr}`);
+  }
 
   const db = testDatabase?.db ?? (await createDatabasePool(databaseUrl, { logger: quietLogger, maximumPoolSize: 4, applicationName: 'release-registry-test' }));
   // Its supervise() (called by scenarios to hand on a killed worker's jobs sooner) claims a queue's
