@@ -23,7 +23,7 @@ type Probe = {
   path: string;
   headers?: Record<string, string>;
   body?: string | Buffer;
-  /** A Content-Length larger than the body sent: the rest never comes (an oversized upload refused by its header). */
+  /** A Content-Length larger than the body sent: the rest never comes (an upload refused by its header). */
   declaredLength?: number;
 };
 type Answer = { status: number; contentType: string; body: string };
@@ -221,7 +221,9 @@ function webhookProbes(signed: Awaited<ReturnType<typeof signedVariants>>): Prob
     probe('signed unicode garbage', signed.unicode.headers, signed.unicode.body),
     probe('form without payload', { ...signed.form.headers, 'content-type': 'application/x-www-form-urlencoded' }, signed.form.body),
     probe('invalid UTF-8', valid.headers, Buffer.from([0x7b, 0xff, 0xfe, 0x7d])),
-    { ...probe('oversized (26 MB announced, 1 MB sent)', { ...valid.headers, 'x-hub-signature-256': 'sha256=00' }, Buffer.alloc(1024 * 1024, 0x20)), declaredLength: 26 * 1024 * 1024 },
+    // Announced, not sent: the intake refuses it by its Content-Length, and a client still writing
+    // when the server closes would lose the answer to EPIPE (GitHub never sends over 25 MB).
+    { ...probe('oversized (26 MB announced)', { ...valid.headers, 'x-hub-signature-256': 'sha256=00' }, Buffer.alloc(0)), declaredLength: 26 * 1024 * 1024 },
   ];
 }
 
@@ -283,6 +285,7 @@ function send(baseUrl: string, probe: Probe): Promise<Answer & { link?: string }
       wake();
       if (!answered) reject(new Error(`${probe.name}: ${probe.method} ${probe.path.slice(0, 100)}: ${error.message}`));
     });
+    if (probe.declaredLength !== undefined) request.flushHeaders();
     void (async () => {
       const CHUNK = 64 * 1024;
       for (let offset = 0; body !== undefined && offset < body.length && !answered && !request.destroyed; offset += CHUNK) {
