@@ -10,16 +10,21 @@ import type { FaultStack } from './fault-stack.ts';
 
 const count = z.object({ count: z.number() });
 
-/** Waits until none of `deliveryIds` is queued or processing; runs pg-boss's supervision meanwhile. */
+/**
+ * Waits until none of `deliveryIds` is queued or processing and no delivery job is still to run (a
+ * job whose delivery was applied but whose completion PostgreSQL could not record runs once more,
+ * finding nothing to do); runs pg-boss's supervision meanwhile.
+ */
 export async function waitUntilSettled(stack: FaultStack, deliveryIds: readonly string[], boundMs = 120_000): Promise<void> {
   const deadline = Date.now() + boundMs;
   let lastSupervise = 0;
   for (;;) {
     const pending = await stack.db.oneFirst(sql.type(count)`
-      SELECT count(*)::int AS count FROM unnest(${sql.array([...deliveryIds], 'text')}) AS wanted(id)
-      WHERE NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.delivery_id = wanted.id AND d.status IN ('processed', 'ignored', 'failed'))`);
+      SELECT (SELECT count(*)::int FROM unnest(${sql.array([...deliveryIds], 'text')}) AS wanted(id)
+              WHERE NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.delivery_id = wanted.id AND d.status IN ('processed', 'ignored', 'failed')))
+           + (SELECT count(*)::int FROM pgboss.job WHERE name = ${QUEUES.processDelivery} AND state IN ('created', 'retry', 'active')) AS count`);
     if (pending === 0) return;
-    if (Date.now() > deadline) throw new Error(`${pending} of ${deliveryIds.length} accepted deliveries not settled within ${boundMs} ms`);
+    if (Date.now() > deadline) throw new Error(`${pending} deliveries or delivery jobs of ${deliveryIds.length} accepted not settled within ${boundMs} ms`);
     // Jobs of a killed worker are handed on once their heartbeat lapses; the workers' own
     // supervision notices every 15 s, this only makes it sooner.
     if (Date.now() - lastSupervise > 2_000) {
