@@ -36,6 +36,7 @@ import { createBoss, installQueues, QUEUES } from '../../src/queues.ts';
 import { enqueueSync } from '../../src/sync/sync-job.ts';
 import type { SyncRunResult } from '../../src/sync/sync-progress.ts';
 import { createTestDatabase, quietLogger, type TestDatabase } from '../support/database.ts';
+import { writeBenchResult, type SyncResult } from './support/bench-result.ts';
 
 const { values } = parseArgs({
   options: {
@@ -224,8 +225,22 @@ try {
     ratioEndToEndVsCopy: ratio(endToEndRowsPerSecond),
   });
 
+  const result: SyncResult = {
+    tags: TAGS,
+    releases: RELEASES,
+    first: {
+      wallMs: Math.round(first.wallMs),
+      requests: first.result.requests,
+      budget: Math.ceil(TAGS / 100) + Math.ceil(RELEASES / 100) + 5,
+      peakRssMB: first.peakRssMB,
+      upsertRowsPerSecond: Math.round(syncRowsPerSecond),
+      endToEndRowsPerSecond: Math.round(endToEndRowsPerSecond),
+      copyRowsPerSecond: Math.round(copyRowsPerSecond),
+    },
+  };
   if (HUGE > 0) {
     const huge = await syncInWorker(database, productsFile, 'huge');
+    result.huge = { tags: HUGE, wallMs: Math.round(huge.wallMs), requests: huge.result.requests, peakRssMB: huge.peakRssMB };
     report({
       phase: `first sync, ${HUGE} tags and ${RELEASES} releases`,
       wallMs: Math.round(huge.wallMs),
@@ -236,6 +251,7 @@ try {
       tagWriteRowsPerSecond: Math.round(huge.result.tags.added / (huge.result.tagListingWriteMs / 1000)),
     });
   }
+  writeBenchResult(result);
 } finally {
   await database.drop();
   fakeProcess.kill('SIGTERM');

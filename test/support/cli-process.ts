@@ -23,8 +23,15 @@ export type CliProcess = {
   kill: () => Promise<void>;
 };
 
-export function startCliProcess(args: string[], env: Record<string, string | undefined>): CliProcess {
-  const child = spawn(process.execPath, [CLI, ...args], {
+export type CliProcessOptions = {
+  /** The entry point: the source CLI by default; the fault suite runs the built one (BUILT_CLI). */
+  cli?: string;
+  /** Node.js flags before the entry point (the Procfile's worker flags, for instance). */
+  nodeArgs?: string[];
+};
+
+export function startCliProcess(args: string[], env: Record<string, string | undefined>, options: CliProcessOptions = {}): CliProcess {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.cli ?? CLI, ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'info', ...QUIET_GITHUB, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
