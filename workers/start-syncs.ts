@@ -4,6 +4,8 @@ import type { Database } from '../src/db/pool.ts';
 import { createGitHubClient } from '../src/github/client.ts';
 import type { Logger } from '../src/logger.ts';
 import { recordGitHubRequest } from '../src/metrics/metrics.ts';
+import { listNeverSyncedProducts } from '../src/db/sync-state.ts';
+import { enqueueSync } from '../src/sync/sync-job.ts';
 import { startSyncSchedule } from '../src/sync/sync-schedule.ts';
 import { startSyncWorker } from './sync-worker.ts';
 
@@ -25,5 +27,22 @@ export async function startSyncs(options: { config: Config; db: Database; boss: 
       }),
   });
   const scheduler = startSyncSchedule({ db, boss, logger, schedule: config.SYNC_SCHEDULE });
+  if (config.SYNC_ON_START) await enqueueFirstSyncs(db, boss, logger);
   return { stop: scheduler.stop };
+}
+
+/**
+ * A product that was never synced would stay empty until the next tick (up to the whole
+ * SYNC_SCHEDULE period): enqueue its first sync now. Several replicas starting at once enqueue one
+ * job per product (the queue's `exclusive` policy), and a product that already has data waits for
+ * the schedule as usual.
+ */
+async function enqueueFirstSyncs(db: Database, boss: PgBoss, logger: Logger): Promise<void> {
+  const products = await listNeverSyncedProducts(db);
+  const enqueued: string[] = [];
+  for (const product of products) {
+    const job = await enqueueSync(boss, { product, reason: 'startup' });
+    if (!job.alreadyQueued) enqueued.push(product);
+  }
+  if (products.length > 0) logger.info({ enqueued, neverSynced: products }, 'first syncs enqueued');
 }

@@ -156,3 +156,13 @@ export async function claimScheduledSlot(db: Queryable, productIds: readonly num
     RETURNING s.product_id AS "productId"`);
   return claimed.map((row) => row.productId);
 }
+
+/** Tracked products that have never finished a sync successfully (a starting worker syncs them). */
+export async function listNeverSyncedProducts(db: Queryable): Promise<string[]> {
+  return [
+    ...(await db.anyFirst(sql.type(z.object({ name: z.string() }))`
+      SELECT p.name FROM products p LEFT JOIN sync_state s ON s.product_id = p.id
+      WHERE p.tracked AND s.last_success_at IS NULL
+      ORDER BY p.name`)),
+  ];
+}

@@ -9,7 +9,7 @@ import { QUEUES } from '../queues.ts';
 // call) and the worker, which parses it. The singletonKey is the product name: the queue's
 // `exclusive` policy keeps at most one sync of a product queued or running.
 
-export const SYNC_REASONS = ['schedule', 'cli', 'admin'] as const;
+export const SYNC_REASONS = ['schedule', 'startup', 'cli', 'admin'] as const;
 
 export const syncJobSchema = z.object({
   product: z.string().regex(PRODUCT_NAME_PATTERN, 'expected a product name'),

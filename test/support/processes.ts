@@ -8,10 +8,11 @@ export const BUILT_CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.m
 
 /**
  * Defaults for processes a test starts: a sync schedule that does not fire during a test run (once
- * a year) and a GitHub base URL nothing listens on, so a worker started with the example products
- * never reaches out to api.github.com. Tests that exercise GitHub pass their own values.
+ * a year), no first syncs at start, and a GitHub base URL nothing listens on, so a worker started
+ * with the example products never reaches out to api.github.com. Tests that exercise GitHub pass
+ * their own values.
  */
-export const QUIET_GITHUB = { SYNC_SCHEDULE: '0 0 1 1 *', GITHUB_API_URL: 'http://127.0.0.1:9' } as const;
+export const QUIET_GITHUB = { SYNC_SCHEDULE: '0 0 1 1 *', SYNC_ON_START: 'false', GITHUB_API_URL: 'http://127.0.0.1:9' } as const;
 
 export type ProcessResult = { code: number | null; stdout: string; stderr: string };
 
