@@ -35,7 +35,7 @@ import { streamTagRefs, type TagRefStream } from '../github/tag-refs.ts';
 import { fetchTagStates, TAG_STATES_BATCH } from '../github/tag-states.ts';
 import { tagPages } from '../github/tag-pages.ts';
 import type { Logger } from '../logger.ts';
-import { describeRun, newProgress, withRequests, type RunProgress, type SyncRunResult } from './sync-progress.ts';
+import { describeRun, newProgress, withCounts, withRequests, type RunProgress, type SyncRunResult } from './sync-progress.ts';
 
 // One sync run of one product, resumable: the algorithm is described in src/sync/README.md.
 // Every write goes through the shared writers (src/db/releases.ts) with change source 'sync',
@@ -229,27 +229,15 @@ class SyncRun {
       const write = (async () => {
         await previous;
         await this.#write(async (db) => {
-          const written = await upsertTags(db, this.#product, tags, { syncRunId: this.#run.runId });
-          const counts = this.#progress.counts;
+          const { added, updated, moved, revived, unchanged, skipped } = await upsertTags(db, this.#product, tags, { syncRunId: this.#run.runId });
           return {
             phase: 'tags',
             cursor: endCursor,
             progress: {
               ...this.#progress,
-              counts: {
-                ...counts,
-                tags: {
-                  ...counts.tags,
-                  listed: counts.tags.listed + tags.length,
-                  added: counts.tags.added + written.added,
-                  updated: counts.tags.updated + written.updated,
-                  moved: counts.tags.moved + written.moved,
-                  revived: counts.tags.revived + written.revived,
-                  unchanged: counts.tags.unchanged + written.unchanged,
-                  skipped: counts.tags.skipped + written.skipped,
-                  dropped: counts.tags.dropped + droppedHere,
-                },
-              },
+              counts: withCounts(this.#progress, {
+                tags: { listed: tags.length, added, updated, moved, revived, unchanged, skipped, dropped: droppedHere },
+              }),
             },
           };
         }, { tagListing: true });
@@ -298,13 +286,12 @@ class SyncRun {
       await this.#write(async (db) => {
         const complete = this.#progress.counts.tags.dropped === 0;
         const tombstoned = complete ? await tombstoneTagsNotSeenInRun(db, this.#product.id, this.#run.runId) : 0;
-        const counts = this.#progress.counts;
         return {
           phase: 'releases',
           cursor: null,
           // An incomplete listing stores no ETag: the next run compares every ref again.
           tagsEtag: complete ? etag : null,
-          progress: { ...this.#progress, tagStep: 'tombstone', counts: { ...counts, tags: { ...counts.tags, tombstoned: counts.tags.tombstoned + tombstoned } } },
+          progress: { ...this.#progress, tagStep: 'tombstone', counts: withCounts(this.#progress, { tags: { tombstoned } }) },
         };
       });
       return;
@@ -386,27 +373,14 @@ class SyncRun {
           this.#identity ??= states.repository;
           const present = states.states.flatMap((state) => (state.tag === null ? [] : [state.tag]));
           const absent = states.states.filter((state) => state.tag === null).map((state) => state.name);
-          const written = await upsertTags(db, this.#product, present);
+          const { added, updated, moved, revived, unchanged } = await upsertTags(db, this.#product, present);
           const tombstoned = await tombstoneTags(db, this.#product.id, absent);
-          const counts = this.#progress.counts;
           return {
             phase: 'tags',
             cursor: names.at(-1)!,
             progress: {
               ...this.#progress,
-              counts: {
-                ...counts,
-                tags: {
-                  ...counts.tags,
-                  read: counts.tags.read + names.length,
-                  added: counts.tags.added + written.added,
-                  updated: counts.tags.updated + written.updated,
-                  moved: counts.tags.moved + written.moved,
-                  revived: counts.tags.revived + written.revived,
-                  unchanged: counts.tags.unchanged + written.unchanged,
-                  tombstoned: counts.tags.tombstoned + tombstoned,
-                },
-              },
+              counts: withCounts(this.#progress, { tags: { read: names.length, added, updated, moved, revived, unchanged, tombstoned } }),
             },
           };
         });
@@ -417,12 +391,11 @@ class SyncRun {
     await this.#write(async (db) => {
       const tombstoned = staged.complete ? await tombstoneTagsNotInRefListing(db, this.#product.id, this.#run.listedAt ?? new Date(0)) : 0;
       await clearRefListing(db, this.#product.id);
-      const counts = this.#progress.counts;
       return {
         phase: 'releases',
         cursor: null,
         tagsEtag: staged.complete ? staged.etag : null,
-        progress: { ...this.#progress, tagStep: 'tombstone', counts: { ...counts, tags: { ...counts.tags, tombstoned: counts.tags.tombstoned + tombstoned } } },
+        progress: { ...this.#progress, tagStep: 'tombstone', counts: withCounts(this.#progress, { tags: { tombstoned } }) },
       };
     });
   }
@@ -465,7 +438,6 @@ class SyncRun {
         }, this.#progress.releasesOldest ?? null);
         stop = !full && written.unchanged > 0;
         ended = !page.hasNextPage;
-        const counts = this.#progress.counts;
         return {
           phase: 'releases',
           cursor: String(page.page),
@@ -473,18 +445,16 @@ class SyncRun {
             ...this.#progress,
             releasesOldest: oldest,
             releasesReachedEnd: ended,
-            counts: {
-              ...counts,
+            counts: withCounts(this.#progress, {
               releases: {
-                ...counts.releases,
-                pages: counts.releases.pages + 1,
-                listed: counts.releases.listed + page.releases.length,
-                added: counts.releases.added + written.added,
-                updated: counts.releases.updated + (written.written - written.added),
-                unchanged: counts.releases.unchanged + written.unchanged,
-                dropped: counts.releases.dropped + page.dropped,
+                pages: 1,
+                listed: page.releases.length,
+                added: written.added,
+                updated: written.written - written.added,
+                unchanged: written.unchanged,
+                dropped: page.dropped,
               },
-            },
+            }),
           },
         };
       });
@@ -512,11 +482,10 @@ class SyncRun {
           const current = new Set(states.states.flatMap((state) => state.releases.map((release) => release.id)));
           const gone = batch.filter((candidate) => !current.has(candidate.id)).map((candidate) => candidate.id);
           const deleted = await deleteGithubReleases(db, this.#product.id, gone);
-          const counts = this.#progress.counts;
           return {
             phase: 'releases',
             cursor: this.#run.cursor,
-            progress: { ...this.#progress, counts: { ...counts, releases: { ...counts.releases, deleted: counts.releases.deleted + deleted } } },
+            progress: { ...this.#progress, counts: withCounts(this.#progress, { releases: { deleted } }) },
           };
         });
       }

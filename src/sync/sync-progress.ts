@@ -72,6 +72,23 @@ export function newProgress(mode: RunMode, releasesFull: boolean): RunProgress {
   };
 }
 
+/** The run's counts with `tags` and `releases` increments added (absent keys add nothing). */
+export function withCounts(progress: RunProgress, added: { tags?: Partial<TagCounts>; releases?: Partial<ReleaseCounts> }): SyncCounts {
+  const { tags, releases } = progress.counts;
+  return {
+    tags: sum(tags, added.tags ?? {}),
+    releases: sum(releases, added.releases ?? {}),
+  };
+}
+
+function sum<T extends Record<string, number>>(base: T, increments: Partial<T>): T {
+  const result: Record<string, number> = { ...base };
+  for (const [key, value] of Object.entries(increments)) {
+    if (value !== undefined) result[key] = (result[key] ?? 0) + value;
+  }
+  return result as T;
+}
+
 /** Adds an attempt's GitHub requests to the run's. */
 export function withRequests(progress: RunProgress, stats: RequestStats): RunProgress {
   return {
