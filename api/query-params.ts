@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseVersionRange } from '../src/domain/version-range.ts';
 import { parseVersion } from '../src/domain/version.ts';
+import { PRODUCT_NAME_PATTERN } from '../src/products.ts';
 import { decodeReleaseCursor } from './cursor.ts';
 
 // The query and path parameters the read API accepts, as zod schemas: they parse the request
@@ -43,7 +44,8 @@ export const cursorParam = oneValue()
 
 export const rangeParam = oneValue()
   .transform((text, ctx) => {
-    const range = parseVersionRange(text);
+    // `semver` reads an empty range as `*`; an empty `range=` is a client's mistake, not a wish for everything.
+    const range = text.trim() === '' ? null : parseVersionRange(text);
     if (range === null) {
       ctx.issues.push({ code: 'custom', input: text, message: `"${text}" is not a valid SemVer range (for example ^5.3, >=5.2 <6, 5.x, ~1.2.3 || >=2)` });
       return z.NEVER;
@@ -96,4 +98,9 @@ export const versionParam = z
   })
   .describe('A version, with or without `v` (`v1.2.3`, `1.2.3-rc.1`)');
 
-export const productParam = z.string().describe('Product name');
+// Checked before any query: a name no product can have (a NUL byte, which PostgreSQL refuses in
+// text, a slash, unicode) is a 400, not a lookup.
+export const productParam = z
+  .string()
+  .regex(PRODUCT_NAME_PATTERN, 'expected a product name: lowercase letters, digits, ".", "_" or "-", 1 to 64 characters')
+  .describe('Product name');

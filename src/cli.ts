@@ -12,6 +12,7 @@ import { createLogger, redactUrl, type Logger, type ProcessRole } from './logger
 import { loadProductsFile } from './products.ts';
 import { installQueues } from './queues.ts';
 import { parseRedriveArgs, redriveDeadLetters } from './redrive.ts';
+import { runSyncCommand, SYNC_USAGE } from './sync/sync-command.ts';
 import { REPLAY_USAGE, runReplayCommand } from './webhooks/replay-command.ts';
 
 // `release-registry <command>`: the one entry point of every process (see the Procfile).
@@ -55,6 +56,14 @@ const COMMANDS: Record<string, Command> = {
       const report = await redriveDeadLetters(requireDatabaseUrl(config), logger, options);
       const verb = report.dryRun ? 'would move' : 'moved';
       process.stdout.write(`${verb} ${report.moved} job(s) from ${report.deadLetterQueue} back to ${report.queue}\n`);
+    },
+  },
+  sync: {
+    summary: `enqueue a sync of a product; --wait prints its outcome (${SYNC_USAGE})`,
+    role: 'cli',
+    run: async ({ config, logger, args }) => {
+      const code = await runSyncCommand(config, logger, args);
+      if (code !== 0) process.exitCode = code;
     },
   },
   replay: {
@@ -180,7 +189,7 @@ export async function main(argv: string[]): Promise<number> {
   const logger = createLogger(command.role, config.LOG_LEVEL);
   try {
     await command.run({ config, logger, args });
-    return 0;
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`release-registry: configuration error: ${error.message}\n`);

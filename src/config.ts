@@ -69,6 +69,17 @@ export const configSchema = z.object({
   WORKER_CONCURRENCY: positiveInt(4, 64),
   DATA_DIR: z.string().trim().min(1).default('.data'),
   SHUTDOWN_TIMEOUT_MS: positiveInt(10_000, 600_000),
+  /**
+   * Whether a starting worker enqueues a first sync of every product never synced successfully,
+   * instead of leaving it empty until the next SYNC_SCHEDULE tick.
+   */
+  SYNC_ON_START: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .default('true')
+    .pipe(z.enum(['true', 'false'], { error: 'expected true or false' }))
+    .transform((value) => value === 'true'),
   /** When set, GET /metrics (API and worker) requires `Authorization: Bearer <METRICS_TOKEN>`. */
   METRICS_TOKEN: optionalText.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
   /** The commit the build was made from (Dockerfile build argument GIT_SHA); else `git rev-parse`. */

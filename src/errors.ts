@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'github_malformed_response'
   | 'github_request_rejected'
   | 'permanent_payload_error'
+  | 'sync_superseded'
   | 'migration_failed';
 
 export abstract class AppError extends Error {
@@ -200,6 +201,23 @@ export class GitHubRequestRejectedError extends AppError {
 export class PermanentPayloadError extends AppError {
   readonly code = 'permanent_payload_error';
   readonly status = 422;
+}
+
+/**
+ * A sync run's progress could not be saved because another job owns the product's run by now
+ * (this job's claim lapsed and pg-boss handed the run on). The job stops without writing.
+ */
+export class SyncSupersededError extends AppError {
+  readonly code = 'sync_superseded';
+  readonly status = 409;
+  readonly productId: number;
+  readonly owner: string;
+
+  constructor(productId: number, owner: string) {
+    super(`the sync run of product ${productId} is no longer owned by job ${owner}`);
+    this.productId = productId;
+    this.owner = owner;
+  }
 }
 
 export class MigrationError extends AppError {

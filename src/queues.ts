@@ -37,7 +37,11 @@ export const QUEUE_DEFINITIONS: Queue[] = [
     // Workers are woken by NOTIFY when a delivery is enqueued instead of polling (freshness).
     notify: true,
     expireInSeconds: 300,
-    heartbeatSeconds: 30,
+    // A batch whose worker died, or whose outcome could not be recorded because PostgreSQL went away
+    // mid-batch (the jobs stay `active`), runs again once its heartbeat lapses and a supervising pass
+    // (every 15 s) notices: pg-boss's shortest heartbeat keeps that wait, an ingest lag, under 25 s.
+    // A batch takes milliseconds to seconds, and the heartbeat is refreshed every 5 s while it runs.
+    heartbeatSeconds: 10,
     retryLimit: 5,
     retryDelay: 2,
     retryBackoff: true,

@@ -1,5 +1,4 @@
 import { get as httpGet, type IncomingMessage } from 'node:http';
-import { connect } from 'node:net';
 import pg from 'pg';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -17,14 +16,15 @@ import { defineProducts, productDefinition } from './support/seed.ts';
 // for that lock proves the request is being served (a lock on pg-boss's tables would also catch
 // pg-boss's own housekeeping queries and could be mistaken for the request).
 
-function refusesConnections(port: number): Promise<boolean> {
+/** True when a new request on a new connection gets no HTTP answer (refused or reset). */
+function refusesNewRequests(port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
+    const request = httpGet({ host: '127.0.0.1', port, path: '/-/healthz', agent: false, timeout: 5_000 }, (message) => {
+      message.resume();
       resolve(false);
     });
-    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED'));
+    request.once('timeout', () => request.destroy(new Error('timeout')));
+    request.once('error', () => resolve(true));
   });
 }
 
@@ -71,7 +71,7 @@ test('SIGTERM: stop accepting, finish the in-flight request, exit 0 within 10 s'
     const signalled = performance.now();
     api.signal('SIGTERM');
     await api.waitForLog(logged('shutting down'));
-    assert.ok(await refusesConnections(port), 'new connections are refused while the in-flight request runs');
+    assert.ok(await refusesNewRequests(port), 'new requests are not served while the in-flight request runs');
     await locker.query('COMMIT');
 
     const outcome = await answered;

@@ -3,6 +3,9 @@
 //
 //   node test/run.ts [--suite unit|faults] [--concurrency N] [filter ...]
 //
+// The fault suite (test/faults/) runs the built CLI, as the Procfile does: the runner compiles it
+// first (`npm run build`), and its files run one at a time by default (each starts several API,
+// worker and database processes; two at once on a 2-core machine only make both slower).
 // The server is TEST_DATABASE_URL, else DATABASE_URL, else an embedded PostgreSQL this runner starts
 // under .data/test-postgres (so a fresh clone needs no server). Each file creates and drops its own
 // databases on it (test/support/database.ts).
@@ -25,7 +28,7 @@ const { values: options, positionals: filters } = parseArgs({
   allowPositionals: true,
   options: {
     suite: { type: 'string', default: 'unit' },
-    concurrency: { type: 'string', default: process.env.TEST_CONCURRENCY ?? '3' },
+    concurrency: { type: 'string' },
   },
 });
 
@@ -124,8 +127,18 @@ async function main(): Promise<number> {
     return 1;
   }
 
-  const env = { ...process.env, TEST_DATABASE_URL: serverUrl, NO_COLOR: '1', FORCE_COLOR: '0', NODE_ENV: 'test' };
-  const concurrency = Math.max(1, Number(options.concurrency) || 1);
+  const env: NodeJS.ProcessEnv = { ...process.env, TEST_DATABASE_URL: serverUrl, NO_COLOR: '1', FORCE_COLOR: '0', NODE_ENV: 'test' };
+  if (options.suite === 'faults') {
+    const build = await buildCli();
+    if (!build.ok) {
+      process.stdout.write(`FAIL npm run build\n${indent(build.output)}\n0 passed, 1 failed\n`);
+      await embedded?.stop();
+      return 1;
+    }
+    env.FAULTS_CLI_BUILT = '1';
+  }
+  const defaultConcurrency = options.suite === 'faults' ? '1' : '3';
+  const concurrency = Math.max(1, Number(options.concurrency ?? process.env.TEST_CONCURRENCY ?? defaultConcurrency) || 1);
   const queue = [...files];
   const results: FileResult[] = [];
   const workers = Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
@@ -146,6 +159,17 @@ async function main(): Promise<number> {
   const failed = results.reduce((sum, result) => sum + result.failed, 0);
   process.stdout.write(`\n${passed} passed, ${failed} failed\n`);
   return failed > 0 ? 1 : 0;
+}
+
+/** `npm run build`: tsc into dist/, which the fault suite's processes run. */
+function buildCli(): Promise<{ ok: boolean; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    child.on('close', (code) => resolve({ ok: code === 0, output }));
+  });
 }
 
 function indent(text: string): string {

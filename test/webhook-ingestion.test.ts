@@ -189,7 +189,8 @@ test('after a rename, deliveries under the new name keep their product and the w
 });
 
 test('deliveries queued while no worker runs are applied in one batch: one GitHub query for all their tags', async () => {
-  const app = await startFakeIngestion({ label: 'ingestion_batch', startWorker: false });
+  // One batch at a time: two concurrent fetches (SKIP LOCKED) could split the queued jobs between them.
+  const app = await startFakeIngestion({ label: 'ingestion_batch', startWorker: false, worker: { concurrency: 1 } });
   try {
     const names = ['v1.0.0', 'v1.0.1', 'v1.1.0', 'v2.0.0-rc.1'];
     const ids: string[] = [];

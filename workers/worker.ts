@@ -14,6 +14,7 @@ import { createGitHubClient } from '../src/github/client.ts';
 import { githubTagStateReader } from '../src/webhooks/tag-states.ts';
 import { startDeliveryWorker } from './delivery-worker.ts';
 import { startMetricsServer, type RunningMetricsServer } from './metrics-server.ts';
+import { startSyncs } from './start-syncs.ts';
 
 export type RunningWorker = { boss: PgBoss; lifecycle: Lifecycle; metricsUrl: string | undefined; stop: () => Promise<void> };
 
@@ -68,6 +69,7 @@ export async function startWorker(
 
   const github = createGitHubClient({ baseUrl: config.GITHUB_API_URL, token: config.GITHUB_TOKEN, logger });
   await startDeliveryWorker({ db, boss, logger, readTagStates: githubTagStateReader(github) });
+  const syncs = await startSyncs({ config, db, boss, logger });
 
   // Job handlers (boss.work) are registered above this point: ready means working the queues.
   lifecycle.markReady();
@@ -78,6 +80,7 @@ export async function startWorker(
   const stop = () =>
     (stopping ??= (async () => {
       lifecycle.markStopping();
+      await syncs.stop();
       // graceful: handlers get the grace period to finish; pg-boss then fails what is still active
       // ("pg-boss shut down while active"), which hands those jobs back for a retry rather than
       // leaving them active until they expire. The rest of SHUTDOWN_TIMEOUT_MS closes the pools.

@@ -103,6 +103,7 @@ export function registerProductRoutes(router: Router, api: ReadApi): void {
       tags: ['admin'],
       auth: 'required',
       params: z.strictObject({ product: productParam }),
+      query: z.strictObject({}),
       body: { schema: syncRequestSchema, required: false, contentType: 'application/json' },
       responses: {
         202: { description: 'Enqueued (or already queued)', schema: syncAcceptedSchema },

@@ -38,7 +38,14 @@ export async function setChangeSource(db: Queryable, source: ChangeSource): Prom
   await db.query(sql.unsafe`SELECT set_config('release_registry.change_source', ${source}, true)`);
 }
 
-const tagCounts = z.object({ added: z.number(), updated: z.number(), moved: z.number(), revived: z.number(), written: z.number() });
+const tagCounts = z.object({
+  added: z.number(),
+  updated: z.number(),
+  moved: z.number(),
+  revived: z.number(),
+  written: z.number(),
+  refresh: z.array(z.string()),
+});
 
 /**
  * Inserts or updates the rows of `tags` that are releases of `product` (tags its pattern does not
@@ -80,21 +87,38 @@ export async function upsertTags(
 
   const runId = options.syncRunId ?? null;
   const counts = await db.one(sql.type(tagCounts)`
-    WITH input AS (
+    WITH raw AS (
       SELECT * FROM ${sql.unnest(rows, ['text', 'text', 'int8', 'int8', 'int8', 'text', 'text', 'text', 'text', 'text', 'text'])}
         AS t(tag, version, major, minor, patch, prerelease, build, prerelease_key, ref_sha, git_sha, tagged_at)
     ),
+    -- A version carried by another tag (stored, or in this batch): which tag is canonical is for
+    -- refreshCanonical to decide. Otherwise a new row is its version's canonical tag.
+    -- The lookups below are per input row through the indexes (LATERAL, LIMIT 1): a batch costs the
+    -- same whether the product has a thousand rows or a million, whatever the planner's statistics
+    -- say (right after a backfill started they say the table is empty, and it would scan it).
+    input AS (
+      SELECT raw.*, (count(*) OVER (PARTITION BY raw.version) > 1
+                     OR (SELECT true FROM releases e WHERE e.product_id = ${product.id} AND e.version = raw.version LIMIT 1) IS NOT NULL) AS contested
+      FROM raw
+    ),
     existing AS (
       SELECT r.tag, r.ref_sha, r.git_sha, r.tagged_at, r.deleted_at
-      FROM releases r JOIN input i ON i.tag = r.tag
-      WHERE r.product_id = ${product.id}
+      FROM input i CROSS JOIN LATERAL (
+        SELECT r.tag, r.ref_sha, r.git_sha, r.tagged_at, r.deleted_at FROM releases r
+        WHERE r.product_id = ${product.id} AND r.tag = i.tag LIMIT 1
+      ) r
     ),
     upserted AS (
+      -- A new row gets the derived fields and the canonical flag it has in the common case (a
+      -- version first seen, no GitHub release yet), and only rows outside that case are refreshed
+      -- below: a backfill writes each row and its change log entry once.
       INSERT INTO releases AS r (product_id, tag, version, major, minor, patch, prerelease, build, prerelease_key,
-                                 ref_sha, git_sha, tagged_at, seen_in_sync_run)
-      SELECT ${product.id}, tag, version, major, minor, patch, prerelease::text[], build::text[], decode(substr(prerelease_key, 3), 'hex'),
-             ref_sha, git_sha, tagged_at::timestamptz, ${runId}::bigint
-      FROM input
+                                 ref_sha, git_sha, tagged_at, seen_in_sync_run, is_development, public, promoted_at, is_canonical)
+      SELECT ${product.id}, i.tag, i.version, i.major, i.minor, i.patch, i.prerelease::text[], i.build::text[], decode(substr(i.prerelease_key, 3), 'hex'),
+             i.ref_sha, i.git_sha, i.tagged_at::timestamptz, ${runId}::bigint,
+             cardinality(i.prerelease::text[]) > 0, p.plain_tags_public, CASE WHEN p.plain_tags_public THEN i.tagged_at::timestamptz END,
+             NOT i.contested
+      FROM input i JOIN products p ON p.id = ${product.id}
       ON CONFLICT (product_id, tag) DO UPDATE SET
         version = excluded.version, major = excluded.major, minor = excluded.minor, patch = excluded.patch,
         prerelease = excluded.prerelease, build = excluded.build, prerelease_key = excluded.prerelease_key,
@@ -114,21 +138,32 @@ export async function upsertTags(
               IS DISTINCT FROM (excluded.ref_sha, excluded.git_sha, true, excluded.version, coalesce(excluded.seen_in_sync_run, r.seen_in_sync_run))
          OR (excluded.tagged_at IS NOT NULL AND excluded.tagged_at IS DISTINCT FROM r.tagged_at)
       RETURNING r.tag, (r.xmax = 0) AS inserted
+    ),
+    counted AS (
+      SELECT u.tag, u.inserted, i.contested, e.tag IS NOT NULL AS existed,
+        u.inserted AS added,
+        NOT u.inserted AND e.deleted_at IS NOT NULL AS revived,
+        NOT u.inserted AND e.deleted_at IS NULL AND (e.ref_sha, e.git_sha) IS DISTINCT FROM (i.ref_sha, i.git_sha) AS moved,
+        NOT u.inserted AND e.deleted_at IS NULL AND (e.ref_sha, e.git_sha) IS NOT DISTINCT FROM (i.ref_sha, i.git_sha)
+          AND i.tagged_at IS NOT NULL AND i.tagged_at::timestamptz IS DISTINCT FROM e.tagged_at AS updated
+      FROM upserted u JOIN input i ON i.tag = u.tag LEFT JOIN existing e ON e.tag = u.tag
     )
     SELECT
-      count(*) FILTER (WHERE u.inserted)::int AS added,
-      count(*) FILTER (WHERE NOT u.inserted AND e.deleted_at IS NOT NULL)::int AS revived,
-      count(*) FILTER (WHERE NOT u.inserted AND e.deleted_at IS NULL
-                       AND (e.ref_sha, e.git_sha) IS DISTINCT FROM (i.ref_sha, i.git_sha))::int AS moved,
-      count(*) FILTER (WHERE NOT u.inserted AND e.deleted_at IS NULL
-                       AND (e.ref_sha, e.git_sha) IS NOT DISTINCT FROM (i.ref_sha, i.git_sha)
-                       AND i.tagged_at IS NOT NULL AND i.tagged_at::timestamptz IS DISTINCT FROM e.tagged_at)::int AS updated,
-      count(*)::int AS written
-    FROM upserted u JOIN input i ON i.tag = u.tag LEFT JOIN existing e ON e.tag = u.tag`);
+      count(*) FILTER (WHERE added)::int AS added,
+      count(*) FILTER (WHERE revived)::int AS revived,
+      count(*) FILTER (WHERE moved)::int AS moved,
+      count(*) FILTER (WHERE updated)::int AS updated,
+      count(*)::int AS written,
+      -- Rows whose derived fields or canonical flag the insert could not settle: rows that existed,
+      -- contested versions, and tags that already have a GitHub release.
+      coalesce(array_agg(tag) FILTER (
+        WHERE NOT inserted OR contested
+           OR (SELECT true FROM github_releases g WHERE g.product_id = ${product.id} AND g.tag_name = counted.tag LIMIT 1) IS NOT NULL
+      ), '{}') AS refresh
+    FROM counted`);
 
-  const names = rows.map((row) => row[0] as string);
-  await refreshDerivedFields(db, product.id, names);
-  await refreshCanonical(db, product.id, { tags: names });
+  await refreshDerivedFields(db, product.id, counts.refresh);
+  await refreshCanonical(db, product.id, { tags: counts.refresh });
   const changed = counts.added + counts.updated + counts.moved + counts.revived;
   return {
     added: counts.added,
@@ -164,14 +199,37 @@ export async function tombstoneTagsNotSeenInRun(db: Queryable, productId: number
   return tombstoned.length;
 }
 
+export type ReleaseWriteResult = {
+  /** Releases added or whose fields changed (their tags' release fields were refreshed). */
+  written: number;
+  added: number;
+  /** Releases already stored with exactly these fields (and not marked deleted). */
+  unchanged: number;
+};
+
+/**
+ * After a complete listing of the tag refs, kept in sync_ref_listing, tombstones every live tag it
+ * does not name. Rows written since `listedAt` (the database time the listing was taken) are
+ * spared: a webhook may have brought such a tag back after the listing was read.
+ */
+export async function tombstoneTagsNotInRefListing(db: Queryable, productId: number, listedAt: Date): Promise<number> {
+  const tombstoned = await db.any(sql.type(z.object({ tag: z.string() }))`
+    UPDATE releases r SET deleted_at = now(), updated_at = now()
+    WHERE r.product_id = ${productId} AND r.deleted_at IS NULL AND r.updated_at < ${listedAt.toISOString()}::timestamptz
+      AND NOT EXISTS (SELECT 1 FROM sync_ref_listing s WHERE s.product_id = ${productId} AND s.tag = r.tag)
+    RETURNING r.tag`);
+  if (tombstoned.length > 0) await refreshCanonical(db, productId, { tags: tombstoned.map((row) => row.tag) });
+  return tombstoned.length;
+}
+
 /** Upserts GitHub releases and refreshes the release fields of the tags they name (old and new). */
 export async function upsertGithubReleases(
   db: Queryable,
   productId: number,
   releases: readonly GithubReleaseFact[],
   options: { syncRunId?: number | null } = {},
-): Promise<{ written: number }> {
-  if (releases.length === 0) return { written: 0 };
+): Promise<ReleaseWriteResult> {
+  if (releases.length === 0) return { written: 0, added: 0, unchanged: 0 };
   const unique = new Map(releases.map((release) => [release.id, release]));
   const rows = [...unique.values()].map((release) => [
     release.id,
@@ -184,36 +242,56 @@ export async function upsertGithubReleases(
     release.htmlUrl,
   ]);
   const runId = options.syncRunId ?? null;
-  const affected = await db.any(sql.type(z.object({ tag: z.string(), changed: z.boolean() }))`
+  const outcome = await db.one(sql.type(z.object({ tags: z.array(z.string()), written: z.number(), added: z.number(), unchanged: z.number() }))`
     WITH input AS (
-      SELECT * FROM ${sql.unnest(rows, ['int8', 'text', 'text', 'bool', 'bool', 'text', 'text', 'text'])}
+      SELECT github_release_id, tag_name, name, draft, prerelease, created_at::timestamptz AS created_at,
+             published_at::timestamptz AS published_at, html_url
+      FROM ${sql.unnest(rows, ['int8', 'text', 'text', 'bool', 'bool', 'text', 'text', 'text'])}
         AS t(github_release_id, tag_name, name, draft, prerelease, created_at, published_at, html_url)
     ),
     previous AS (
-      SELECT g.github_release_id, g.tag_name FROM github_releases g JOIN input i USING (github_release_id)
+      SELECT g.github_release_id, g.tag_name,
+             (g.tag_name, g.name, g.draft, g.prerelease, g.created_at, g.published_at, g.html_url, g.deleted_at IS NULL)
+               IS NOT DISTINCT FROM (i.tag_name, i.name, i.draft, i.prerelease, i.created_at, i.published_at, i.html_url, true) AS same
+      FROM github_releases g JOIN input i USING (github_release_id)
       WHERE g.product_id = ${productId}
     ),
     upserted AS (
       INSERT INTO github_releases AS g (product_id, github_release_id, tag_name, name, draft, prerelease, created_at, published_at, html_url, seen_in_sync_run)
-      SELECT ${productId}, github_release_id, tag_name, name, draft, prerelease, created_at::timestamptz, published_at::timestamptz, html_url, ${runId}::bigint
+      SELECT ${productId}, github_release_id, tag_name, name, draft, prerelease, created_at, published_at, html_url, ${runId}::bigint
       FROM input
       ON CONFLICT (product_id, github_release_id) DO UPDATE SET
         tag_name = excluded.tag_name, name = excluded.name, draft = excluded.draft, prerelease = excluded.prerelease,
         created_at = excluded.created_at, published_at = excluded.published_at, html_url = excluded.html_url,
         deleted_at = NULL,
         seen_in_sync_run = coalesce(excluded.seen_in_sync_run, g.seen_in_sync_run),
-        updated_at = now()
+        updated_at = CASE
+          WHEN (g.tag_name, g.name, g.draft, g.prerelease, g.created_at, g.published_at, g.html_url, g.deleted_at IS NULL)
+            IS DISTINCT FROM (excluded.tag_name, excluded.name, excluded.draft, excluded.prerelease, excluded.created_at,
+                              excluded.published_at, excluded.html_url, true)
+          THEN now() ELSE g.updated_at END
       WHERE (g.tag_name, g.name, g.draft, g.prerelease, g.created_at, g.published_at, g.html_url, g.deleted_at IS NULL, g.seen_in_sync_run)
         IS DISTINCT FROM (excluded.tag_name, excluded.name, excluded.draft, excluded.prerelease, excluded.created_at, excluded.published_at,
                           excluded.html_url, true, coalesce(excluded.seen_in_sync_run, g.seen_in_sync_run))
       RETURNING g.github_release_id, g.tag_name
+    ),
+    -- Rows whose only change is the sync run that saw them touch no release fields.
+    changed AS (
+      SELECT u.github_release_id, u.tag_name FROM upserted u LEFT JOIN previous p USING (github_release_id)
+      WHERE p.github_release_id IS NULL OR NOT p.same
+    ),
+    affected AS (
+      SELECT tag_name AS tag FROM changed
+      UNION SELECT p.tag_name FROM previous p JOIN changed c USING (github_release_id) WHERE p.tag_name <> c.tag_name
     )
-    SELECT tag_name AS tag, true AS changed FROM upserted
-    UNION SELECT p.tag_name, true FROM previous p JOIN upserted u USING (github_release_id) WHERE p.tag_name <> u.tag_name`);
-  const tags = [...new Set(affected.map((row) => row.tag))];
-  await refreshDerivedFields(db, productId, tags);
-  await refreshCanonical(db, productId, { tags });
-  return { written: affected.length };
+    SELECT
+      (SELECT coalesce(array_agg(tag), '{}') FROM affected) AS tags,
+      (SELECT count(*) FROM changed)::int AS written,
+      (SELECT count(*) FROM input i WHERE NOT EXISTS (SELECT 1 FROM previous p WHERE p.github_release_id = i.github_release_id))::int AS added,
+      (SELECT count(*) FROM previous WHERE same)::int AS unchanged`);
+  await refreshDerivedFields(db, productId, outcome.tags);
+  await refreshCanonical(db, productId, { tags: outcome.tags });
+  return { written: outcome.written, added: outcome.added, unchanged: outcome.unchanged };
 }
 
 /** Marks GitHub releases deleted (a release `deleted` event, or absence from a complete listing). */

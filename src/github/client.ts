@@ -28,9 +28,11 @@ import { RequestAccounting, type RateLimitResource, type RequestStats } from './
  * every attempt they make, and counts and logs each one.
  */
 const instrumentation: Parameters<typeof Octokit.plugin>[0] = (octokit, options) => {
-  const settings = options.instrumentation as { accounting: RequestAccounting; logger: Logger } | undefined;
+  const settings = options.instrumentation as
+    | { accounting: RequestAccounting; logger: Logger; onRequest?: GitHubClientOptions['onRequest'] }
+    | undefined;
   if (settings === undefined) return;
-  const { accounting, logger } = settings;
+  const { accounting, logger, onRequest } = settings;
   octokit.hook.wrap('request', async (request, requestOptions) => {
     const started = performance.now();
     const resource = resourceOf(requestOptions.url);
@@ -41,6 +43,7 @@ const instrumentation: Parameters<typeof Octokit.plugin>[0] = (octokit, options)
       // GraphQL answers 200 to a query it refused for the rate limit.
       const refused = resource === 'graphql' && graphqlErrorsOf({ response }).some((item) => item.type === 'RATE_LIMITED');
       accounting.record({ resource, status: response.status, headers: response.headers, graphqlCost, refused });
+      onRequest?.({ resource, status: response.status });
       logger.debug({ endpoint, status: response.status, ms: elapsed(started), remaining: response.headers['x-ratelimit-remaining'] }, 'GitHub request');
       return response;
     } catch (error) {
@@ -48,6 +51,7 @@ const instrumentation: Parameters<typeof Octokit.plugin>[0] = (octokit, options)
       const status = failed.response?.status ?? 0;
       const refused = status >= 500 || status === 0 || rateLimitOf(error) !== undefined;
       accounting.record({ resource, status, headers: failed.response?.headers, refused });
+      onRequest?.({ resource, status });
       logger.debug({ endpoint, status, ms: elapsed(started), err: status === 0 ? error : undefined }, 'GitHub request');
       throw error;
     }
@@ -85,6 +89,8 @@ export type GitHubClientOptions = {
    * at a time, which GitHub's secondary-limit rules allow without a pause.
    */
   graphqlMinIntervalMs?: number;
+  /** Told of every HTTP request sent (retries included) with its status, 0 for no answer (metrics). */
+  onRequest?: (request: { resource: RateLimitResource; status: number }) => void;
 };
 
 export type GitHubClient = {
@@ -127,7 +133,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
       error: (message: string) => logger.debug(message),
     },
     request: { fetch: fetchWithTimeout(options.requestTimeoutMs ?? 30_000) },
-    instrumentation: { accounting, logger },
+    instrumentation: { accounting, logger, onRequest: options.onRequest },
     retry: {
       retries: options.retries ?? 3,
       retryAfterBaseValue: unitMs,

@@ -68,6 +68,8 @@ export type ReleaseListingOptions = {
   /** ETag of the first page from an earlier listing: an unchanged first page answers 304. */
   etag?: string | null;
   perPage?: number;
+  /** Start at this 1-based page (resuming a listing); Link headers lead on from there. */
+  startPage?: number;
 };
 
 type RestResponse = { status: number; url: string; headers: Record<string, string | number | undefined>; data: unknown };
@@ -80,19 +82,20 @@ export async function fetchReleasePages(client: GitHubClient, repository: Reposi
       owner: repository.owner,
       repo: repository.repo,
       per_page: options.perPage ?? RELEASE_PAGE_SIZE,
+      ...(options.startPage !== undefined && options.startPage > 1 ? { page: options.startPage } : {}),
       headers: options.etag ? { 'if-none-match': options.etag } : {},
     });
   } catch (error) {
     if (isNotModified(error) && options.etag) return { notModified: true, etag: String(error.response.headers.etag ?? options.etag) };
     throw error;
   }
-  return { notModified: false, etag: headerText(first.headers.etag), pages: releasePages(client, first) };
+  return { notModified: false, etag: headerText(first.headers.etag), pages: releasePages(client, first, options.startPage ?? 1) };
 }
 
-async function* releasePages(client: GitHubClient, first: RestResponse): AsyncGenerator<ReleasePage> {
+async function* releasePages(client: GitHubClient, first: RestResponse, startPage: number): AsyncGenerator<ReleasePage> {
   const endpoint = 'GET /repos/{owner}/{repo}/releases';
   let response = first;
-  for (let page = 1; ; page += 1) {
+  for (let page = Math.max(1, startPage); ; page += 1) {
     if (!Array.isArray(response.data)) {
       throw new GitHubMalformedResponseError(endpoint, [{ path: '', message: `expected an array of releases, got ${describe(response.data)}` }]);
     }

@@ -36,6 +36,8 @@ export type TagRefStream =
       batches: AsyncGenerator<TagRef[]>;
       /** Items dropped so far because they did not parse (each logged). Read after consuming. */
       dropped: () => number;
+      /** Closes the answer unread, when only its ETag was wanted. */
+      discard: () => Promise<void>;
     };
 
 export type TagRefOptions = {
@@ -69,7 +71,17 @@ export async function streamTagRefs(client: GitHubClient, repository: Repository
   }
   let dropped = 0;
   const batches = parseRefs(client, body, options.batchSize ?? 1000, () => (dropped += 1));
-  return { notModified: false, etag: response.headers.etag === undefined ? null : String(response.headers.etag), batches, dropped: () => dropped };
+  const discard = async () => {
+    const cancel = (body as { cancel?: () => Promise<void> }).cancel;
+    if (typeof cancel === 'function') await cancel.call(body).catch(() => undefined);
+  };
+  return {
+    notModified: false,
+    etag: response.headers.etag === undefined ? null : String(response.headers.etag),
+    batches,
+    dropped: () => dropped,
+    discard,
+  };
 }
 
 /** Every tag ref at once (about 150 bytes of memory per tag), or `notModified`. */

@@ -33,6 +33,7 @@ import { setChangeSource, upsertGithubReleases, upsertTags } from '../../src/db/
 import { createLogger } from '../../src/logger.ts';
 import { createBoss } from '../../src/queues.ts';
 import { createTestDatabase } from '../support/database.ts';
+import { writeBenchResult, type ReadApiResult } from './support/bench-result.ts';
 import { defineProducts, githubRelease, productDefinition, seedReleases, syntheticTags } from '../support/seed.ts';
 
 type AutocannonResult = {
@@ -304,6 +305,16 @@ async function main(): Promise<void> {
       ),
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
+    const result: ReadApiResult = {
+      releases,
+      connections: CONNECTIONS,
+      durationS,
+      rounds,
+      results,
+      freshnessMs: { p50: percentile(freshness, 50), p99: percentile(freshness, 99), max: Math.max(...freshness), samples: freshness.length },
+      pgbench: pgbenchResults,
+    };
+    writeBenchResult(result);
   } finally {
     for (const served of servers) await stopServer(served);
     await database.drop();

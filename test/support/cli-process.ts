@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { CLI, ROOT } from './processes.ts';
+import { CLI, QUIET_GITHUB, ROOT } from './processes.ts';
 
 // A long-running CLI process (`node src/cli.ts api|worker|start`) started by a test: its JSON log
 // lines are parsed as they arrive so a test can wait for one ("api listening") and read the URL
@@ -23,10 +23,17 @@ export type CliProcess = {
   kill: () => Promise<void>;
 };
 
-export function startCliProcess(args: string[], env: Record<string, string | undefined>): CliProcess {
-  const child = spawn(process.execPath, [CLI, ...args], {
+export type CliProcessOptions = {
+  /** The entry point: the source CLI by default; the fault suite runs the built one (BUILT_CLI). */
+  cli?: string;
+  /** Node.js flags before the entry point (the Procfile's worker flags, for instance). */
+  nodeArgs?: string[];
+};
+
+export function startCliProcess(args: string[], env: Record<string, string | undefined>, options: CliProcessOptions = {}): CliProcess {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.cli ?? CLI, ...args], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'info', ...env },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'info', ...QUIET_GITHUB, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: LogLine[] = [];

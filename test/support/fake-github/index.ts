@@ -45,6 +45,8 @@ export type FaultSpec = RequestMatcher & {
     | { kind: 'secondary-rate-limit'; retryAfter?: number | null }
     | { kind: 'malformed'; mode: 'invalid-json' | 'wrong-shape' | 'bad-item' }
     | { kind: 'disconnect' }
+    /** Answers normally, `ms` late (a slow GitHub, so that a test can act during a listing). */
+    | { kind: 'delay'; ms: number }
   );
 
 export type Fault = { readonly fired: number; remove: () => void };
@@ -316,7 +318,13 @@ export class FakeGitHub {
     record.endpoint = route.endpoint;
     record.resource = route.resource;
 
-    const fault = this.#takeFault(record);
+    let fault = this.#takeFault(record);
+    if (fault?.kind === 'delay') {
+      const { ms } = fault;
+      record.fault = 'delay';
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      fault = undefined;
+    }
     if (fault !== undefined) {
       record.fault = fault.kind === 'malformed' ? `malformed:${fault.mode}` : fault.kind;
       if (fault.kind === 'disconnect') {

@@ -1,0 +1,168 @@
+import { sql } from 'slonik';
+import { z } from 'zod';
+import { SyncSupersededError } from '../errors.ts';
+import type { Queryable } from './pool.ts';
+
+// sync_state: one row per product, holding the ETags of the last complete listings, the progress
+// of the run in course (so a killed worker resumes where it stopped) and the last run's outcome.
+// Progress writes are fenced on `run_owner` (the pg-boss job of the run): a job that lost its claim
+// cannot write over the run that replaced it (SyncSupersededError).
+
+export const RUN_PHASES = ['tags', 'releases', 'finishing'] as const;
+export type RunPhase = (typeof RUN_PHASES)[number];
+export type RunMode = 'full' | 'incremental';
+export type SyncOutcome = 'succeeded' | 'failed' | 'deferred';
+
+const runStateSchema = z.object({
+  productId: z.number(),
+  tagsEtag: z.string().nullable(),
+  releasesEtag: z.string().nullable(),
+  runId: z.number(),
+  runPhase: z.enum(RUN_PHASES).nullable(),
+  runMode: z.enum(['full', 'incremental']).nullable(),
+  runCursor: z.string().nullable(),
+  runStartedAt: z.date().nullable(),
+  runProgress: z.record(z.string(), z.unknown()),
+  runOwner: z.string().nullable(),
+  runListedAt: z.date().nullable(),
+  releasesFullAt: z.date().nullable(),
+  lastSuccessAt: z.date().nullable(),
+  lastOutcome: z.enum(['succeeded', 'failed', 'deferred']).nullable(),
+  lastResult: z.record(z.string(), z.unknown()).nullable(),
+  lastError: z.string().nullable(),
+  deferredUntil: z.date().nullable(),
+  now: z.date(),
+});
+export type SyncState = z.infer<typeof runStateSchema>;
+
+const stateColumns = sql.fragment`
+  product_id AS "productId", tags_etag AS "tagsEtag", releases_etag AS "releasesEtag", run_id AS "runId",
+  run_phase AS "runPhase", run_mode AS "runMode", run_cursor AS "runCursor", run_started_at AS "runStartedAt",
+  run_progress AS "runProgress", run_owner AS "runOwner", run_listed_at AS "runListedAt",
+  releases_full_at AS "releasesFullAt", last_success_at AS "lastSuccessAt", last_outcome AS "lastOutcome",
+  last_result AS "lastResult", last_error AS "lastError", deferred_until AS "deferredUntil", now() AS now`;
+
+/** The product's sync state, or null before its first sync. */
+export async function readSyncState(db: Queryable, productId: number): Promise<SyncState | null> {
+  return db.maybeOne(sql.type(runStateSchema)`SELECT ${stateColumns} FROM sync_state WHERE product_id = ${productId}`);
+}
+
+/**
+ * Locks the product's sync state row for the caller's transaction (creating it on a first sync)
+ * and returns it: a run is started or resumed under this lock.
+ */
+export async function lockSyncState(db: Queryable, productId: number): Promise<SyncState> {
+  await db.query(sql.unsafe`INSERT INTO sync_state (product_id) VALUES (${productId}) ON CONFLICT (product_id) DO NOTHING`);
+  return db.one(sql.type(runStateSchema)`SELECT ${stateColumns} FROM sync_state WHERE product_id = ${productId} FOR UPDATE`);
+}
+
+/** Starts a new run: the next run id, phase `tags`, no cursor, owned by `owner`. */
+export async function startRun(db: Queryable, productId: number, run: { owner: string; mode: RunMode; progress: object }): Promise<SyncState> {
+  return db.one(sql.type(runStateSchema)`
+    UPDATE sync_state SET
+      run_id = run_id + 1, run_phase = 'tags', run_mode = ${run.mode}, run_cursor = NULL, run_started_at = now(),
+      run_progress = ${sql.jsonb(run.progress as never)}, run_owner = ${run.owner}, run_listed_at = now(),
+      last_started_at = now(), deferred_until = NULL, updated_at = now()
+    WHERE product_id = ${productId}
+    RETURNING ${stateColumns}`);
+}
+
+/** Takes over the unfinished run of the product (a retry, a resumed deferral, another worker). */
+export async function resumeRun(db: Queryable, productId: number, owner: string): Promise<SyncState> {
+  return db.one(sql.type(runStateSchema)`
+    UPDATE sync_state SET run_owner = ${owner}, run_listed_at = now(), last_started_at = now(), deferred_until = NULL, updated_at = now()
+    WHERE product_id = ${productId}
+    RETURNING ${stateColumns}`);
+}
+
+export type ProgressUpdate = {
+  phase: RunPhase;
+  cursor: string | null;
+  progress: object;
+  /** New ETags, written with the work they vouch for; undefined leaves the stored one. */
+  tagsEtag?: string | null;
+  releasesEtag?: string | null;
+  releasesFullAt?: 'now';
+};
+
+/**
+ * Records the run's progress in the caller's transaction, next to the rows it vouches for.
+ * Throws SyncSupersededError (rolling the transaction back) when `owner` no longer owns the run.
+ */
+export async function saveRunProgress(db: Queryable, productId: number, owner: string, update: ProgressUpdate): Promise<void> {
+  const sets = [
+    sql.fragment`run_phase = ${update.phase}`,
+    sql.fragment`run_cursor = ${update.cursor}`,
+    sql.fragment`run_progress = ${sql.jsonb(update.progress as never)}`,
+    sql.fragment`updated_at = now()`,
+  ];
+  if (update.tagsEtag !== undefined) sets.push(sql.fragment`tags_etag = ${update.tagsEtag}`);
+  if (update.releasesEtag !== undefined) sets.push(sql.fragment`releases_etag = ${update.releasesEtag}`);
+  if (update.releasesFullAt === 'now') sets.push(sql.fragment`releases_full_at = now()`);
+  const saved = await db.maybeOne(sql.type(z.object({ productId: z.number() }))`
+    UPDATE sync_state SET ${sql.join(sets, sql.fragment`, `)}
+    WHERE product_id = ${productId} AND run_owner = ${owner}
+    RETURNING product_id AS "productId"`);
+  if (saved === null) throw new SyncSupersededError(productId, owner);
+}
+
+/** The run ended with every listing complete: its outcome becomes the product's last result. */
+export async function finishRun(db: Queryable, productId: number, owner: string, result: object): Promise<void> {
+  const finished = await db.maybeOne(sql.type(z.object({ productId: z.number() }))`
+    UPDATE sync_state SET
+      run_phase = NULL, run_mode = NULL, run_cursor = NULL, run_owner = NULL, run_listed_at = NULL, run_progress = '{}',
+      last_finished_at = now(), last_success_at = now(), last_outcome = 'succeeded', last_result = ${sql.jsonb(result as never)},
+      last_error = NULL, deferred_until = NULL, updated_at = now()
+    WHERE product_id = ${productId} AND run_owner = ${owner}
+    RETURNING product_id AS "productId"`);
+  if (finished === null) throw new SyncSupersededError(productId, owner);
+}
+
+/**
+ * An attempt ended without finishing the run (failed, or deferred to a rate-limit reset). The
+ * run's phase, cursor and progress stay, so the next attempt resumes it. Returns false when the
+ * run belongs to another job by now (nothing is written then).
+ */
+export async function recordRunInterruption(
+  db: Queryable,
+  productId: number,
+  owner: string,
+  interruption: { outcome: 'failed' | 'deferred'; error: string; result: object; progress: object; deferredUntil?: Date },
+): Promise<boolean> {
+  const recorded = await db.maybeOne(sql.type(z.object({ productId: z.number() }))`
+    UPDATE sync_state SET
+      run_progress = ${sql.jsonb(interruption.progress as never)},
+      last_finished_at = now(), last_outcome = ${interruption.outcome}, last_result = ${sql.jsonb(interruption.result as never)},
+      last_error = ${interruption.error}, deferred_until = ${interruption.deferredUntil?.toISOString() ?? null}::timestamptz,
+      updated_at = now()
+    WHERE product_id = ${productId} AND run_owner = ${owner}
+    RETURNING product_id AS "productId"`);
+  return recorded !== null;
+}
+
+/**
+ * Claims the scheduler tick `slot` for the given products: returns those for which no replica
+ * claimed this slot (or a later one) yet. Every replica ticks on SYNC_SCHEDULE; node-cron names a
+ * tick by its nominal time, the same in every replica whose clock is roughly right, so the first
+ * replica to get here enqueues and the others find the slot taken, however far apart they tick.
+ */
+export async function claimScheduledSlot(db: Queryable, productIds: readonly number[], slot: Date): Promise<number[]> {
+  if (productIds.length === 0) return [];
+  const claimed = await db.any(sql.type(z.object({ productId: z.number() }))`
+    INSERT INTO sync_state AS s (product_id, scheduled_slot)
+    SELECT id, ${slot.toISOString()}::timestamptz FROM unnest(${sql.array([...productIds], 'int4')}) AS t(id)
+    ON CONFLICT (product_id) DO UPDATE SET scheduled_slot = excluded.scheduled_slot
+    WHERE s.scheduled_slot IS NULL OR s.scheduled_slot < excluded.scheduled_slot
+    RETURNING s.product_id AS "productId"`);
+  return claimed.map((row) => row.productId);
+}
+
+/** Tracked products that have never finished a sync successfully (a starting worker syncs them). */
+export async function listNeverSyncedProducts(db: Queryable): Promise<string[]> {
+  return [
+    ...(await db.anyFirst(sql.type(z.object({ name: z.string() }))`
+      SELECT p.name FROM products p LEFT JOIN sync_state s ON s.product_id = p.id
+      WHERE p.tracked AND s.last_success_at IS NULL
+      ORDER BY p.name`)),
+  ];
+}

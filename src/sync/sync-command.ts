@@ -1,0 +1,122 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import type { JobWithMetadata } from 'pg-boss';
+import { z } from 'zod';
+import { requireDatabaseUrl, type Config } from '../config.ts';
+import { createDatabasePool } from '../db/pool.ts';
+import { findProductByName } from '../db/products.ts';
+import { InvalidInputError, issuesFromZod, NotFoundError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import { PRODUCT_NAME_PATTERN } from '../products.ts';
+import { createBoss, QUEUES } from '../queues.ts';
+import { enqueueSync } from './sync-job.ts';
+import type { SyncRunResult } from './sync-progress.ts';
+
+// `release-registry sync <product> [--full] [--wait] [--timeout <seconds>]`: enqueues a sync of the
+// product (or finds the one already queued or running) and, with --wait, waits for that job's
+// outcome and prints it. Exit codes: 0 succeeded (or queued, without --wait); 1 failed (pg-boss
+// retries the job) or the wait timed out; 75 (EX_TEMPFAIL) deferred to a GitHub rate-limit reset.
+
+export const SYNC_USAGE = 'release-registry sync <product> [--full] [--wait] [--timeout <seconds>]';
+export const EXIT_DEFERRED = 75;
+
+const argsSchema = z.object({
+  product: z.string({ error: 'name the product to sync' }).regex(PRODUCT_NAME_PATTERN, 'expected a product name'),
+  full: z.boolean(),
+  wait: z.boolean(),
+  timeoutSeconds: z.coerce.number().int().positive('expected a whole number of seconds'),
+});
+
+export function parseSyncArgs(args: string[]): z.infer<typeof argsSchema> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { full: { type: 'boolean' }, wait: { type: 'boolean' }, timeout: { type: 'string' } },
+    });
+  } catch (error) {
+    throw new InvalidInputError(`usage: ${SYNC_USAGE} (${(error as Error).message})`);
+  }
+  if (parsed.positionals.length > 1) throw new InvalidInputError(`usage: ${SYNC_USAGE} (one product at a time)`);
+  const result = argsSchema.safeParse({
+    product: parsed.positionals[0],
+    full: parsed.values.full ?? false,
+    wait: parsed.values.wait ?? false,
+    timeoutSeconds: parsed.values.timeout ?? '3600',
+  });
+  if (!result.success) {
+    const issues = issuesFromZod(result.error.issues);
+    throw new InvalidInputError(`usage: ${SYNC_USAGE} (${issues.map((issue) => issue.message).join('; ')})`, issues);
+  }
+  return result.data;
+}
+
+export async function runSyncCommand(config: Config, logger: Logger, args: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
+  const options = parseSyncArgs(args);
+  const databaseUrl = requireDatabaseUrl(config);
+  const db = await createDatabasePool(databaseUrl, { logger, maximumPoolSize: 1, applicationName: 'release-registry-cli' });
+  const boss = createBoss(databaseUrl, { logger, applicationName: 'release-registry-cli-boss', maxConnections: 2 });
+  try {
+    const product = await findProductByName(db, options.product);
+    if (product === null) throw new NotFoundError('product', `no tracked product "${options.product}" (see PRODUCTS_FILE)`);
+    await boss.start();
+    const job = await enqueueSync(boss, { product: product.name, reason: 'cli', ...(options.full ? { mode: 'full' as const } : {}) });
+    out.write(
+      job.alreadyQueued
+        ? `a sync of ${product.name} is already queued or running: job ${job.jobId}\n`
+        : `queued a ${options.full ? 'full' : ''}${options.full ? ' ' : ''}sync of ${product.name}: job ${job.jobId}\n`,
+    );
+    if (!options.wait) return 0;
+    return await waitForOutcome(boss, job.jobId, options.timeoutSeconds, out);
+  } finally {
+    await boss.stop({ graceful: false, close: true }).catch(() => undefined);
+    await db.end();
+  }
+}
+
+async function waitForOutcome(boss: ReturnType<typeof createBoss>, jobId: string, timeoutSeconds: number, out: NodeJS.WritableStream): Promise<number> {
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  while (Date.now() < deadline) {
+    const [job] = (await boss.findJobs(QUEUES.syncProduct, { id: jobId })) as Array<JobWithMetadata<unknown>>;
+    if (job === undefined) {
+      out.write(`job ${jobId} is gone (deleted by retention?)\n`);
+      return 1;
+    }
+    if (job.state === 'completed') {
+      const output = job.output as Partial<SyncRunResult> & { nextJobId?: string | null; skipped?: string; superseded?: boolean };
+      if (output.outcome === 'deferred') {
+        out.write(`sync deferred until ${output.deferredUntil} (GitHub rate limit spent); job ${output.nextJobId ?? '?'} will run it\n`);
+        return EXIT_DEFERRED;
+      }
+      if (output.skipped || output.superseded) {
+        out.write(`sync not run: ${output.skipped ?? 'taken over by another job'}\n`);
+        return 1;
+      }
+      out.write(`${summarize(output)}\n`);
+      return 0;
+    }
+    if (job.state === 'retry' || job.state === 'failed' || job.state === 'cancelled') {
+      const output = job.output as Partial<SyncRunResult> & { error?: string };
+      const next = job.state === 'retry' ? `pg-boss retries it (attempt ${job.retryCount + 1} of ${job.retryLimit + 1})` : `no retries left: see ${QUEUES.syncProductDead}`;
+      out.write(`sync failed: ${output.error ?? job.state}; ${next}\n`);
+      return 1;
+    }
+    await sleep(500);
+  }
+  out.write(`gave up waiting for job ${jobId} after ${timeoutSeconds} s (it may still run)\n`);
+  return 1;
+}
+
+function summarize(result: Partial<SyncRunResult>): string {
+  const tags = result.tags;
+  const releases = result.releases;
+  return [
+    `sync of ${result.product} succeeded (run ${result.runId}, ${result.mode}, releases ${result.releasesPass}) in ${result.durationMs} ms`,
+    tags ? `  tags: ${tags.listed} listed, ${tags.added} added, ${tags.updated} updated, ${tags.moved} moved, ${tags.revived} revived, ${tags.tombstoned} tombstoned, ${tags.skipped} skipped` : '',
+    releases ? `  releases: ${releases.listed} listed, ${releases.added} added, ${releases.updated} updated, ${releases.deleted} deleted` : '',
+    `  GitHub: ${result.requests} requests (${result.notModified} answered 304), ${result.points?.total ?? 0} rate-limit points`,
+  ]
+    .filter((line) => line !== '')
+    .join('\n');
+}

@@ -1,0 +1,62 @@
+import cron, { type ScheduledTask } from 'node-cron';
+import type { PgBoss } from 'pg-boss';
+import type { Database } from '../db/pool.ts';
+import { listProducts } from '../db/products.ts';
+import { claimScheduledSlot } from '../db/sync-state.ts';
+import type { Logger } from '../logger.ts';
+import { enqueueSync } from './sync-job.ts';
+
+// The scheduled sync: every worker replica runs node-cron on SYNC_SCHEDULE, and at each tick
+// enqueues a sync of every tracked product that no replica has enqueued for that tick yet.
+// node-cron names a tick by its nominal time (the `date` of its context, whole seconds), which is
+// the same in every replica whose clock is roughly right, whenever each actually fires; claiming
+// the tick per product in sync_state (claimScheduledSlot) and enqueueing in the same transaction
+// makes "one sync per product per tick" hold however the replicas' ticks are spread. pg-boss's
+// `singletonSeconds` slots would not: they are cut at fixed multiples of the slot length, and a
+// tick that falls on a cut (which a cron tick does, by definition) lands in two slots when two
+// replicas fire a few milliseconds apart. The queue's `exclusive` policy still refuses a tick's job
+// while the product's previous sync is queued or running.
+
+export type SyncScheduler = {
+  /** Enqueues the syncs of tick `slot`; returns the products this replica enqueued. */
+  tick: (slot: Date) => Promise<string[]>;
+  stop: () => Promise<void>;
+};
+
+export function startSyncSchedule(options: { db: Database; boss: PgBoss; logger: Logger; schedule: string; enabled?: boolean }): SyncScheduler {
+  const { db, boss, logger } = options;
+  const tick = async (slot: Date): Promise<string[]> => {
+    const products = await listProducts(db);
+    return db.transaction(async (transaction) => {
+      const claimed = new Set(await claimScheduledSlot(transaction, products.map((product) => product.id), slot));
+      const enqueued: string[] = [];
+      for (const product of products) {
+        if (!claimed.has(product.id)) continue;
+        const job = await enqueueSync(boss, { product: product.name, reason: 'schedule', slot: slot.toISOString() }, { db: transaction });
+        if (!job.alreadyQueued) enqueued.push(product.name);
+      }
+      logger.info({ slot: slot.toISOString(), claimed: claimed.size, enqueued }, 'scheduled syncs');
+      return enqueued;
+    });
+  };
+  let task: ScheduledTask | undefined;
+  if (options.enabled ?? true) {
+    task = cron.schedule(
+      options.schedule,
+      async (context) => {
+        try {
+          await tick(context.date);
+        } catch (error) {
+          logger.error({ err: error, slot: context.date.toISOString() }, 'could not enqueue the scheduled syncs');
+        }
+      },
+      { name: 'sync-schedule', noOverlap: true },
+    );
+  }
+  return {
+    tick,
+    stop: async () => {
+      await task?.destroy();
+    },
+  };
+}

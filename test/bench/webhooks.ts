@@ -1,0 +1,24 @@
+// The webhook part of `npm run bench`: intake throughput beside the bare Koa endpoint, then
+// freshness at a steady rate, both from test/bench/webhook-intake.ts (which also runs alone:
+// `node test/bench/webhook-intake.ts [intake|freshness]`). Prints its tables and hands the figures
+// to the runner.
+
+import { benchFreshness, benchWebhookIntake, formatFreshnessFigures, formatIntakeFigures } from './webhook-intake.ts';
+import { writeBenchResult, type IntakeResult } from './support/bench-result.ts';
+
+const intake = await benchWebhookIntake();
+process.stdout.write(`${formatIntakeFigures(intake)}\n\n`);
+const freshness = await benchFreshness();
+process.stdout.write(`${formatFreshnessFigures(freshness)}\n`);
+
+const load = (figures: typeof intake.intake) => ({ rps: figures.requestsPerSecond, p50: figures.p50Ms, p99: figures.p99Ms, errors: figures.non2xx + figures.errors });
+const result: IntakeResult = {
+  connections: Number(process.env.BENCH_CONNECTIONS ?? 32),
+  durationS: Number(process.env.BENCH_DURATION_SECONDS ?? 10),
+  intake: load(intake.intake),
+  bare: load(intake.ceiling),
+  databaseOnlyRps: intake.databaseOnly.deliveriesPerSecond,
+  freshness: { rate: freshness.ratePerSecond, deliveries: freshness.deliveries, p50: freshness.p50Ms, p90: freshness.p90Ms, p99: freshness.p99Ms, max: freshness.maxMs },
+};
+writeBenchResult(result);
+process.exit(0);

@@ -1,0 +1,149 @@
+import { sql } from 'slonik';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { z } from 'zod';
+import type { Product } from '../src/db/products.ts';
+import { createTestDatabase, type TestDatabase } from './support/database.ts';
+import { startFakeGitHub, type FakeGitHub, type FakeRepository } from './support/fake-github/index.ts';
+import { comparable, defineProducts, expectedVersion, releaseRows, runSync, syncState, type ReleaseRow } from './support/sync.ts';
+
+// Between syncs, tags are added, moved and deleted and releases published, edited and deleted on
+// the fake GitHub; an incremental sync (the refs probe, a diff in SQL, reads by name) reflects each
+// of them, and ends with the rows a fresh full sync of the same repository makes.
+
+type Context = { database: TestDatabase; fake: FakeGitHub; repo: FakeRepository; products: Map<string, Product> };
+const incremental = suite<Context>('sync incremental', {} as never);
+
+incremental.before(async (context) => {
+  context.database = await createTestDatabase({ label: 'sync_incremental' });
+  context.fake = await startFakeGitHub();
+  context.repo = context.fake.addFixtureRepository('helm__helm', { releases: (_tag, index) => (index % 2 === 0 ? {} : null) });
+  context.products = await defineProducts(context.database.db, [
+    { name: 'helm', repository: 'helm/helm' },
+    { name: 'helm-fresh', repository: 'helm/helm' },
+  ]);
+  const first = await runSync(context.database.db, context.fake, context.products.get('helm')!);
+  assert.is(first.outcome, 'succeeded');
+});
+
+incremental.after(async ({ database, fake }) => {
+  await fake.close();
+  await database.drop();
+});
+
+const changeRow = z.object({ tag: z.string(), kind: z.string(), source: z.string().nullable() });
+async function changesSince(database: TestDatabase, productId: number, afterId: number) {
+  return database.db.any(sql.type(changeRow)`
+    SELECT r.tag, c.kind, c.source FROM release_changes c JOIN releases r ON r.id = c.release_id
+    WHERE c.product_id = ${productId} AND c.id > ${afterId} ORDER BY r.tag COLLATE "C", c.id`);
+}
+async function lastChangeId(database: TestDatabase): Promise<number> {
+  return database.db.oneFirst(sql.type(z.object({ id: z.number() }))`SELECT coalesce(max(id), 0)::int AS id FROM release_changes`);
+}
+const byTag = (rows: readonly ReleaseRow[], tag: string) => rows.find((row) => row.tag === tag);
+/** The first change of each tag since a point (later ones in the run refine the same release). */
+const firstKinds = (changes: ReadonlyArray<{ tag: string; kind: string }>) => {
+  const kinds: Record<string, string> = {};
+  for (const change of changes) kinds[change.tag] ??= change.kind;
+  return kinds;
+};
+
+incremental('a tag added, moved and deleted, a release created, edited and deleted: each reflected, in few requests', async ({ database, fake, repo, products }) => {
+  const { db } = database;
+  const product = products.get('helm')!;
+  const before = await lastChangeId(database);
+  repo.addTag({ name: 'v9.0.0', taggerDate: '2026-09-01T10:00:00+02:00' });
+  repo.addTag({ name: 'nightly', annotated: false });
+  repo.moveTag('v3.21.4', { commitDate: '2026-09-02T00:00:00Z' });
+  repo.deleteTag('v3.21.3');
+  const newest = repo.releases()[0]!;
+  const second = repo.releases()[1]!;
+  repo.editRelease(newest.id, { name: 'Helm, renamed' });
+  repo.deleteRelease(second.id);
+  const draft = repo.createRelease({ tagName: 'v9.0.0', draft: true });
+
+  fake.resetRequests();
+  const attempt = await runSync(db, fake, product);
+  assert.is(attempt.outcome, 'succeeded', JSON.stringify(attempt.result));
+  const rows = await releaseRows(db, product.id);
+
+  const added = byTag(rows, 'v9.0.0')!;
+  const truth = repo.expectedTag('v9.0.0')!;
+  assert.equal({ refSha: added.refSha, gitSha: added.gitSha, taggedAt: added.taggedAt?.getTime() }, { refSha: truth.refSha, gitSha: truth.gitSha, taggedAt: truth.taggedAt!.getTime() });
+  assert.is(added.public, false, 'a draft release does not make it public');
+  assert.is(added.releaseId, draft.id);
+  const moved = byTag(rows, 'v3.21.4')!;
+  assert.equal({ refSha: moved.refSha, gitSha: moved.gitSha }, { refSha: repo.expectedTag('v3.21.4')!.refSha, gitSha: repo.expectedTag('v3.21.4')!.gitSha });
+  assert.is(byTag(rows, 'v3.21.3')!.deleted, true, 'a deleted tag is tombstoned, not removed');
+  assert.is(byTag(rows, 'nightly'), undefined, 'a tag without a version is skipped');
+  assert.is(byTag(rows, newest.tagName)!.releaseName, 'Helm, renamed');
+  const orphan = byTag(rows, second.tagName)!;
+  assert.equal({ releaseId: orphan.releaseId, public: orphan.public }, { releaseId: null, public: false }, 'its deleted release no longer makes it public');
+
+  assert.equal(
+    { added: attempt.result.tags.added, moved: attempt.result.tags.moved, tombstoned: attempt.result.tags.tombstoned, read: attempt.result.tags.read },
+    { added: 1, moved: 1, tombstoned: 1, read: 2 },
+  );
+  assert.equal({ added: attempt.result.releases.added, deleted: attempt.result.releases.deleted }, { added: 1, deleted: 1 });
+  // matching-refs, one TagStates query for the two tags, the first release page, one query to confirm the deletion.
+  assert.equal(fake.counts().byEndpoint, { 'matching-refs': 1, graphql: 2, releases: 1 });
+
+  const changes = await changesSince(database, product.id, before);
+  const kinds = firstKinds(changes);
+  assert.equal(
+    { 'v9.0.0': kinds['v9.0.0'], 'v3.21.4': kinds['v3.21.4'], 'v3.21.3': kinds['v3.21.3'] },
+    { 'v9.0.0': 'created', 'v3.21.4': 'moved', 'v3.21.3': 'deleted' },
+  );
+  assert.ok(changes.every((change) => change.source === 'sync'), 'every change is logged as written by the sync');
+});
+
+incremental('a draft published and a deleted tag back: promoted and revived', async ({ database, fake, repo, products }) => {
+  const { db } = database;
+  const product = products.get('helm')!;
+  const draft = repo.releasesOfTag('v9.0.0')[0]!;
+  repo.publishRelease(draft.id, new Date('2026-09-03T00:00:00Z'));
+  repo.addTag({ name: 'v3.21.3', annotated: false });
+  const before = await lastChangeId(database);
+  const attempt = await runSync(db, fake, product);
+  assert.is(attempt.outcome, 'succeeded');
+  const rows = await releaseRows(db, product.id);
+  const published = byTag(rows, 'v9.0.0')!;
+  assert.equal({ public: published.public, promotedAt: published.promotedAt?.toISOString() }, { public: true, promotedAt: '2026-09-03T00:00:00.000Z' });
+  const revived = byTag(rows, 'v3.21.3')!;
+  assert.equal({ deleted: revived.deleted, refSha: revived.refSha }, { deleted: false, refSha: repo.expectedTag('v3.21.3')!.refSha });
+  assert.is(attempt.result.tags.revived, 1);
+  const kinds = firstKinds(await changesSince(database, product.id, before));
+  assert.equal({ published: kinds['v9.0.0'], revived: kinds['v3.21.3'] }, { published: 'promoted', revived: 'revived' });
+});
+
+incremental('an edit of an older release: unseen by the incremental probe, caught by the periodic full release pass', async ({ database, fake, repo, products }) => {
+  const { db } = database;
+  const product = products.get('helm')!;
+  const old = repo.releases().filter((release) => expectedVersion(release.tagName) !== null).at(-1)!;
+  repo.editRelease(old.id, { name: 'An old release, renamed' });
+  const quiet = await runSync(db, fake, product);
+  assert.is(quiet.result.releasesPass, 'incremental');
+  assert.is(quiet.result.notModified, 2, 'both probes answer 304: the first release page did not change');
+  assert.is.not(byTag(await releaseRows(db, product.id), old.tagName)!.releaseName, 'An old release, renamed');
+
+  // The last full pass is more than a day old: the next run lists every release.
+  await db.query(sql.unsafe`UPDATE sync_state SET releases_full_at = now() - interval '25 hours' WHERE product_id = ${product.id}`);
+  const periodic = await runSync(db, fake, product);
+  assert.is(periodic.result.releasesPass, 'full');
+  assert.is(periodic.result.releases.pages, Math.ceil(repo.releases().length / 100));
+  assert.is(byTag(await releaseRows(db, product.id), old.tagName)!.releaseName, 'An old release, renamed');
+  const state = await syncState(db, product.id);
+  assert.ok(state.releasesFullAt !== null && state.now.getTime() - state.releasesFullAt.getTime() < 3_600_000, 'the full pass is recorded');
+});
+
+incremental('after all of it, the rows are those of a fresh full sync (plus the tombstones)', async ({ database, fake, products }) => {
+  const { db } = database;
+  const fresh = await runSync(db, fake, products.get('helm-fresh')!);
+  assert.is(fresh.outcome, 'succeeded');
+  const synced = (await releaseRows(db, products.get('helm')!.id)).filter((row) => !row.deleted);
+  const reference = await releaseRows(db, products.get('helm-fresh')!.id);
+  assert.is(synced.length, reference.length);
+  for (const row of reference) assert.equal({ ...comparable(byTag(synced, row.tag)), releaseName: byTag(synced, row.tag)?.releaseName }, { ...comparable(row), releaseName: row.releaseName }, row.tag);
+});
+
+incremental.run();

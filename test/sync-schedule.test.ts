@@ -1,0 +1,98 @@
+import type { JobWithMetadata, PgBoss } from 'pg-boss';
+import { sql } from 'slonik';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { z } from 'zod';
+import { QUEUES } from '../src/queues.ts';
+import { startSyncSchedule, type SyncScheduler } from '../src/sync/sync-schedule.ts';
+import { createTestDatabase, quietLogger, type TestDatabase } from './support/database.ts';
+import { startFakeGitHub, type FakeGitHub } from './support/fake-github/index.ts';
+import { defineProducts, startTestSyncWorker, waitFor } from './support/sync.ts';
+
+// Every worker replica ticks on SYNC_SCHEDULE. However many tick, and however far apart their
+// ticks fall, a tick enqueues one sync per product, and each job is worked once.
+
+type Replica = { boss: PgBoss; stop: () => Promise<void>; scheduler: SyncScheduler };
+type Context = { database: TestDatabase; fake: FakeGitHub; replicas: Replica[] };
+const schedule = suite<Context>('sync schedule', {} as never);
+
+schedule.before(async (context) => {
+  context.database = await createTestDatabase({ label: 'sync_schedule', poolSize: 8 });
+  context.fake = await startFakeGitHub();
+  context.fake.addFixtureRepository('sourcegraph__src-cli', { releases: 'all' });
+  context.fake.addFixtureRepository('helm__helm', { releases: 'none' });
+  await defineProducts(context.database.db, [
+    { name: 'src-cli', repository: 'sourcegraph/src-cli' },
+    { name: 'helm', repository: 'helm/helm' },
+  ]);
+  context.replicas = [];
+  for (let index = 0; index < 2; index += 1) {
+    const worker = await startTestSyncWorker(context.database, context.fake);
+    const scheduler = startSyncSchedule({ db: context.database.db, boss: worker.boss, logger: quietLogger, schedule: '* * * * * *', enabled: false });
+    context.replicas.push({ ...worker, scheduler });
+  }
+});
+
+schedule.after(async ({ database, fake, replicas }) => {
+  for (const replica of replicas) {
+    await replica.scheduler.stop();
+    await replica.stop();
+  }
+  await fake.close();
+  await database.drop();
+});
+
+const jobsOf = async (boss: PgBoss) => (await boss.findJobs(QUEUES.syncProduct, { limit: 10_000 })) as Array<JobWithMetadata<{ product: string; reason: string; slot?: string }>>;
+
+async function allSettled(boss: PgBoss) {
+  return waitFor('every sync job to settle', async () => {
+    const jobs = await jobsOf(boss);
+    return jobs.every((job) => job.state === 'completed' || job.state === 'failed') ? jobs : undefined;
+  });
+}
+
+schedule('two replicas ticking at once enqueue one sync per product; each is worked once', async ({ database, replicas }) => {
+  const slot = new Date('2026-11-29T12:00:00Z');
+  const [a, b] = replicas as [Replica, Replica];
+  const [fromA, fromB] = await Promise.all([a.scheduler.tick(slot), b.scheduler.tick(slot)]);
+  assert.equal([...fromA, ...fromB].sort(), ['helm', 'src-cli'], 'one job per product, from one replica or the other');
+
+  const jobs = await allSettled(a.boss);
+  assert.is(jobs.length, 2);
+  assert.ok(jobs.every((job) => job.state === 'completed' && job.data.slot === slot.toISOString() && job.data.reason === 'schedule'));
+  // Each job ran one sync run: the products' run ids are 1.
+  const runs = await database.db.anyFirst(sql.type(z.object({ runId: z.number() }))`SELECT run_id AS "runId" FROM sync_state ORDER BY product_id`);
+  assert.equal(runs, [1, 1]);
+});
+
+schedule('a replica ticking late, after the tick\'s syncs finished, enqueues nothing; the next tick does', async ({ replicas }) => {
+  const [a, b] = replicas as [Replica, Replica];
+  const slot = new Date('2026-11-29T12:00:00Z');
+  assert.equal(await b.scheduler.tick(slot), [], 'the same tick, seconds later: already claimed');
+  assert.equal(await a.scheduler.tick(new Date('2026-11-29T11:45:00Z')), [], 'an older tick (a replica whose clock is behind)');
+  const next = new Date('2026-11-29T12:15:00Z');
+  assert.equal((await b.scheduler.tick(next)).sort(), ['helm', 'src-cli']);
+  const jobs = await allSettled(a.boss);
+  assert.is(jobs.filter((job) => job.data.slot === next.toISOString()).length, 2);
+  assert.is(jobs.length, 4);
+});
+
+schedule('node-cron on both replicas, every second: one job per product per tick, none worked twice', async ({ database, replicas }) => {
+  const [a] = replicas as [Replica, Replica];
+  const before = new Set((await jobsOf(a.boss)).map((job) => job.id));
+  const schedulers = replicas.map((replica) => startSyncSchedule({ db: database.db, boss: replica.boss, logger: quietLogger, schedule: '* * * * * *' }));
+  await new Promise((resolve) => setTimeout(resolve, 3_500));
+  for (const scheduler of schedulers) await scheduler.stop();
+  const jobs = (await allSettled(a.boss)).filter((job) => !before.has(job.id));
+  assert.ok(jobs.length >= 2, `${jobs.length} jobs from about three ticks`);
+  const perTick = new Map<string, string[]>();
+  for (const job of jobs) perTick.set(`${job.data.slot}`, [...(perTick.get(`${job.data.slot}`) ?? []), job.data.product]);
+  for (const [slot, products] of perTick) assert.is(new Set(products).size, products.length, `tick ${slot}: ${products.join(', ')}`);
+  assert.ok(jobs.every((job) => job.state === 'completed' && job.retryCount === 0), 'each worked once, none retried');
+  // The runs of the products grew by exactly the number of their jobs.
+  const runs = await database.db.any(sql.type(z.object({ name: z.string(), runId: z.number() }))`
+    SELECT p.name, s.run_id AS "runId" FROM sync_state s JOIN products p ON p.id = s.product_id ORDER BY p.name`);
+  for (const run of runs) assert.is(run.runId, 2 + jobs.filter((job) => job.data.product === run.name).length, run.name);
+});
+
+schedule.run();

@@ -1,0 +1,48 @@
+import type { PgBoss } from 'pg-boss';
+import type { Config } from '../src/config.ts';
+import type { Database } from '../src/db/pool.ts';
+import { createGitHubClient } from '../src/github/client.ts';
+import type { Logger } from '../src/logger.ts';
+import { recordGitHubRequest } from '../src/metrics/metrics.ts';
+import { listNeverSyncedProducts } from '../src/db/sync-state.ts';
+import { enqueueSync } from '../src/sync/sync-job.ts';
+import { startSyncSchedule } from '../src/sync/sync-schedule.ts';
+import { startSyncWorker } from './sync-worker.ts';
+
+/** The worker's sync side: the sync-product handler and the SYNC_SCHEDULE ticks. */
+export async function startSyncs(options: { config: Config; db: Database; boss: PgBoss; logger: Logger }): Promise<{ stop: () => Promise<void> }> {
+  const { config, db, boss, logger } = options;
+  await startSyncWorker({
+    db,
+    boss,
+    logger,
+    // A sync holds at most one pooled connection at a time; leave room for webhook ingestion.
+    concurrency: Math.max(1, Math.floor(config.WORKER_CONCURRENCY / 2)),
+    createClient: () =>
+      createGitHubClient({
+        baseUrl: config.GITHUB_API_URL,
+        token: config.GITHUB_TOKEN,
+        logger,
+        onRequest: ({ resource, status }) => recordGitHubRequest(resource === 'graphql' ? 'graphql' : 'rest', status === 0 ? 'error' : status),
+      }),
+  });
+  const scheduler = startSyncSchedule({ db, boss, logger, schedule: config.SYNC_SCHEDULE });
+  if (config.SYNC_ON_START) await enqueueFirstSyncs(db, boss, logger);
+  return { stop: scheduler.stop };
+}
+
+/**
+ * A product that was never synced would stay empty until the next tick (up to the whole
+ * SYNC_SCHEDULE period): enqueue its first sync now. Several replicas starting at once enqueue one
+ * job per product (the queue's `exclusive` policy), and a product that already has data waits for
+ * the schedule as usual.
+ */
+async function enqueueFirstSyncs(db: Database, boss: PgBoss, logger: Logger): Promise<void> {
+  const products = await listNeverSyncedProducts(db);
+  const enqueued: string[] = [];
+  for (const product of products) {
+    const job = await enqueueSync(boss, { product, reason: 'startup' });
+    if (!job.alreadyQueued) enqueued.push(product);
+  }
+  if (products.length > 0) logger.info({ enqueued, neverSynced: products }, 'first syncs enqueued');
+}

@@ -1,0 +1,118 @@
+import { randomUUID } from 'node:crypto';
+import type { JobResult, JobWithMetadata, PgBoss } from 'pg-boss';
+import { bossDatabase } from '../src/db/boss-database.ts';
+import type { Database } from '../src/db/pool.ts';
+import { findProductByName } from '../src/db/products.ts';
+import { AppError, issuesFromZod, SyncSupersededError } from '../src/errors.ts';
+import type { GitHubClient } from '../src/github/client.ts';
+import type { Logger } from '../src/logger.ts';
+import { observeJob, observeSync, setGitHubRateLimit } from '../src/metrics/metrics.ts';
+import { QUEUES } from '../src/queues.ts';
+import { enqueueSync, syncJobSchema, type SyncJobData } from '../src/sync/sync-job.ts';
+import { syncProduct } from '../src/sync/sync-product.ts';
+
+// The sync-product handler, and the one place where a sync attempt's outcome becomes a job
+// outcome:
+//   succeeded  -> completed, the run's result as the job's output;
+//   deferred   -> (primary rate limit spent) this job is completed and a new one queued for the
+//                 reset, in one transaction: the queue's `exclusive` policy refuses a second job of
+//                 the product while this one is active, and completing it first frees the key;
+//   failed     -> failed: pg-boss retries it with backoff (the run resumes where it stopped), and
+//                 after the last retry moves it to sync-product-dead; an error that retrying cannot
+//                 fix (a repository GitHub does not know, a rejected token) goes there at once;
+//   malformed job data -> sync-product-dead at once.
+
+export type SyncWorkerOptions = {
+  db: Database;
+  boss: PgBoss;
+  logger: Logger;
+  /** A GitHub client per attempt: its request counts are the attempt's. */
+  createClient: () => GitHubClient;
+  /** Syncs run at once by this process. */
+  concurrency?: number;
+  pollingIntervalSeconds?: number;
+};
+
+type SyncJob = JobWithMetadata<unknown>;
+
+export async function startSyncWorker(options: SyncWorkerOptions): Promise<void> {
+  await options.boss.work(
+    QUEUES.syncProduct,
+    {
+      batchSize: 1,
+      localConcurrency: options.concurrency ?? 2,
+      includeMetadata: true,
+      perJobResults: true,
+      pollingIntervalSeconds: options.pollingIntervalSeconds ?? 2,
+    },
+    async (jobs: SyncJob[]) => Promise.all(jobs.map((job) => runSyncJob(options, job))),
+  );
+}
+
+export async function runSyncJob(options: SyncWorkerOptions, job: SyncJob): Promise<JobResult> {
+  const { db, boss, logger } = options;
+  const started = performance.now();
+  const finish = (outcome: 'completed' | 'failed' | 'deferred', result: JobResult): JobResult => {
+    observeJob(QUEUES.syncProduct, outcome, (performance.now() - started) / 1000);
+    return result;
+  };
+  const parsed = syncJobSchema.safeParse(job.data);
+  if (!parsed.success) {
+    const message = `malformed sync job data: ${issuesFromZod(parsed.error.issues).map((issue) => `${issue.path || '(root)'} ${issue.message}`).join('; ')}`;
+    logger.error({ jobId: job.id, data: job.data }, message);
+    return finish('failed', { id: job.id, status: 'deadletter', output: { error: message } });
+  }
+  const data = parsed.data;
+  const product = await findProductByName(db, data.product);
+  if (product === null) {
+    logger.warn({ jobId: job.id, product: data.product }, 'sync asked for a product that is not tracked: nothing to do');
+    return finish('completed', { id: job.id, status: 'completed', output: { skipped: `product ${data.product} is not tracked` } });
+  }
+
+  const client = options.createClient();
+  let attempt;
+  try {
+    attempt = await syncProduct({ db, client, logger, product, owner: job.id, signal: job.signal, ...(data.mode ? { mode: data.mode } : {}) });
+  } catch (error) {
+    if (error instanceof SyncSupersededError) {
+      logger.warn({ jobId: job.id, product: product.name }, 'sync run taken over by another job: stopping without writing');
+      return finish('completed', { id: job.id, status: 'completed', output: { superseded: true } });
+    }
+    // The run could not even start or record its end (the database is away): retried.
+    logger.error({ err: error, jobId: job.id, product: product.name }, 'sync attempt failed before it could record its outcome');
+    return finish('failed', { id: job.id, status: 'failed', output: { error: error instanceof Error ? error.message : String(error) } });
+  } finally {
+    for (const [resource, state] of Object.entries(client.stats().rateLimits)) {
+      if (state !== undefined) setGitHubRateLimit(resource, state.remaining, state.limit, state.resetAt);
+    }
+  }
+  const seconds = attempt.result.durationMs / 1000;
+  observeSync(product.name, attempt.outcome, seconds);
+  const logFields = { jobId: job.id, ...attempt.result };
+
+  if (attempt.outcome === 'succeeded') {
+    logger.info(logFields, 'sync finished');
+    return finish('completed', { id: job.id, status: 'completed', output: attempt.result });
+  }
+  if (attempt.outcome === 'deferred') {
+    const nextJobId = randomUUID();
+    const output = { ...attempt.result, nextJobId };
+    await db.transaction(async (transaction) => {
+      await boss.complete(QUEUES.syncProduct, { id: job.id, retryCount: job.retryCount }, output, { db: bossDatabase(transaction) });
+      const deferred: SyncJobData = { product: data.product, reason: data.reason, ...(data.mode ? { mode: data.mode } : {}) };
+      const next = await enqueueSync(boss, deferred, { id: nextJobId, startAfter: attempt.resetAt, db: transaction });
+      // Nothing else can hold the key while this job was active; if something does, it runs the sync.
+      if (next.alreadyQueued) logger.warn({ jobId: job.id, product: product.name }, 'another sync job holds the product: it will resume the run');
+    });
+    logger.warn({ ...logFields, nextJobId }, 'sync deferred until the GitHub rate limit resets');
+    return finish('deferred', { id: job.id, status: 'completed', output });
+  }
+  const error = attempt.error;
+  const permanent = error instanceof AppError && !error.retryable;
+  const lastTry = permanent || job.retryCount >= job.retryLimit;
+  logger.error(
+    { ...logFields, err: error, retryCount: job.retryCount, retryLimit: job.retryLimit, deadLetter: lastTry },
+    lastTry ? `sync failed for good (moved to ${QUEUES.syncProductDead}): ${attempt.result.error}` : `sync failed, pg-boss retries it: ${attempt.result.error}`,
+  );
+  return finish('failed', { id: job.id, status: permanent ? 'deadletter' : 'failed', output: attempt.result });
+}
