@@ -47,6 +47,9 @@ export type CpuPerDelivery = { server: number; database: number; loadGenerator: 
 export type LoadFigures = { requestsPerSecond: number; p50Ms: number; p99Ms: number; requests: number; non2xx: number; errors: number; cpu: CpuPerDelivery | null };
 export type EndpointFigures = { median: LoadFigures; rounds: LoadFigures[] };
 export type IntakeFigures = {
+  connections: number;
+  rounds: number;
+  roundSeconds: number;
   ceiling: EndpointFigures;
   intake: EndpointFigures;
   /** Median of the rounds' intake / bare ratios (each pair measured back to back). */
@@ -282,6 +285,9 @@ export async function benchWebhookIntake(): Promise<IntakeFigures> {
     const storedJobs = await database.db.oneFirst(sql.type(count)`SELECT count(*)::int AS count FROM pgboss.job WHERE name = 'process-delivery'`);
     const databaseOnlyRate = await databaseOnly(database, Buffer.from(signed.body, 'utf8'));
     return {
+      connections: CONNECTIONS,
+      rounds: ROUNDS,
+      roundSeconds: DURATION_SECONDS,
       ceiling: { median: medianFigures(ceilingRounds), rounds: ceilingRounds },
       intake: { median: medianFigures(intakeRounds), rounds: intakeRounds },
       ratio: median(intakeRounds.map((round, index) => round.requestsPerSecond / ceilingRounds[index]!.requestsPerSecond)),

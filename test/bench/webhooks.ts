@@ -11,12 +11,14 @@ process.stdout.write(`${formatIntakeFigures(intake)}\n\n`);
 const freshness = await benchFreshness();
 process.stdout.write(`${formatFreshnessFigures(freshness)}\n`);
 
-const load = (figures: typeof intake.intake) => ({ rps: figures.requestsPerSecond, p50: figures.p50Ms, p99: figures.p99Ms, errors: figures.non2xx + figures.errors });
+const load = ({ median }: typeof intake.intake) => ({ rps: median.requestsPerSecond, p50: median.p50Ms, p99: median.p99Ms, errors: median.non2xx + median.errors });
 const result: IntakeResult = {
-  connections: Number(process.env.BENCH_CONNECTIONS ?? 32),
-  durationS: Number(process.env.BENCH_DURATION_SECONDS ?? 10),
+  connections: intake.connections,
+  durationS: intake.roundSeconds,
+  rounds: intake.rounds,
   intake: load(intake.intake),
   bare: load(intake.ceiling),
+  ratio: intake.ratio,
   databaseOnlyRps: intake.databaseOnly.deliveriesPerSecond,
   freshness: { rate: freshness.ratePerSecond, deliveries: freshness.deliveries, p50: freshness.p50Ms, p90: freshness.p90Ms, p99: freshness.p99Ms, max: freshness.maxMs },
 };

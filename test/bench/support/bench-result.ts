@@ -22,9 +22,13 @@ export type ReadApiResult = {
 
 export type IntakeResult = {
   connections: number;
+  /** Per round: the intake and the bare endpoint alternate, `rounds` times each. */
   durationS: number;
+  rounds: number;
   intake: { rps: number; p50: number; p99: number; errors: number };
   bare: { rps: number; p50: number; p99: number; errors: number };
+  /** The median of the rounds' intake / bare ratios. */
+  ratio: number;
   databaseOnlyRps: number;
   freshness: { rate: number; deliveries: number; p50: number; p90: number; p99: number; max: number };
 };

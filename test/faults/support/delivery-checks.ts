@@ -42,7 +42,7 @@ const deliveryState = z.object({ deliveryId: z.string(), status: z.string(), has
 export async function assertAcceptedProcessed(db: Queryable, accepted: ReadonlyMap<string, number>): Promise<void> {
   const rows = await db.any(sql.type(deliveryState)`
     SELECT d.delivery_id AS "deliveryId", d.status,
-           EXISTS (SELECT 1 FROM pgboss.job j WHERE j.name = ${QUEUES.processDelivery} AND j.data ->> 'deliveryId' = d.delivery_id) AS "hasJob"
+           EXISTS (SELECT 1 FROM pgboss.job j WHERE j.name = ${QUEUES.processDelivery} AND j.data -> 'deliveryIds' ? d.delivery_id) AS "hasJob"
     FROM webhook_deliveries d`);
   const stored = new Map(rows.map((row) => [row.deliveryId, row]));
   const lost = [...accepted.keys()].filter((deliveryId) => !stored.has(deliveryId));
