@@ -2,6 +2,8 @@ import { sql } from 'slonik';
 import { z } from 'zod';
 import type { ProductDefinition } from '../products.ts';
 import type { Queryable } from './pool.ts';
+import { refreshCanonical, refreshDerivedFields } from './releases.ts';
+import { resetSyncForRelisting } from './sync-state.ts';
 
 export const productSchema = z.object({
   id: z.number(),
@@ -27,7 +29,11 @@ const productColumns = sql.fragment`
 /**
  * Makes the products table match the products file: upserts every definition and marks products
  * that left the file as untracked (their releases stay). A product whose repository changes in
- * the file forgets the GitHub id it had learnt.
+ * the file forgets the GitHub id it had learnt. Stored releases follow a changed definition:
+ * - `plainTagsPublic` changed: every row's visibility is derived again, in this transaction;
+ * - `repository` or `tagPattern` changed: which tags are releases, and of which versions, must be
+ *   listed again, so the product's sync state is reset and its next sync is a full one (a starting
+ *   worker enqueues it: SYNC_ON_START); that full listing tombstones the rows it no longer finds.
  */
 export async function syncProductDefinitions(db: Queryable, definitions: readonly ProductDefinition[]): Promise<Product[]> {
   return db.transaction(async (transaction) => {
@@ -39,27 +45,47 @@ export async function syncProductDefinitions(db: Queryable, definitions: readonl
       product.public,
       product.description ?? null,
     ]);
-    await transaction.query(sql.unsafe`
-      INSERT INTO products (name, repository, tag_pattern, plain_tags_public, public, description)
-      SELECT * FROM ${sql.unnest(rows, ['text', 'text', 'text', 'bool', 'bool', 'text'])}
-      ON CONFLICT (name) DO UPDATE SET
-        repository = excluded.repository,
-        tag_pattern = excluded.tag_pattern,
-        plain_tags_public = excluded.plain_tags_public,
-        public = excluded.public,
-        description = excluded.description,
-        tracked = true,
-        github_repository_id = CASE WHEN lower(products.repository) = lower(excluded.repository) THEN products.github_repository_id END,
-        github_full_name = CASE WHEN lower(products.repository) = lower(excluded.repository) THEN products.github_full_name END,
-        updated_at = now()
-      WHERE (products.repository, products.tag_pattern, products.plain_tags_public, products.public, products.description, products.tracked)
-        IS DISTINCT FROM (excluded.repository, excluded.tag_pattern, excluded.plain_tags_public, excluded.public, excluded.description, true)`);
+    const changed = await transaction.any(sql.type(z.object({ id: z.number(), relist: z.boolean(), rederive: z.boolean() }))`
+      WITH previous AS (
+        SELECT id, repository, tag_pattern, plain_tags_public FROM products
+        WHERE name = ANY(${sql.array(
+          definitions.map((product) => product.name),
+          'text',
+        )})
+      ),
+      upserted AS (
+        INSERT INTO products (name, repository, tag_pattern, plain_tags_public, public, description)
+        SELECT * FROM ${sql.unnest(rows, ['text', 'text', 'text', 'bool', 'bool', 'text'])}
+        ON CONFLICT (name) DO UPDATE SET
+          repository = excluded.repository,
+          tag_pattern = excluded.tag_pattern,
+          plain_tags_public = excluded.plain_tags_public,
+          public = excluded.public,
+          description = excluded.description,
+          tracked = true,
+          github_repository_id = CASE WHEN lower(products.repository) = lower(excluded.repository) THEN products.github_repository_id END,
+          github_full_name = CASE WHEN lower(products.repository) = lower(excluded.repository) THEN products.github_full_name END,
+          updated_at = now()
+        WHERE (products.repository, products.tag_pattern, products.plain_tags_public, products.public, products.description, products.tracked)
+          IS DISTINCT FROM (excluded.repository, excluded.tag_pattern, excluded.plain_tags_public, excluded.public, excluded.description, true)
+        RETURNING id, repository, tag_pattern, plain_tags_public
+      )
+      SELECT u.id,
+             (lower(p.repository) <> lower(u.repository) OR p.tag_pattern <> u.tag_pattern) AS relist,
+             (p.plain_tags_public <> u.plain_tags_public) AS rederive
+      FROM upserted u JOIN previous p ON p.id = u.id`);
     await transaction.query(sql.unsafe`
       UPDATE products SET tracked = false, updated_at = now()
       WHERE tracked AND NOT (name = ANY(${sql.array(
         definitions.map((product) => product.name),
         'text',
       )}))`);
+    const relist = changed.filter((product) => product.relist).map((product) => product.id);
+    if (relist.length > 0) await resetSyncForRelisting(transaction, relist);
+    for (const product of changed.filter((candidate) => candidate.rederive)) {
+      await refreshDerivedFields(transaction, product.id, 'all');
+      await refreshCanonical(transaction, product.id, 'all');
+    }
     return listProducts(transaction);
   });
 }

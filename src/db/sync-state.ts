@@ -166,3 +166,14 @@ export async function listNeverSyncedProducts(db: Queryable): Promise<string[]> 
       ORDER BY p.name`)),
   ];
 }
+
+/**
+ * Forgets what the last syncs of these products established (their ETags and success), so that
+ * their next sync lists every tag and release again: their repository or tag pattern changed.
+ */
+export async function resetSyncForRelisting(db: Queryable, productIds: readonly number[]): Promise<void> {
+  await db.query(sql.unsafe`
+    UPDATE sync_state
+    SET tags_etag = NULL, releases_etag = NULL, releases_full_at = NULL, last_success_at = NULL, updated_at = now()
+    WHERE product_id = ANY(${sql.array([...productIds], 'int4')})`);
+}
