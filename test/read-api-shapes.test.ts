@@ -15,7 +15,6 @@ import { defineProducts, githubRelease, productDefinition, seedReleases, tagFact
 // created_at, promoted_at, version, git_sha, is_development, tags, canonical_name). The contract
 // schema below is written independently of the API's own schemas, from that client contract.
 
-const shapes = suite<{ api: ReadApiHarness; latestExpected: string }>('read API shapes', {} as never);
 
 const rfc3339 = z
   .string()
@@ -43,6 +42,8 @@ function assertParses(schema: z.ZodType, value: unknown, what: string): void {
   assert.ok(result.success, `${what}: ${result.success ? '' : JSON.stringify(result.error.issues.slice(0, 3))}`);
 }
 
+const shapes = suite<{ api: ReadApiHarness; latestExpected: string; publishedVersions: string[] }>('read API shapes', {} as never);
+
 shapes.before(async (context) => {
   context.api = await startReadApi({ label: 'shapes', queues: true });
   const { db } = context.api.database;
@@ -56,6 +57,7 @@ shapes.before(async (context) => {
     githubRelease(9_001, 'v3.12.0-rc.1', { prerelease: true }),
     githubRelease(9_002, 'v2.16.1', { draft: true, publishedAt: null }),
   ]);
+  context.publishedVersions = published.map((tag) => parseTag(tag.name, DEFAULT_TAG_PATTERN)!.version);
   context.latestExpected = `v${published.map((tag) => parseTag(tag.name, DEFAULT_TAG_PATTERN)!.version).sort(semver.rcompare)[0]}`;
   await db.query(sql.unsafe`
     INSERT INTO webhook_deliveries (delivery_id, event, action, repository_full_name, product_ids, payload, status, error, attempts)
@@ -98,6 +100,29 @@ shapes('GET /v1/releases/:product/latest is one object: the highest public, non-
   assert.ok(latest.tags.includes(latestExpected));
   assert.is(latest.git_sha.length, 40);
   assert.is(latest.promoted_at, '2024-01-02T00:00:00.000Z');
+});
+
+shapes('GET /v1/releases/:product/latest?range= is the highest public, non-development version in the range', async ({ api, publishedVersions }) => {
+  const ranges = ['~3.5', '^3.0.0', '3.10.x', '>=3.2 <3.7', '<3.1.0', '3.12.0 - 3.12.3', '~3.12.0-rc.0'];
+  let answered = 0;
+  for (const range of ranges) {
+    const expected = semver.maxSatisfying(publishedVersions, range);
+    const response = await api.get(`/v1/releases/helm/latest?range=${encodeURIComponent(range)}`);
+    if (expected === null) {
+      assert.is(response.status, 404, `${range}: nothing qualifies`);
+      assert.match(((await response.json()) as { error: { message: string } }).error.message, `in the range "${range}"`);
+      continue;
+    }
+    assert.is(response.status, 200, range);
+    assert.is(((await response.json()) as { version: string }).version, `v${expected}`, range);
+    answered += 1;
+  }
+  assert.ok(answered >= 5, 'most ranges name versions that exist');
+  const nothing = await api.get('/v1/releases/helm/latest?range=%5E9');
+  assert.is(nothing.status, 404);
+  const bad = await api.get('/v1/releases/helm/latest?range=not-a-range');
+  assert.is(bad.status, 400);
+  assert.match(((await bad.json()) as { error: { message: string } }).error.message, 'not a valid SemVer range');
 });
 
 shapes('a release marked prerelease on GitHub is development; drafts are never public', async ({ api }) => {

@@ -139,23 +139,28 @@ export function registerReleaseRoutes(router: Router, api: ReadApi): void {
       path: '/v1/releases/:product/latest',
       operationId: 'getLatestRelease',
       summary: 'The latest release',
-      description: 'The highest version that is public, not development and not deleted (the same with or without a token).',
+      description:
+        'The highest version that is public, not development and not deleted (the same with or without a token). With `range`, the highest such version within it: what an upgrade checker pinned to a line (`~5.3`, `^5`) asks for.',
       tags: ['releases'],
       auth: 'optional',
       params: productParams,
-      query: z.strictObject({}),
+      query: z.strictObject({ range: rangeParam }),
       responses: {
         200: { description: 'The release', schema: releaseSchema, headers: ['ETag', 'Cache-Control'] },
         304: { description: 'Not modified' },
+        400: { description: 'The range is not a SemVer range', schema: errorSchema },
         404: { description: 'No such product, or no release qualifies', schema: errorSchema },
       },
     },
-    async (ctx, { params }) => {
+    async (ctx, { params, query }) => {
       const reader = checkToken(ctx);
       await answerRead(ctx, reader, deps.cache, async () => {
         const product = await visibleProduct(deps.db, params.product, reader, deps.cache);
-        const latest = await findLatestRelease(deps.db, product.id);
-        if (latest === null) throw new NotFoundError('release', `product "${product.name}" has no public, non-development release`);
+        const latest = await findLatestRelease(deps.db, product.id, query.range);
+        if (latest === null) {
+          const within = query.range === undefined ? '' : ` in the range "${query.range.text}"`;
+          throw new NotFoundError('release', `product "${product.name}" has no public, non-development release${within}`);
+        }
         return { json: latest, tags: [product.id] };
       });
     },

@@ -258,12 +258,12 @@ export function releaseKey(product: string, version: string): string {
   return `${product}:${version.startsWith('v') ? version : `v${version}`}`;
 }
 
-/** The highest version that is public, not development and not deleted, or null. */
-export async function findLatestRelease(db: Queryable, productId: number): Promise<ReleaseView | null> {
+/** The highest version that is public, not development and not deleted (within `range` when given), or null. */
+export async function findLatestRelease(db: Queryable, productId: number, range?: VersionRange): Promise<ReleaseView | null> {
   const [latest] = await listProductReleases(
     db,
     productId,
-    { visibility: 'public', development: false, includeDeleted: false },
+    { visibility: 'public', development: false, includeDeleted: false, range },
     { limit: 1 },
   );
   return latest ?? null;
