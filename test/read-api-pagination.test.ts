@@ -139,6 +139,21 @@ function nodes(plan: PlanNode): PlanNode[] {
   return [plan, ...(plan.Plans ?? []).flatMap(nodes)];
 }
 
+/**
+ * Sort nodes other than the input of an Aggregate. PostgreSQL 16 and later may sort the few sibling
+ * tags of one version under its `array_agg(tag ORDER BY tag)`; the page itself must come in index
+ * order, never through a Sort.
+ */
+function pageSorts(plan: PlanNode): PlanNode[] {
+  const sorts: PlanNode[] = [];
+  const visit = (node: PlanNode, parent: PlanNode | undefined) => {
+    if (node['Node Type'] === 'Sort' && parent?.['Node Type'] !== 'Aggregate') sorts.push(node);
+    for (const child of node.Plans ?? []) visit(child, node);
+  };
+  visit(plan, undefined);
+  return sorts;
+}
+
 /** Rows the scans of the releases precedence index produced or filtered away. */
 function precedenceScanWork(plan: PlanNode): number {
   return nodes(plan)
@@ -159,7 +174,7 @@ paging('a deep page is an index range scan on releases_precedence_idx, no sort, 
     const deepPlan = await explain(api, productReleasesQuery(productId, { visibility }, { limit: 101, after: deep }));
     for (const plan of [firstPlan, deepPlan]) {
       const kinds = nodes(plan).map((node) => node['Node Type']);
-      assert.ok(!kinds.includes('Sort'), `no sort (${visibility}): ${kinds.join(', ')}`);
+      assert.is(pageSorts(plan).length, 0, `no sort of the page (${visibility}): ${kinds.join(', ')}`);
       assert.ok(!kinds.includes('Seq Scan') || !nodes(plan).some((node) => node['Node Type'] === 'Seq Scan' && node['Actual Rows']! > 10), 'no scan of the releases table');
       assert.ok(nodes(plan).some((node) => node['Index Name'] === 'releases_precedence_idx'), 'uses the precedence index');
     }
