@@ -193,7 +193,9 @@ function startBareServer(): Promise<{ url: string; pid: number; stop: () => Prom
 }
 
 async function startApiProcess(database: TestDatabase): Promise<{ url: string; api: CliProcess }> {
-  const api = startCliProcess(['api'], { DATABASE_URL: database.url, PORT: '0', GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET, LOG_LEVEL: 'info' });
+  // BENCH_API_NODE_ARGS: Node.js flags for the measured api, e.g. `--cpu-prof --cpu-prof-dir=/tmp/profiles`.
+  const nodeArgs = (process.env.BENCH_API_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
+  const api = startCliProcess(['api'], { DATABASE_URL: database.url, PORT: '0', GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET, LOG_LEVEL: 'info' }, { nodeArgs });
   const listening = await api.waitForLog(logged('api listening'));
   return { url: String(listening.url).replace('localhost', '127.0.0.1'), api };
 }
