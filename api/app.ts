@@ -2,6 +2,7 @@ import { Router } from '@koa/router';
 import Koa from 'koa';
 import { MethodNotAllowedError, NotFoundError } from '../src/errors.ts';
 import type { ApiDependencies } from './dependencies.ts';
+import { corsMiddleware } from './cors.ts';
 import { errorMiddleware } from './error-middleware.ts';
 import { httpMetricsMiddleware } from './http-metrics-middleware.ts';
 import { registerReadApi } from './register-read-api.ts';
@@ -26,6 +27,7 @@ export function createApp(deps: ApiDependencies): Koa {
       if (deps.lifecycle?.state === 'stopping') ctx.set('Connection', 'close');
     }
   });
+  app.use(corsMiddleware());
   // Runs after the router: a path no route knows is a JSON 404; a known path under another method
   // (the router answered 405 with Allow and no body) is a JSON 405.
   app.use(async (ctx, next) => {
