@@ -9,7 +9,7 @@ import { InvalidInputError } from '../src/errors.ts';
 import { createBoss, installQueues } from '../src/queues.ts';
 import type { PgBoss } from 'pg-boss';
 import { createTestDatabase, quietLogger, type TestDatabase } from './support/database.ts';
-import { fixturePayload, TRACKED_REPOSITORY, widgetProduct } from './support/webhooks.ts';
+import { fixturePayload, TRACKED_REPOSITORY, trackedReleaseDelivery, widgetProduct } from './support/webhooks.ts';
 
 // Group commit: deliveries that arrive while a commit is under way share the next transaction, each
 // delivery commits in the same transaction as its job, and one payload PostgreSQL refuses does not
@@ -32,18 +32,7 @@ groupCommit.after(async (context) => {
 });
 
 function delivery(payload: unknown = fixturePayload('release/published', { repository: TRACKED_REPOSITORY }), deliveryId = randomUUID()): IncomingDelivery {
-  return {
-    deliveryId,
-    event: 'release',
-    action: 'published',
-    repositoryId: TRACKED_REPOSITORY.id,
-    repositoryFullName: TRACKED_REPOSITORY.fullName,
-    hookId: 1,
-    payload: Buffer.from(JSON.stringify(payload)),
-    headers: { 'x-github-event': 'release', 'x-github-delivery': deliveryId },
-    receivedAt: new Date(),
-    ignoredReason: null,
-  };
+  return trackedReleaseDelivery(Buffer.from(JSON.stringify(payload)), deliveryId);
 }
 
 const transactionRow = z.object({

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -18,7 +18,7 @@ import { createTestDatabase, quietLogger, type TestDatabase } from '../support/d
 import { startFakeGitHub } from '../support/fake-github/index.ts';
 import { tagPushed } from '../support/github-events.ts';
 import { TEST_TOKEN } from '../support/github.ts';
-import { fixturePayload, signedRequest, TRACKED_REPOSITORY, WEBHOOK_SECRET, widgetProduct } from '../support/webhooks.ts';
+import { fixturePayload, signedRequest, TRACKED_REPOSITORY, trackedReleaseDelivery, WEBHOOK_SECRET, widgetProduct } from '../support/webhooks.ts';
 import { cpuAccountingAvailable, cpuBetween, cpuSnapshot } from './support/process-cpu.ts';
 
 // Webhook intake throughput: deliveries/s and p99 of the real `api` process (signature check and
@@ -72,21 +72,7 @@ async function databaseOnly(database: TestDatabase, payload: Buffer): Promise<nu
   const boss = createBoss(database.url, { logger: quietLogger, applicationName: 'bench-database-only', maxConnections: 2 });
   await boss.start();
   try {
-    const row = (): NewDelivery => {
-      const deliveryId = randomUUID();
-      return {
-        deliveryId,
-        event: 'release',
-        action: 'published',
-        repositoryId: TRACKED_REPOSITORY.id,
-        repositoryFullName: TRACKED_REPOSITORY.fullName,
-        hookId: 1,
-        payload,
-        headers: { 'x-github-event': 'release', 'x-github-delivery': deliveryId },
-        ignoredReason: null,
-        receivedAt: new Date(),
-      };
-    };
+    const row = (): NewDelivery => trackedReleaseDelivery(payload);
     let written = 0;
     const started = performance.now();
     const end = started + DURATION_SECONDS * 1000;
@@ -172,6 +158,15 @@ function medianFigures(rounds: readonly LoadFigures[]): LoadFigures {
   };
 }
 
+/** SIGTERM, resolved at the exit (which is no longer a start-up failure). */
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((done) => {
+    child.removeAllListeners('exit');
+    child.once('exit', () => done());
+    child.kill('SIGTERM');
+  });
+}
+
 function startBareServer(): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
   const child = spawn(process.execPath, [BARE_SERVER], { env: { ...process.env, GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET }, stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
@@ -181,12 +176,7 @@ function startBareServer(): Promise<{ url: string; pid: number; stop: () => Prom
       resolve({
         url: `http://127.0.0.1:${port}`,
         pid: child.pid!,
-        stop: () =>
-          new Promise((done) => {
-            child.removeAllListeners('exit');
-            child.once('exit', () => done());
-            child.kill('SIGTERM');
-          }),
+        stop: () => stopChild(child),
       });
     });
   });
@@ -224,12 +214,7 @@ function startBaselineApi(directory: string, database: TestDatabase): Promise<{ 
         resolve({
           url: listening.url.replace('localhost', '127.0.0.1'),
           pid: child.pid!,
-          stop: () =>
-            new Promise((done) => {
-              child.removeAllListeners('exit');
-              child.once('exit', () => done());
-              child.kill('SIGTERM');
-            }),
+          stop: () => stopChild(child),
         });
         return;
       }

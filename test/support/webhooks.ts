@@ -3,6 +3,7 @@ import { sign } from '@octokit/webhooks-methods';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import type { Queryable } from '../../src/db/pool.ts';
+import type { NewDelivery } from '../../src/db/webhook-deliveries.ts';
 import type { PgBoss } from 'pg-boss';
 import { createApp } from '../../api/app.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -125,6 +126,22 @@ export async function readDelivery(db: Queryable, deliveryId: string): Promise<z
 }
 
 export const TRACKED_REPOSITORY = { id: 7001, fullName: 'acme/widget' };
+
+/** A verified `release published` delivery of the tracked repository, as the intake hands it to the store. */
+export function trackedReleaseDelivery(payload: Buffer, deliveryId = randomUUID()): NewDelivery {
+  return {
+    deliveryId,
+    event: 'release',
+    action: 'published',
+    repositoryId: TRACKED_REPOSITORY.id,
+    repositoryFullName: TRACKED_REPOSITORY.fullName,
+    hookId: 1,
+    payload,
+    headers: { 'x-github-event': 'release', 'x-github-delivery': deliveryId },
+    ignoredReason: null,
+    receivedAt: new Date(),
+  };
+}
 
 export type Intake = { database: TestDatabase; server: TestServer; boss: PgBoss; close: () => Promise<void> };
 
