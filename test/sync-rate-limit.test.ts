@@ -72,7 +72,7 @@ rateLimit('a spent primary limit defers the job to the reset, keeps the pages re
 
   // Asking again while the deferred job waits: the exclusive queue answers with that job.
   const again = await enqueueSync(boss, { product: 'helm', reason: 'admin' });
-  assert.equal(again, { jobId: output.nextJobId, alreadyQueued: true });
+  assert.equal(again, { jobId: output.nextJobId, alreadyQueued: true, mode: null });
   // No busy loop: the client saw the bucket reach 0 in the second answer's headers and asked no
   // more; nothing is asked until the reset.
   assert.is(fake.counts({ resource: 'graphql' }).total, 2, 'two tag pages, no refused query');

@@ -1,9 +1,8 @@
 import type { Router } from '@koa/router';
-import type { PgBoss } from 'pg-boss';
 import { z } from 'zod';
 import { findProductView, listProductViews } from '../../src/db/product-reads.ts';
 import { NotFoundError } from '../../src/errors.ts';
-import { QUEUES } from '../../src/queues.ts';
+import { enqueueSync } from '../../src/sync/sync-job.ts';
 import { answerRead, send, serialize } from '../answer.ts';
 import { requireToken } from '../auth.ts';
 import { readJsonBody } from '../json-body.ts';
@@ -14,29 +13,6 @@ import { visibilityOf, visibleProduct } from '../visible-product.ts';
 
 // Products: what is tracked, its latest version and how its last sync went; and the admin call
 // that asks for a sync.
-
-/** The data contract of a `sync-product` job (the worker's sync handler reads it). */
-export type SyncProductJob = { product: string; reason: 'admin'; mode?: 'full' | 'incremental' };
-
-/**
- * Enqueues a sync of `product`. The queue's `exclusive` policy refuses a second queued or running
- * job of the same product (send() answers null); the caller then gets that job's id. The existing
- * job can finish between the refusal and the lookup, hence the short retry.
- */
-async function enqueueSync(boss: PgBoss, job: SyncProductJob): Promise<{ jobId: string; mode: SyncProductJob['mode'] | null; alreadyQueued: boolean }> {
-  const modeOf = (data: Partial<SyncProductJob> | null) => data?.mode ?? null;
-  for (let attempt = 0; attempt < 3; attempt += 1) {
-    const id = await boss.send(QUEUES.syncProduct, job, { singletonKey: job.product });
-    if (id !== null) return { jobId: id, mode: job.mode ?? null, alreadyQueued: false };
-    const waiting = await boss.findJobs<Partial<SyncProductJob>>(QUEUES.syncProduct, { key: job.product, queued: true, limit: 1 });
-    if (waiting[0] !== undefined) return { jobId: waiting[0].id, mode: modeOf(waiting[0].data), alreadyQueued: true };
-    // findJobs lists oldest first and has no state filter for active jobs: take the newest active.
-    const all = await boss.findJobs<Partial<SyncProductJob>>(QUEUES.syncProduct, { key: job.product, limit: 100_000 });
-    const active = all.filter((candidate) => candidate.state === 'active').at(-1);
-    if (active !== undefined) return { jobId: active.id, mode: modeOf(active.data), alreadyQueued: true };
-  }
-  throw new Error(`could not enqueue a sync of ${job.product} nor find the job that blocks it`);
-}
 
 export function registerProductRoutes(router: Router, api: ReadApi): void {
   const { deps, checkToken, catalog } = api;
@@ -118,8 +94,7 @@ export function registerProductRoutes(router: Router, api: ReadApi): void {
       requireToken(ctx, checkToken);
       const body = await readJsonBody(ctx, syncRequestSchema);
       const product = await visibleProduct(deps.db, params.product, 'token');
-      const job: SyncProductJob = { product: product.name, reason: 'admin', ...(body.mode === undefined ? {} : { mode: body.mode }) };
-      const { jobId, mode, alreadyQueued } = await enqueueSync(deps.boss, job);
+      const { jobId, mode, alreadyQueued } = await enqueueSync(deps.boss, { product: product.name, reason: 'admin', ...(body.mode === undefined ? {} : { mode: body.mode }) });
       deps.logger.info({ product: product.name, jobId, alreadyQueued, mode }, 'sync requested through the API');
       send(ctx, 'token', serialize({ json: { job_id: jobId, product: product.name, mode, already_queued: alreadyQueued }, tags: [] }), {
         cacheControl: 'no-store',

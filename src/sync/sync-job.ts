@@ -1,6 +1,7 @@
 import type { PgBoss } from 'pg-boss';
 import { z } from 'zod';
 import { bossDatabase } from '../db/boss-database.ts';
+import { ServiceUnavailableError } from '../errors.ts';
 import type { Queryable } from '../db/pool.ts';
 import { PRODUCT_NAME_PATTERN } from '../products.ts';
 import { QUEUES } from '../queues.ts';
@@ -20,12 +21,16 @@ export const syncJobSchema = z.object({
 });
 export type SyncJobData = z.infer<typeof syncJobSchema>;
 
-export type EnqueuedSync = { jobId: string; alreadyQueued: boolean };
+/** `mode`: the mode of the job that runs (the one sent, or the one already queued or running). */
+export type EnqueuedSync = { jobId: string; alreadyQueued: boolean; mode: SyncJobData['mode'] | null };
+
+const FIND_PAGE = 1_000;
 
 /**
  * Sends a sync job, or finds the job that the `exclusive` policy let it collide with (send()
  * answers null): the queued one, else the running one. The blocking job can finish between the
- * refusal and the lookup, hence the few tries.
+ * refusal and the lookup, hence the few tries; should none succeed, the queue is too busy to say,
+ * and the caller is told to come back (503 through the API).
  */
 export async function enqueueSync(boss: PgBoss, data: SyncJobData, options: { id?: string; startAfter?: Date; db?: Queryable } = {}): Promise<EnqueuedSync> {
   for (let attempt = 0; attempt < 3; attempt += 1) {
@@ -35,11 +40,29 @@ export async function enqueueSync(boss: PgBoss, data: SyncJobData, options: { id
       ...(options.startAfter ? { startAfter: options.startAfter } : {}),
       ...(options.db ? { db: bossDatabase(options.db) } : {}),
     });
-    if (id !== null) return { jobId: id, alreadyQueued: false };
-    if (options.db) return { jobId: '', alreadyQueued: true };
-    const blocking = await boss.findJobs(QUEUES.syncProduct, { key: data.product, limit: 1000 });
-    const open = blocking.filter((job) => ['created', 'retry', 'active'].includes(job.state)).at(-1);
-    if (open !== undefined) return { jobId: open.id, alreadyQueued: true };
+    if (id !== null) return { jobId: id, alreadyQueued: false, mode: data.mode ?? null };
+    if (options.db) return { jobId: '', alreadyQueued: true, mode: null };
+    const blocking = await findOpenSync(boss, data.product);
+    if (blocking !== null) return { ...blocking, alreadyQueued: true };
   }
-  throw new Error(`could not enqueue a sync of ${data.product} nor find the job that blocks it`);
+  throw new ServiceUnavailableError(`could not enqueue a sync of ${data.product} nor find the job that blocks it; try again`);
+}
+
+/**
+ * The product's queued sync, else its running one. findJobs lists a key's jobs oldest first, the
+ * finished ones of the last days included, and filters only on "queued": the running one is
+ * looked for page by page (the exclusive policy allows one, so the first found is it).
+ */
+async function findOpenSync(boss: PgBoss, product: string): Promise<{ jobId: string; mode: SyncJobData['mode'] | null } | null> {
+  const open = (job: { id: string; data: unknown }) => ({ jobId: job.id, mode: syncJobSchema.safeParse(job.data).data?.mode ?? null });
+  const [queued] = await boss.findJobs(QUEUES.syncProduct, { key: product, queued: true, limit: 1 });
+  if (queued !== undefined) return open(queued);
+  let after: string | undefined;
+  for (;;) {
+    const page = await boss.findJobs(QUEUES.syncProduct, { key: product, limit: FIND_PAGE, ...(after ? { after } : {}) });
+    const active = page.find((job) => job.state === 'active');
+    if (active !== undefined) return open(active);
+    if (page.length < FIND_PAGE) return null;
+    after = page.at(-1)!.id;
+  }
 }
