@@ -118,6 +118,8 @@ admin('the deliveries listing needs a token and a known status', async ({ api })
   assert.is(bad.status, 400);
   assert.match(((await bad.json()) as { error: { message: string } }).error.message, /status.*must be one of/);
   assert.is((await api.get('/v1/admin/deliveries?cursor=abc', { token: true })).status, 400);
+  const outOfRange = Buffer.from(JSON.stringify(['99999999999999999999', 'd-1'])).toString('base64url');
+  assert.is((await api.get(`/v1/admin/deliveries?cursor=${outOfRange}`, { token: true })).status, 400, 'a position past bigint is refused, not a 500');
   const count = await api.database.db.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM webhook_deliveries`);
   assert.is(count, 135, 'reads write nothing');
 });

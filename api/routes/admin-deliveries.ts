@@ -9,7 +9,9 @@ import { deliverySchema, errorSchema } from '../schemas.ts';
 
 // Stored webhook deliveries, newest first (admin): what failed and why.
 
-const cursorSchema = z.tuple([z.string().regex(/^\d{1,20}$/), z.string().min(1).max(200)]);
+// Microseconds since the epoch: 17 digits reach the year 5138, and stay inside PostgreSQL's bigint
+// and timestamp ranges when the query turns them back into an instant.
+const cursorSchema = z.tuple([z.string().regex(/^\d{1,17}$/), z.string().min(1).max(200)]);
 
 function encodeCursor(position: DeliveryPosition): string {
   return Buffer.from(JSON.stringify([position.receivedAtUs, position.deliveryId]), 'utf8').toString('base64url');
