@@ -68,7 +68,7 @@ export async function startWorker(
   }
 
   const github = createGitHubClient({ baseUrl: config.GITHUB_API_URL, token: config.GITHUB_TOKEN, logger });
-  await startDeliveryWorker({ db, boss, logger, readTagStates: githubTagStateReader(github) });
+  await startDeliveryWorker({ db, boss, logger, readTagStates: githubTagStateReader(github), concurrency: config.WORKER_CONCURRENCY });
   const syncs = await startSyncs({ config, db, boss, logger });
 
   // Job handlers (boss.work) are registered above this point: ready means working the queues.
