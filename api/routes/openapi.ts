@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Router } from '@koa/router';
-import { PROJECT_ROOT } from '../../src/paths.ts';
+import { buildInfo } from '../../src/build-info.ts';
 import { send, serialize, type Answer } from '../answer.ts';
 import { buildOpenApiDocument } from '../openapi.ts';
 import type { ReadApi } from '../read-api.ts';
@@ -13,7 +11,7 @@ export function registerOpenApiRoute(router: Router, api: ReadApi): void {
   let document: ReturnType<typeof serialize> | undefined;
   router.get('/openapi.json', async (ctx) => {
     if (document === undefined) {
-      const { version } = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string };
+      const { version } = buildInfo(api.deps.config.GIT_SHA);
       const answer: Answer = { json: buildOpenApiDocument(api.catalog.specs, router, { version }), tags: [] };
       document = serialize(answer);
     }
