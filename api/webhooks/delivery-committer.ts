@@ -3,7 +3,7 @@ import type { PgBoss } from 'pg-boss';
 import { bossDatabase } from '../../src/db/boss-database.ts';
 import type { Database } from '../../src/db/pool.ts';
 import { storeDeliveries, type NewDelivery } from '../../src/db/webhook-deliveries.ts';
-import { asDatabaseUnavailable } from '../../src/db/unavailable.ts';
+import { asDatabaseUnavailable, sqlStateOf } from '../../src/db/unavailable.ts';
 import { InvalidInputError } from '../../src/errors.ts';
 import type { Logger } from '../../src/logger.ts';
 import { QUEUES } from '../../src/queues.ts';
@@ -145,15 +145,7 @@ export class DeliveryCommitter {
 
 /** SQLSTATE class 22: the data itself is unacceptable (which a verified, parsed delivery should never be). */
 function isDataException(error: unknown): boolean {
-  return sqlState(error)?.startsWith('22') ?? false;
-}
-
-function sqlState(error: unknown): string | undefined {
-  for (let current = error; current instanceof Error; current = current.cause) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
-  }
-  return undefined;
+  return sqlStateOf(error)?.startsWith('22') ?? false;
 }
 
 /** What the callers of a failed batch are answered: 400 for a payload jsonb refuses, 503 while the database is away, else the error itself (500). */

@@ -13,7 +13,7 @@ import type { Logger } from '../logger.ts';
 import { initPoolSeries, observeQuery, recordQueryError, type QueryErrorKind } from '../metrics/metrics.ts';
 import { trackPool } from '../metrics/pool-metrics.ts';
 import { ConnectionGate } from './connection-gate.ts';
-import { isDatabaseUnavailable } from './unavailable.ts';
+import { isDatabaseUnavailable, sqlStateOf } from './unavailable.ts';
 
 export type Database = DatabasePool;
 /** A pool, a connection or a transaction: anything that runs queries. */
@@ -77,18 +77,12 @@ function queryTimer(logger: Logger, pool: string): Interceptor {
 
 /** SQLSTATEs: https://www.postgresql.org/docs/current/errcodes-appendix.html */
 function queryErrorKind(error: unknown): QueryErrorKind {
-  const code = findCode(error);
+  const code = sqlStateOf(error);
   if (code === '57014') return 'statement_timeout';
   if (code === '55P03') return 'lock_timeout';
   if (code === '40P01') return 'deadlock';
   if (code === '40001') return 'serialization';
   return isDatabaseUnavailable(error) ? 'unavailable' : 'other';
-}
-
-function findCode(error: unknown, depth = 0): string | undefined {
-  if (depth > 3 || error === null || typeof error !== 'object') return undefined;
-  const { code, cause } = error as { code?: unknown; cause?: unknown };
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : findCode(cause, depth + 1);
 }
 
 const int8 = { name: 'int8', parse: (value: string) => Number(value) };

@@ -44,3 +44,10 @@ export function asDatabaseUnavailable(error: unknown): unknown {
   if (error instanceof DatabaseUnavailableError || !isDatabaseUnavailable(error)) return error;
   return new DatabaseUnavailableError(undefined, { cause: error });
 }
+
+/** The SQLSTATE of a PostgreSQL error, wherever in the `cause` chain a layer wrapped it. */
+export function sqlStateOf(error: unknown, depth = 0): string | undefined {
+  if (depth > 5 || error === null || typeof error !== 'object') return undefined;
+  const { code, cause } = error as { code?: unknown; cause?: unknown };
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : sqlStateOf(cause, depth + 1);
+}
