@@ -228,7 +228,6 @@ export function registerReleaseRoutes(router: Router, api: ReadApi): void {
       const reader = checkToken(ctx);
       const product = await visibleProduct(deps.db, params.product, reader, deps.cache);
       const [major, minor] = params.line;
-      if (!Number.isSafeInteger(major) || !Number.isSafeInteger(minor)) throw new InvalidInputError('line: numbers are too large');
       const patch = await nextPatch(deps.db, product.id, major, minor);
       send(ctx, reader, serialize({ text: `${major}.${minor}.${patch}`, tags: [] }), { cacheControl: 'no-store' });
     },

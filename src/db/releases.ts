@@ -307,18 +307,6 @@ export async function deleteGithubReleases(db: Queryable, productId: number, rel
   return deleted.length;
 }
 
-/** After a complete release listing by run `runId`, marks releases it did not list as deleted. */
-export async function deleteGithubReleasesNotSeenInRun(db: Queryable, productId: number, runId: number): Promise<number> {
-  const deleted = await db.any(sql.type(z.object({ tag: z.string() }))`
-    UPDATE github_releases SET deleted_at = now(), updated_at = now()
-    WHERE product_id = ${productId} AND deleted_at IS NULL AND seen_in_sync_run IS DISTINCT FROM ${runId}
-    RETURNING tag_name AS tag`);
-  const tags = [...new Set(deleted.map((row) => row.tag))];
-  await refreshDerivedFields(db, productId, tags);
-  await refreshCanonical(db, productId, { tags });
-  return deleted.length;
-}
-
 /**
  * Recomputes the fields of releases rows that derive from their GitHub release and the product:
  * the release wins that is not a draft, then the most recently published, then the newest id.

@@ -99,8 +99,3 @@ export function encodePrereleaseKey(prerelease: readonly string[]): Buffer {
   }
   return Buffer.concat(parts);
 }
-
-/** The public spelling of a version in API answers: always with a leading `v`. */
-export function displayVersion(version: string): string {
-  return `v${version}`;
-}
