@@ -30,17 +30,44 @@ export const booleanParam = (description: string) =>
     .optional()
     .describe(description);
 
-export const cursorParam = oneValue()
-  .transform((text, ctx) => {
-    const cursor = decodeReleaseCursor(text);
-    if (cursor === null) {
-      ctx.issues.push({ code: 'custom', input: text, message: 'is not a cursor this API issued (take it from the Link header of the previous page)' });
+const releaseCursor = oneValue().transform((text, ctx) => {
+  const cursor = decodeReleaseCursor(text);
+  if (cursor === null) {
+    ctx.issues.push({ code: 'custom', input: text, message: 'is not a cursor this API issued (take it from the Link header of the previous page)' });
+    return z.NEVER;
+  }
+  return cursor;
+});
+
+const cursorDescription = 'Opaque position of the next page, from the `Link: <…>; rel="next"` header of the previous one';
+
+// The list of every product and the list of one product issue different cursors (the first names
+// the product it stopped in). Each list takes only its own: a cursor from the other list would
+// page from a position in an order it does not describe.
+
+/** A cursor of the list of every product: a position and the product it belongs to. */
+export const allReleasesCursorParam = releaseCursor
+  .transform(({ product, ...position }, ctx) => {
+    if (product === undefined) {
+      ctx.issues.push({ code: 'custom', input: position, message: 'belongs to the list of one product, not to the list of every product' });
       return z.NEVER;
     }
-    return cursor;
+    return { ...position, product };
   })
   .optional()
-  .describe('Opaque position of the next page, from the `Link: <…>; rel="next"` header of the previous one');
+  .describe(cursorDescription);
+
+/** A cursor of the list of one product: a position within that product's versions. */
+export const productReleasesCursorParam = releaseCursor
+  .transform(({ product, ...position }, ctx) => {
+    if (product !== undefined) {
+      ctx.issues.push({ code: 'custom', input: product, message: 'belongs to the list of every product, not to the list of one product' });
+      return z.NEVER;
+    }
+    return position;
+  })
+  .optional()
+  .describe(cursorDescription);
 
 export const rangeParam = oneValue()
   .transform((text, ctx) => {

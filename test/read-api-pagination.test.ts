@@ -121,6 +121,11 @@ paging('a cursor that is not ours is a 400 naming the parameter', async ({ api }
   const cursor = new URL(productCursor).searchParams.get('cursor')!;
   const crossed = await api.get(`/v1/releases?cursor=${cursor}`);
   assert.is(crossed.status, 400, "a product list's cursor does not page the list of every product");
+  assert.match(((await crossed.json()) as { error: { message: string } }).error.message, /query parameter "cursor"/);
+  const allCursor = new URL((await readPage<ReleaseView>(await api.get('/v1/releases?limit=1'))).next!).searchParams.get('cursor')!;
+  const crossedBack = await api.get(`/v1/releases/big?cursor=${allCursor}`);
+  assert.is(crossedBack.status, 400, "the list of every product's cursor does not page one product's list");
+  assert.match(((await crossedBack.json()) as { error: { message: string } }).error.message, /query parameter "cursor"/);
 });
 
 type PlanNode = { 'Node Type': string; 'Index Name'?: string; 'Actual Rows'?: number; 'Rows Removed by Filter'?: number; Plans?: PlanNode[] };

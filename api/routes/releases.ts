@@ -1,11 +1,11 @@
 import type { Router } from '@koa/router';
 import { z } from 'zod';
 import { findLatestRelease, findRelease, listAllReleases, listProductReleases, nextPatch, type ReleaseFilters, type ReleaseView } from '../../src/db/release-reads.ts';
-import { InvalidInputError, NotFoundError } from '../../src/errors.ts';
+import { NotFoundError } from '../../src/errors.ts';
 import { encodePrereleaseKey } from '../../src/domain/version.ts';
 import { answerRead, pathWith, send, serialize } from '../answer.ts';
 import { encodeReleaseCursor } from '../cursor.ts';
-import { booleanParam, cursorParam, dateParam, limitParam, productParam, rangeParam, versionParam } from '../query-params.ts';
+import { allReleasesCursorParam, booleanParam, dateParam, limitParam, productParam, productReleasesCursorParam, rangeParam, versionParam } from '../query-params.ts';
 import type { ReadApi } from '../read-api.ts';
 import { errorSchema, releaseSchema } from '../schemas.ts';
 import { visibilityOf, visibleProduct } from '../visible-product.ts';
@@ -13,24 +13,29 @@ import { visibilityOf, visibleProduct } from '../visible-product.ts';
 // The release endpoints: the compatible v1 surface (list, latest, next) and what goes beyond it
 // (one version, filters, paging). Every answer is one object per version (src/db/release-reads.ts).
 
-const listQuery = z
-  .strictObject({
-    limit: limitParam,
-    cursor: cursorParam,
-    public: booleanParam('Only public (true) or only non-public (false) versions; anonymous readers only ever see public ones'),
-    development: booleanParam('Only development (true) or only non-development (false) versions'),
-    include_deleted: booleanParam('Also versions whose every tag was deleted from GitHub (they carry `deleted_at`); default false'),
-    range: rangeParam,
-    since: dateParam('since', 'Only versions created (tagged) at or after this date or instant'),
-    until: dateParam('until', 'Only versions created before this instant, or up to the end of this date'),
-  })
-  .superRefine((query, ctx) => {
-    if (query.since !== undefined && query.until !== undefined && query.since >= query.until) {
-      ctx.addIssue({ code: 'custom', path: ['until'], message: 'must be later than since' });
-    }
-  });
+// The two lists take the same query but each its own cursor (api/query-params.ts).
+const listQuery = <Cursor extends z.ZodType>(cursor: Cursor) =>
+  z
+    .strictObject({
+      limit: limitParam,
+      cursor,
+      public: booleanParam('Only public (true) or only non-public (false) versions; anonymous readers only ever see public ones'),
+      development: booleanParam('Only development (true) or only non-development (false) versions'),
+      include_deleted: booleanParam('Also versions whose every tag was deleted from GitHub (they carry `deleted_at`); default false'),
+      range: rangeParam,
+      since: dateParam('since', 'Only versions created (tagged) at or after this date or instant'),
+      until: dateParam('until', 'Only versions created before this instant, or up to the end of this date'),
+    })
+    .superRefine((query, ctx) => {
+      if (query.since !== undefined && query.until !== undefined && query.since >= query.until) {
+        ctx.addIssue({ code: 'custom', path: ['until'], message: 'must be later than since' });
+      }
+    });
 
-type ListQuery = z.output<typeof listQuery>;
+const allReleasesQuery = listQuery(allReleasesCursorParam);
+const productReleasesQuery = listQuery(productReleasesCursorParam);
+
+type ListQuery = z.output<typeof allReleasesQuery> | z.output<typeof productReleasesQuery>;
 
 function filtersOf(query: ListQuery, visibility: ReleaseFilters['visibility']): ReleaseFilters {
   return {
@@ -78,18 +83,15 @@ export function registerReleaseRoutes(router: Router, api: ReadApi): void {
         'Products in name order (byte order), each product\'s versions newest first by SemVer precedence. Compatible with the Release Registry v1 list.',
       tags: ['releases'],
       auth: 'optional',
-      query: listQuery,
+      query: allReleasesQuery,
       responses: listResponses,
     },
     async (ctx, { query }) => {
       const reader = checkToken(ctx);
-      if (query.cursor !== undefined && query.cursor.product === undefined) {
-        throw new InvalidInputError('query parameter "cursor": belongs to the list of one product, not to this one');
-      }
       await answerRead(ctx, reader, deps.cache, async () => {
         const rows = await listAllReleases(deps.db, filtersOf(query, visibilityOf(reader)), {
           limit: query.limit + 1,
-          after: query.cursor === undefined ? undefined : { ...query.cursor, product: query.cursor.product ?? '' },
+          after: query.cursor,
         });
         const page = rows.slice(0, query.limit);
         const last = page.at(-1);
@@ -113,7 +115,7 @@ export function registerReleaseRoutes(router: Router, api: ReadApi): void {
       tags: ['releases'],
       auth: 'optional',
       params: productParams,
-      query: listQuery,
+      query: productReleasesQuery,
       responses: { ...listResponses, 404: { description: 'No such product (or not visible without a token)', schema: errorSchema } },
     },
     async (ctx, { params, query }) => {
