@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
-import getRawBody from 'raw-body';
 import type { z } from 'zod';
-import { InvalidInputError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../src/errors.ts';
+import { InvalidInputError, UnsupportedMediaTypeError } from '../src/errors.ts';
+import { readRawBody } from './read-raw-body.ts';
 import { parseInput } from './route-spec.ts';
 
 // Small JSON request bodies (admin calls). An empty body is `{}`; anything else must be JSON.
@@ -9,13 +9,8 @@ import { parseInput } from './route-spec.ts';
 const LIMIT_BYTES = 16 * 1024;
 
 export async function readJsonBody<T extends z.ZodType>(ctx: Context, schema: T): Promise<z.output<T>> {
-  let text: string;
-  try {
-    text = await getRawBody(ctx.req, { length: ctx.get('Content-Length') || null, limit: LIMIT_BYTES, encoding: 'utf-8' });
-  } catch (error) {
-    if ((error as { type?: string }).type === 'entity.too.large') throw new PayloadTooLargeError(LIMIT_BYTES);
-    throw new InvalidInputError('the request body could not be read', [], { cause: error });
-  }
+  // TextDecoder drops a leading byte order mark, which JSON.parse would refuse.
+  const text = new TextDecoder().decode(await readRawBody(ctx.req, LIMIT_BYTES));
   if (text.trim() === '') return parseInput(schema, {}, 'body field');
   if (!ctx.is('application/json')) throw new UnsupportedMediaTypeError('the request body must be application/json');
   let value: unknown;

@@ -8,7 +8,7 @@ import { isDatabaseUnavailable } from '../../src/db/unavailable.ts';
 import { recordWebhookDelivery, type WebhookDeliveryOutcome } from '../../src/metrics/metrics.ts';
 import type { ApiDependencies } from '../dependencies.ts';
 import { DeliveryCommitter } from '../webhooks/delivery-committer.ts';
-import { readRawBody } from '../webhooks/read-raw-body.ts';
+import { readRawBody } from '../read-raw-body.ts';
 
 // POST /webhooks/github: verify, store, answer. The intake never writes releases: it stores the
 // delivery with its process-delivery job in one transaction (see api/webhooks/delivery-committer.ts)

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import getRawBody from 'raw-body';
-import { InvalidInputError, PayloadTooLargeError } from '../../src/errors.ts';
+import { InvalidInputError, PayloadTooLargeError } from '../src/errors.ts';
 
 /**
  * The request body as bytes, at most `limitBytes`. A Content-Length over the limit is refused before
