@@ -1,0 +1,24 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+// Bearer tokens, for the API's tokens and the metrics token alike. Tokens are compared as SHA-256
+// digests with timingSafeEqual, so neither how much of a token matched nor its length shows in
+// the timing.
+
+/** The token of `Authorization: Bearer <token>` (scheme in any case), or null for anything else. */
+export function bearerToken(header: string | undefined): string | null {
+  // Spaces and tabs are the only whitespace HTTP allows around the token.
+  const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header ?? '');
+  return match === null ? null : match[1]!;
+}
+
+export function tokenDigest(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
+}
+
+/** Whether `presented` is one of the tokens, checked against every one without stopping early. */
+export function matchesAnyToken(presented: string, digests: readonly Buffer[]): boolean {
+  const digest = tokenDigest(presented);
+  let valid = false;
+  for (const candidate of digests) valid = timingSafeEqual(digest, candidate) || valid;
+  return valid;
+}
