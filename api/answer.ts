@@ -90,3 +90,14 @@ export function pathWith(ctx: Context, changes: Record<string, string>): string 
   for (const [name, value] of Object.entries(changes)) query.set(name, value);
   return `${ctx.path}?${query.toString()}`;
 }
+
+/**
+ * One page of `rows`, fetched with one row more than `limit` so that the extra row tells whether
+ * another page follows; `nextPath` names it by the cursor of the page's last row.
+ */
+export function nextPage<Row>(ctx: Context, rows: readonly Row[], limit: number, cursorOf: (last: Row) => string): { page: Row[]; nextPath: string | undefined } {
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  const nextPath = rows.length > limit && last !== undefined ? pathWith(ctx, { cursor: cursorOf(last) }) : undefined;
+  return { page, nextPath };
+}

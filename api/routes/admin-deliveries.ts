@@ -1,7 +1,7 @@
 import type { Router } from '@koa/router';
 import { z } from 'zod';
 import { DELIVERY_STATUSES, listDeliveries, type DeliveryPosition } from '../../src/db/delivery-reads.ts';
-import { pathWith, send, serialize } from '../answer.ts';
+import { nextPage, send, serialize } from '../answer.ts';
 import { requireToken } from '../auth.ts';
 import { limitParam } from '../query-params.ts';
 import type { ReadApi } from '../read-api.ts';
@@ -62,9 +62,7 @@ export function registerAdminDeliveryRoutes(router: Router, api: ReadApi): void 
     async (ctx, { query }) => {
       requireToken(ctx, checkToken);
       const rows = await listDeliveries(deps.db, { status: query.status, limit: query.limit + 1, after: query.cursor });
-      const page = rows.slice(0, query.limit);
-      const last = page.at(-1);
-      const nextPath = rows.length > query.limit && last !== undefined ? pathWith(ctx, { cursor: encodeCursor(last.position) }) : undefined;
+      const { page, nextPath } = nextPage(ctx, rows, query.limit, (last) => encodeCursor(last.position));
       send(ctx, 'token', serialize({ json: page.map((row) => row.view), nextPath, tags: [] }));
     },
   );

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { findLatestRelease, findRelease, listAllReleases, listProductReleases, nextPatch, type ReleaseFilters, type ReleaseView } from '../../src/db/release-reads.ts';
 import { NotFoundError } from '../../src/errors.ts';
 import { encodePrereleaseKey } from '../../src/domain/version.ts';
-import { answerRead, pathWith, send, serialize } from '../answer.ts';
+import { answerRead, nextPage, send, serialize } from '../answer.ts';
 import { encodeReleaseCursor } from '../cursor.ts';
 import { allReleasesCursorParam, booleanParam, dateParam, limitParam, productParam, productReleasesCursorParam, rangeParam, versionParam } from '../query-params.ts';
 import type { ReadApi } from '../read-api.ts';
@@ -93,12 +93,7 @@ export function registerReleaseRoutes(router: Router, api: ReadApi): void {
           limit: query.limit + 1,
           after: query.cursor,
         });
-        const page = rows.slice(0, query.limit);
-        const last = page.at(-1);
-        const nextPath =
-          rows.length > query.limit && last !== undefined
-            ? pathWith(ctx, { cursor: encodeReleaseCursor({ ...positionOf(last), product: last.name }) })
-            : undefined;
+        const { page, nextPath } = nextPage(ctx, rows, query.limit, (last) => encodeReleaseCursor({ ...positionOf(last), product: last.name }));
         return { json: page, nextPath, tags: ['all'] };
       });
     },
@@ -126,9 +121,7 @@ export function registerReleaseRoutes(router: Router, api: ReadApi): void {
           limit: query.limit + 1,
           after: query.cursor,
         });
-        const page = rows.slice(0, query.limit);
-        const last = page.at(-1);
-        const nextPath = rows.length > query.limit && last !== undefined ? pathWith(ctx, { cursor: encodeReleaseCursor(positionOf(last)) }) : undefined;
+        const { page, nextPath } = nextPage(ctx, rows, query.limit, (last) => encodeReleaseCursor(positionOf(last)));
         return { json: page, nextPath, tags: [product.id] };
       });
     },
