@@ -3,11 +3,11 @@ import type { Router } from '@koa/router';
 import { verify } from '@octokit/webhooks-methods';
 import type { Context } from 'koa';
 import { InvalidInputError, PayloadTooLargeError, ServiceUnavailableError, UnauthorizedError, UnsupportedMediaTypeError } from '../../src/errors.ts';
-import { classifyDelivery } from '../../src/webhooks/classify-delivery.ts';
+import { classifyDelivery, type ClassifiedDelivery } from '../../src/webhooks/classify-delivery.ts';
 import { isDatabaseUnavailable } from '../../src/db/unavailable.ts';
 import { recordWebhookDelivery, type WebhookDeliveryOutcome } from '../../src/metrics/metrics.ts';
 import type { ApiDependencies } from '../dependencies.ts';
-import { DeliveryCommitter } from '../webhooks/delivery-committer.ts';
+import { DeliveryCommitter, type CommitOutcome } from '../webhooks/delivery-committer.ts';
 import { readRawBody } from '../read-raw-body.ts';
 
 // POST /webhooks/github: verify, store, answer. The intake never writes releases: it stores the
@@ -82,7 +82,7 @@ export function registerWebhookRoutes(router: Router, deps: ApiDependencies): vo
     const classified = classifyDelivery(event, parseJsonObject(payloadText));
     const { action, repository } = classified.envelope;
 
-    const outcome = await committer.commit({
+    const committed = await committer.commit({
       deliveryId,
       event,
       action,
@@ -93,25 +93,31 @@ export function registerWebhookRoutes(router: Router, deps: ApiDependencies): vo
       payload: mediaType === FORM_TYPE ? Buffer.from(payloadText, 'utf8') : raw,
       headers: githubHeaders(ctx),
       receivedAt,
-      ignoredReason:
-        classified.kind === 'ping'
-          ? 'ping'
-          : classified.kind === 'ignored'
-            ? classified.reason
-            : repository === null
-              ? 'the payload names no repository'
-              : null,
+      ignoredReason: ignoredReasonOf(classified),
     });
-    const answer: WebhookAnswer = !outcome.stored
-      ? { deliveryId, status: 'duplicate' }
-      : outcome.status === 'queued'
-        ? { deliveryId, status: 'queued' }
-        : { deliveryId, status: 'ignored', reason: outcome.reason };
-    // A redelivery is not processed again; a ping only checks the hook works.
-    ctx.status = !outcome.stored || classified.kind === 'ping' ? 200 : 202;
-    ctx.body = answer;
-    return !outcome.stored ? 'duplicate' : classified.kind === 'ping' ? 'ping' : outcome.status === 'queued' ? 'accepted' : 'ignored';
+    const answer = answerOf(deliveryId, committed, classified.kind === 'ping');
+    ctx.status = answer.status;
+    ctx.body = answer.body;
+    return answer.outcome;
   }
+}
+
+/** Why a delivery is stored without being processed, or null when the worker is to process it. */
+function ignoredReasonOf(classified: ClassifiedDelivery): string | null {
+  if (classified.kind === 'ping') return 'ping';
+  if (classified.kind === 'ignored') return classified.reason;
+  return classified.envelope.repository === null ? 'the payload names no repository' : null;
+}
+
+/** The answer to a delivery once it is committed, and how it counts in the metrics. */
+function answerOf(deliveryId: string, committed: CommitOutcome, isPing: boolean): { outcome: WebhookDeliveryOutcome; status: 200 | 202; body: WebhookAnswer } {
+  // A redelivery is not processed again.
+  if (!committed.stored) return { outcome: 'duplicate', status: 200, body: { deliveryId, status: 'duplicate' } };
+  const body: WebhookAnswer =
+    committed.status === 'queued' ? { deliveryId, status: 'queued' } : { deliveryId, status: 'ignored', reason: committed.reason };
+  // A ping only checks the hook works.
+  if (isPing) return { outcome: 'ping', status: 200, body };
+  return { outcome: committed.status === 'queued' ? 'accepted' : 'ignored', status: 202, body };
 }
 
 function outcomeOf(error: unknown): WebhookDeliveryOutcome {
