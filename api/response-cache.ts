@@ -45,10 +45,6 @@ export class ResponseCache {
     return this.#enabled;
   }
 
-  get size(): number {
-    return this.#entries.size;
-  }
-
   get bytes(): number {
     return this.#bytes;
   }

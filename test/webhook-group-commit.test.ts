@@ -3,8 +3,9 @@ import { sql } from 'slonik';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { z } from 'zod';
-import { DeliveryCommitter, type CommitOutcome, type IncomingDelivery } from '../api/webhooks/delivery-committer.ts';
+import { DeliveryCommitter, type CommitOutcome } from '../api/webhooks/delivery-committer.ts';
 import { findProductsForRepository, listProducts, recordRepositoryIdentity, syncProductDefinitions } from '../src/db/products.ts';
+import type { NewDelivery } from '../src/db/webhook-deliveries.ts';
 import { InvalidInputError } from '../src/errors.ts';
 import { createBoss, installQueues } from '../src/queues.ts';
 import type { PgBoss } from 'pg-boss';
@@ -31,7 +32,7 @@ groupCommit.after(async (context) => {
   await context.database.drop();
 });
 
-function delivery(payload: unknown = fixturePayload('release/published', { repository: TRACKED_REPOSITORY }), deliveryId = randomUUID()): IncomingDelivery {
+function delivery(payload: unknown = fixturePayload('release/published', { repository: TRACKED_REPOSITORY }), deliveryId = randomUUID()): NewDelivery {
   return trackedReleaseDelivery(Buffer.from(JSON.stringify(payload)), deliveryId);
 }
 

@@ -28,7 +28,7 @@ const FORM_TYPE = 'application/x-www-form-urlencoded';
 const DELIVERY_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const EVENT_NAME = /^[a-z][a-z0-9_]{0,63}$/;
 
-export type WebhookAnswer = { deliveryId: string; status: 'queued' | 'ignored' | 'duplicate'; reason?: string };
+type WebhookAnswer = { deliveryId: string; status: 'queued' | 'ignored' | 'duplicate'; reason?: string };
 
 export function registerWebhookRoutes(router: Router, deps: ApiDependencies): void {
   const committer = new DeliveryCommitter({ db: deps.db, boss: deps.boss, logger: deps.logger });

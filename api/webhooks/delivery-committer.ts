@@ -19,15 +19,12 @@ import { deliveryJobData } from '../../src/webhooks/delivery-job.ts';
 // Should PostgreSQL refuse one delivery's data, the batch is retried one by one, so that only that
 // delivery is refused.
 
-/** A verified, parsed delivery: a handled one (ignoredReason null) is matched to products as it is stored. */
-export type IncomingDelivery = NewDelivery;
-
 export type CommitOutcome =
   | { stored: false }
   | { stored: true; status: 'queued'; productIds: number[] }
   | { stored: true; status: 'ignored'; reason: string };
 
-export type DeliveryCommitterOptions = {
+type DeliveryCommitterOptions = {
   db: Database;
   boss: PgBoss;
   logger: Logger;
@@ -44,7 +41,7 @@ export type DeliveryCommitterOptions = {
 };
 
 type Pending = {
-  delivery: IncomingDelivery;
+  delivery: NewDelivery;
   resolve: (outcome: CommitOutcome) => void;
   reject: (error: unknown) => void;
 };
@@ -72,7 +69,7 @@ export class DeliveryCommitter {
    * Matches the delivery to products, stores it and its job (if it is queued), and resolves once
    * they are committed. `stored: false`: that delivery id was stored before (a redelivery).
    */
-  commit(delivery: IncomingDelivery): Promise<CommitOutcome> {
+  commit(delivery: NewDelivery): Promise<CommitOutcome> {
     return new Promise((resolve, reject) => {
       this.#pending.push({ delivery, resolve, reject });
       this.#drain();
@@ -124,7 +121,7 @@ export class DeliveryCommitter {
     }
   }
 
-  async #store(deliveries: readonly IncomingDelivery[]): Promise<Map<string, CommitOutcome>> {
+  async #store(deliveries: readonly NewDelivery[]): Promise<Map<string, CommitOutcome>> {
     // One job for every delivery of the transaction that is queued: a job row costs the database
     // about what a delivery row costs, so one per delivery would halve the intake's throughput.
     const jobId = randomUUID();
