@@ -6,6 +6,7 @@ import { corsMiddleware } from './cors.ts';
 import { errorMiddleware } from './error-middleware.ts';
 import { httpMetricsMiddleware } from './http-metrics-middleware.ts';
 import { registerReadApi } from './register-read-api.ts';
+import { RouteCatalog } from './route-spec.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerMetricsRoute } from './routes/metrics.ts';
 import { registerVersionRoute } from './routes/version.ts';
@@ -39,11 +40,13 @@ export function createApp(deps: ApiDependencies): Koa {
 
   // One router, so that a path known under another method answers 405 (with Allow), not 404.
   const router = new Router();
-  registerHealthRoutes(router, deps);
-  registerWebhookRoutes(router, deps);
-  registerVersionRoute(router, deps);
-  registerMetricsRoute(router, deps);
-  registerReadApi(router, deps);
+  // Every route goes through the catalog, so /openapi.json describes each one the router serves.
+  const catalog = new RouteCatalog();
+  registerHealthRoutes(router, deps, catalog);
+  registerWebhookRoutes(router, deps, catalog);
+  registerVersionRoute(router, deps, catalog);
+  registerMetricsRoute(router, deps, catalog);
+  registerReadApi(router, deps, catalog);
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

@@ -1,12 +1,11 @@
 import type { Router } from '@koa/router';
 import { z } from 'zod';
 import type { RouteSpec } from './route-spec.ts';
-import { componentSchemas, errorSchema, healthSchema, readinessSchema, versionInfoSchema } from './schemas.ts';
+import { componentSchemas } from './schemas.ts';
 
 // The OpenAPI 3.1 document of the API, generated from the route specs (api/route-spec.ts) and the
 // zod schemas they name: request parameters as the schemas parse them (io: input), answers as the
-// schemas shape them (io: output). Routes registered outside the catalog (health, the webhook
-// intake) are described below and included when the router serves them.
+// schemas shape them (io: output).
 
 type JsonSchema = Record<string, unknown>;
 
@@ -17,80 +16,6 @@ const CACHE_HEADERS: Record<string, { description: string; schema: JsonSchema }>
   'Cache-Control': { description: '`public, max-age=60` without a token, `private` with one', schema: { type: 'string' } },
   Link: { description: 'GitHub-style `<url>; rel="next"` naming the next page, when there is one', schema: { type: 'string' } },
 };
-
-/** Routes the catalog does not register itself. */
-export const EXTERNAL_ROUTES: RouteSpec[] = [
-  {
-    method: 'get',
-    path: '/-/healthz',
-    operationId: 'health',
-    summary: 'Liveness, with a database check',
-    tags: ['operations'],
-    auth: 'none',
-    responses: {
-      200: { description: 'Healthy', schema: healthSchema },
-      503: { description: 'The database is out of reach', schema: healthSchema },
-    },
-  },
-  {
-    method: 'get',
-    path: '/-/readyz',
-    operationId: 'readiness',
-    summary: 'Readiness: serving and the database reachable',
-    tags: ['operations'],
-    auth: 'none',
-    responses: {
-      200: { description: 'Ready', schema: readinessSchema },
-      503: { description: 'Starting, stopping, or the database is out of reach', schema: readinessSchema },
-    },
-  },
-  {
-    method: 'get',
-    path: '/-/version',
-    operationId: 'version',
-    summary: 'The running version',
-    tags: ['operations'],
-    auth: 'none',
-    responses: { 200: { description: 'Package version, commit and Node.js version', schema: versionInfoSchema } },
-  },
-  {
-    method: 'get',
-    path: '/metrics',
-    operationId: 'metrics',
-    summary: 'Prometheus metrics',
-    tags: ['operations'],
-    auth: 'none',
-    responses: { 200: { description: 'The Prometheus text exposition format', schema: z.string(), contentType: 'text/plain' } },
-  },
-  {
-    method: 'get',
-    path: '/openapi.json',
-    operationId: 'openApiDocument',
-    summary: 'This document',
-    tags: ['operations'],
-    auth: 'none',
-    responses: { 200: { description: 'The OpenAPI 3.1 document', schema: z.looseObject({ openapi: z.string() }) } },
-  },
-  {
-    method: 'post',
-    path: '/webhooks/github',
-    operationId: 'receiveGithubWebhook',
-    summary: 'GitHub webhook intake',
-    description:
-      'Verifies X-Hub-Signature-256 with GITHUB_WEBHOOK_SECRET, stores the delivery and enqueues its processing before answering. Accepts application/json and application/x-www-form-urlencoded (`payload=`).',
-    tags: ['webhooks'],
-    auth: 'none',
-    body: { schema: z.looseObject({}), required: true, contentType: 'application/json', description: 'The event payload as GitHub sends it' },
-    responses: {
-      200: { description: 'Stored (or a repeated delivery, or a ping)', schema: z.looseObject({}) },
-      202: { description: 'Recorded as ignored (an untracked repository or an event not handled)', schema: z.looseObject({}) },
-      400: { description: 'Missing X-GitHub-Event or X-GitHub-Delivery, or an unparseable body', schema: errorSchema },
-      401: { description: 'Missing or wrong signature', schema: errorSchema },
-      413: { description: 'Body larger than 25 MB', schema: errorSchema },
-      503: { description: 'Webhooks are disabled (GITHUB_WEBHOOK_SECRET is not set)', schema: errorSchema },
-    },
-  },
-];
 
 /** A zod schema as JSON Schema, with named schemas as references to components/schemas. */
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
@@ -169,11 +94,9 @@ export function servedRoutes(router: Router): Array<{ method: string; path: stri
   return routes;
 }
 
-export function buildOpenApiDocument(specs: readonly RouteSpec[], router: Router, info: { version: string }): JsonSchema {
-  const served = new Set(servedRoutes(router).map((route) => `${route.method} ${route.path}`));
-  const described = [...specs, ...EXTERNAL_ROUTES].filter((spec) => served.has(`${spec.method} ${spec.path}`));
+export function buildOpenApiDocument(specs: readonly RouteSpec[], info: { version: string }): JsonSchema {
   const paths: Record<string, Record<string, JsonSchema>> = {};
-  for (const spec of described) {
+  for (const spec of specs) {
     (paths[openApiPath(spec.path)] ??= {})[spec.method] = operation(spec);
   }
   const { schemas } = z.toJSONSchema(componentSchemas, { uri: (id) => `${COMPONENTS_PREFIX}${id}`, unrepresentable: 'any' });

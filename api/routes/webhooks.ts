@@ -2,11 +2,14 @@ import { isUtf8 } from 'node:buffer';
 import type { Router } from '@koa/router';
 import { verify } from '@octokit/webhooks-methods';
 import type { Context } from 'koa';
+import { z } from 'zod';
 import { InvalidInputError, PayloadTooLargeError, ServiceUnavailableError, UnauthorizedError, UnsupportedMediaTypeError } from '../../src/errors.ts';
 import { classifyDelivery, type ClassifiedDelivery } from '../../src/webhooks/classify-delivery.ts';
 import { isDatabaseUnavailable } from '../../src/db/unavailable.ts';
 import { recordWebhookDelivery, type WebhookDeliveryOutcome } from '../../src/metrics/metrics.ts';
 import type { ApiDependencies } from '../dependencies.ts';
+import type { RouteCatalog } from '../route-spec.ts';
+import { errorSchema } from '../schemas.ts';
 import { DeliveryCommitter, type CommitOutcome } from '../webhooks/delivery-committer.ts';
 import { readRawBody } from '../read-raw-body.ts';
 
@@ -30,17 +33,39 @@ const EVENT_NAME = /^[a-z][a-z0-9_]{0,63}$/;
 
 type WebhookAnswer = { deliveryId: string; status: 'queued' | 'ignored' | 'duplicate'; reason?: string };
 
-export function registerWebhookRoutes(router: Router, deps: ApiDependencies): void {
+export function registerWebhookRoutes(router: Router, deps: ApiDependencies, catalog: RouteCatalog): void {
   const committer = new DeliveryCommitter({ db: deps.db, boss: deps.boss, logger: deps.logger });
 
-  router.post('/webhooks/github', async (ctx) => {
-    try {
-      recordWebhookDelivery(await receive(ctx));
-    } catch (error) {
-      recordWebhookDelivery(deps.config.GITHUB_WEBHOOK_SECRET === undefined ? 'disabled' : outcomeOf(error));
-      throw error;
-    }
-  });
+  catalog.add(
+    router,
+    {
+      method: 'post',
+      path: '/webhooks/github',
+      operationId: 'receiveGithubWebhook',
+      summary: 'GitHub webhook intake',
+      description:
+        'Verifies X-Hub-Signature-256 with GITHUB_WEBHOOK_SECRET, stores the delivery and enqueues its processing before answering. Accepts application/json and application/x-www-form-urlencoded (`payload=`).',
+      tags: ['webhooks'],
+      auth: 'none',
+      body: { schema: z.looseObject({}), required: true, contentType: 'application/json', description: 'The event payload as GitHub sends it' },
+      responses: {
+        200: { description: 'Stored (or a repeated delivery, or a ping)', schema: z.looseObject({}) },
+        202: { description: 'Recorded as ignored (an untracked repository or an event not handled)', schema: z.looseObject({}) },
+        400: { description: 'Missing X-GitHub-Event or X-GitHub-Delivery, or an unparseable body', schema: errorSchema },
+        401: { description: 'Missing or wrong signature', schema: errorSchema },
+        413: { description: 'Body larger than 25 MB', schema: errorSchema },
+        503: { description: 'Webhooks are disabled (GITHUB_WEBHOOK_SECRET is not set)', schema: errorSchema },
+      },
+    },
+    async (ctx) => {
+      try {
+        recordWebhookDelivery(await receive(ctx));
+      } catch (error) {
+        recordWebhookDelivery(deps.config.GITHUB_WEBHOOK_SECRET === undefined ? 'disabled' : outcomeOf(error));
+        throw error;
+      }
+    },
+  );
 
   async function receive(ctx: Context): Promise<WebhookDeliveryOutcome> {
     const receivedAt = new Date();
