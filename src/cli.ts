@@ -70,7 +70,10 @@ const COMMANDS: Record<string, Command> = {
   replay: {
     summary: `queue stored webhook deliveries again (${REPLAY_USAGE})`,
     role: 'cli',
-    run: async ({ config, logger, args }) => runReplayCommand(config, logger, args),
+    run: async ({ config, logger, args }) => {
+      const code = await runReplayCommand(config, logger, args);
+      if (code !== 0) process.exitCode = code;
+    },
   },
   start: {
     summary: 'migrate, then run the API and a worker in one process (embedded PostgreSQL without DATABASE_URL)',

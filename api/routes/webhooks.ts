@@ -4,6 +4,7 @@ import { verify } from '@octokit/webhooks-methods';
 import type { Context } from 'koa';
 import { InvalidInputError, PayloadTooLargeError, ServiceUnavailableError, UnauthorizedError, UnsupportedMediaTypeError } from '../../src/errors.ts';
 import { classifyDelivery } from '../../src/webhooks/classify-delivery.ts';
+import { DELIVERY_ID } from '../../src/webhooks/delivery-id.ts';
 import { isDatabaseUnavailable } from '../../src/db/unavailable.ts';
 import { recordWebhookDelivery, type WebhookDeliveryOutcome } from '../../src/metrics/metrics.ts';
 import type { ApiDependencies } from '../dependencies.ts';
@@ -24,8 +25,7 @@ const OVERSIZED_BODY_GRACE_MS = 2_000;
 const JSON_TYPE = 'application/json';
 const FORM_TYPE = 'application/x-www-form-urlencoded';
 
-// GitHub's delivery ids are GUIDs and its event names snake_case words; anything else is not GitHub.
-const DELIVERY_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+// GitHub's event names are snake_case words; anything else is not GitHub.
 const EVENT_NAME = /^[a-z][a-z0-9_]{0,63}$/;
 
 export type WebhookAnswer = { deliveryId: string; status: 'queued' | 'ignored' | 'duplicate'; reason?: string };
