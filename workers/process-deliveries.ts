@@ -3,7 +3,7 @@ import type { JobResult, JobWithMetadata, PgBoss } from 'pg-boss';
 import { bossDatabase } from '../src/db/boss-database.ts';
 import type { Database } from '../src/db/pool.ts';
 import { lockProductReleases } from '../src/db/product-locks.ts';
-import { listProducts, recordRepositoryIdentity, repositoryPath, type Product } from '../src/db/products.ts';
+import { findTrackedProductsByIds, recordRepositoryIdentity, repositoryPath, type Product } from '../src/db/products.ts';
 import {
   claimDeliveries,
   markDeliveriesIgnored,
@@ -92,7 +92,8 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
     const outcomes = new Map<string, DeliveryOutcome>();
     const claimOf = (delivery: StoredDelivery): DeliveryClaim => ({ deliveryId: delivery.deliveryId, jobId: delivery.jobId! });
 
-    const tracked = new Map((await listProducts(db)).map((product) => [product.id, product]));
+    const productIds = new Set(deliveries.flatMap((delivery) => delivery.productIds));
+    const tracked = new Map((await findTrackedProductsByIds(db, [...productIds])).map((product) => [product.id, product]));
     const work = new Map<number, ProductWork>();
     for (const delivery of deliveries) {
       const classified = classify(delivery);
@@ -167,9 +168,16 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
 
     await recordOutcomes(db, deliveries, outcomes, claimOf);
 
+    const deliveriesOfJob = new Map<DeliveryJob, StoredDelivery[]>();
+    for (const delivery of deliveries) {
+      const job = jobOf.get(delivery.deliveryId)!;
+      const own = deliveriesOfJob.get(job);
+      if (own === undefined) deliveriesOfJob.set(job, [delivery]);
+      else own.push(delivery);
+    }
     for (const job of jobs) {
       if (results.has(job.id)) continue;
-      const own = deliveries.filter((delivery) => jobOf.get(delivery.deliveryId) === job);
+      const own = deliveriesOfJob.get(job) ?? [];
       results.set(job.id, { id: job.id, ...jobResult(own.map((delivery) => [delivery.deliveryId, outcomes.get(delivery.deliveryId)!] as const)) });
     }
     return jobs.map((job) => results.get(job.id) ?? { id: job.id, status: 'failed', output: { error: 'no outcome' } });
