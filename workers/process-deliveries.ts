@@ -62,7 +62,8 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
   const { db, boss, logger, readTagStates } = options;
 
   return async (jobs) => {
-    const results = new Map<string, JobResult>();
+    /** Jobs dead-lettered for their data; every other job's result follows from its deliveries. */
+    const refused = new Map<string, JobResult>();
     /** The job of each owner (the job id deliveries name), and what each job asks to claim. */
     const jobByOwner = new Map<string, DeliveryJob>();
     const claims = new Map<string, DeliveryClaim & { retryFailed: boolean }>();
@@ -70,7 +71,7 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
       // Job data crosses a boundary too (anything may have enqueued it): parsed once, here.
       const data = deliveryJobDataSchema.safeParse(job.data);
       if (!data.success) {
-        results.set(job.id, { id: job.id, status: 'deadletter', output: { error: 'the job data names no delivery (expected { deliveryIds })' } });
+        refused.set(job.id, { id: job.id, status: 'deadletter', output: { error: 'the job data names no delivery (expected { deliveryIds })' } });
         recordDeliveryProcessing('failed');
         continue;
       }
@@ -175,12 +176,10 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
       if (own === undefined) deliveriesOfJob.set(job, [delivery]);
       else own.push(delivery);
     }
-    for (const job of jobs) {
-      if (results.has(job.id)) continue;
+    return jobs.map((job) => {
       const own = deliveriesOfJob.get(job) ?? [];
-      results.set(job.id, { id: job.id, ...jobResult(own.map((delivery) => [delivery.deliveryId, outcomes.get(delivery.deliveryId)!] as const)) });
-    }
-    return jobs.map((job) => results.get(job.id) ?? { id: job.id, status: 'failed', output: { error: 'no outcome' } });
+      return refused.get(job.id) ?? { id: job.id, ...jobResult(own.map((delivery) => [delivery.deliveryId, outcomes.get(delivery.deliveryId)!] as const)) };
+    });
   };
 }
 
