@@ -9,7 +9,7 @@ import { syncProductDefinitions } from './db/products.ts';
 import { startEmbeddedPostgres } from './embedded-postgres.ts';
 import { AppError, ConfigError } from './errors.ts';
 import { createLogger, redactUrl, type Logger, type ProcessRole } from './logger.ts';
-import { loadProductsFile } from './products.ts';
+import { loadProductsFile, type ProductDefinition } from './products.ts';
 import { installQueues } from './queues.ts';
 import { parseRedriveArgs, redriveDeadLetters } from './redrive.ts';
 import { runSyncCommand, SYNC_USAGE } from './sync/sync-command.ts';
@@ -28,7 +28,8 @@ const COMMANDS: Record<string, Command> = {
     summary: 'apply database migrations, install the job queues and load the products file',
     role: 'migrate',
     run: async ({ config, logger }) => {
-      await prepareDatabase(config, requireDatabaseUrl(config), logger);
+      const products = loadProductsFile(config.PRODUCTS_FILE);
+      await prepareDatabase(requireDatabaseUrl(config), logger, products);
     },
   },
   api: {
@@ -69,7 +70,10 @@ const COMMANDS: Record<string, Command> = {
   replay: {
     summary: `queue stored webhook deliveries again (${REPLAY_USAGE})`,
     role: 'cli',
-    run: async ({ config, logger, args }) => runReplayCommand(config, logger, args),
+    run: async ({ config, logger, args }) => {
+      const code = await runReplayCommand(config, logger, args);
+      if (code !== 0) process.exitCode = code;
+    },
   },
   start: {
     summary: 'migrate, then run the API and a worker in one process (embedded PostgreSQL without DATABASE_URL)',
@@ -87,11 +91,12 @@ const COMMANDS: Record<string, Command> = {
         logger.info({ databaseUrl: redactUrl(databaseUrl), dataDir: embedded.dir }, 'embedded PostgreSQL running');
       }
       try {
-        await prepareDatabase(config, databaseUrl, logger);
+        await prepareDatabase(databaseUrl, logger, products);
         const api = await startApi(config, databaseUrl, logger);
         stops.unshift(api.stop);
         // One process, one registry: the API's /metrics serves the worker's metrics too.
-        const worker = await startWorker(config, databaseUrl, logger, products, { metricsServer: false });
+        // prepareDatabase has just copied the products file into the database.
+        const worker = await startWorker(config, databaseUrl, logger, products, { metricsServer: false, syncProducts: false });
         // The API stops accepting while the worker drains its jobs: both within one shutdown budget.
         stops.splice(0, 1, () => runTogether([api.stop, worker.stop], logger));
         logger.info({ url: api.url, health: `${api.url}/-/healthz` }, `release-registry is running at ${api.url}`);
@@ -104,8 +109,7 @@ const COMMANDS: Record<string, Command> = {
   },
 };
 
-async function prepareDatabase(config: Config, databaseUrl: string, logger: Logger): Promise<void> {
-  const products = loadProductsFile(config.PRODUCTS_FILE);
+async function prepareDatabase(databaseUrl: string, logger: Logger, products: readonly ProductDefinition[]): Promise<void> {
   const report = await migrate(databaseUrl, logger);
   const db = await createDatabasePool(databaseUrl, { logger, maximumPoolSize: 2, applicationName: 'release-registry-migrate' });
   try {
@@ -178,7 +182,6 @@ export async function main(argv: string[]): Promise<number> {
   let config: Config;
   try {
     config = loadConfig();
-    if (command.role !== 'api') loadProductsFile(config.PRODUCTS_FILE);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`release-registry: configuration error: ${error.message}\n`);

@@ -1,7 +1,8 @@
 // The project's one error hierarchy. Each class carries its context in fields (never only in the
-// message) and keeps `cause`. The API maps these to HTTP in api/error-middleware.ts; the worker maps
-// them to retry / fail / defer in workers/job-outcome.ts. Anything that is not an AppError is a bug
-// and is reported as an internal error without its message leaking to clients.
+// message) and keeps `cause`. HTTP answers are derived from them in src/error-response.ts (the API's
+// api/error-middleware.ts, the worker's metrics server); the job handlers map them to retry / fail /
+// defer (workers/sync-worker.ts, workers/process-deliveries.ts). Anything that is not an AppError is
+// a bug and is reported as an internal error without its message leaking to clients.
 
 export type ErrorCode =
   | 'invalid_configuration'

@@ -8,14 +8,15 @@ import { ConfigError } from './errors.ts';
 // the products table, which is what the API reads.
 
 export const PRODUCT_NAME_PATTERN = /^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$/;
-const REPOSITORY_PATTERN = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
+/** A GitHub repository as "owner/name", in the products file and in webhook payloads alike. */
+export const REPOSITORY_NAME_PATTERN = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
 
 export const productSchema = z
   .object({
     name: z
       .string()
       .regex(PRODUCT_NAME_PATTERN, 'must be URL-safe: lowercase letters, digits, ".", "_" or "-", 1 to 64 characters'),
-    repository: z.string().regex(REPOSITORY_PATTERN, 'must be "owner/name"'),
+    repository: z.string().regex(REPOSITORY_NAME_PATTERN, 'must be "owner/name"'),
     tagPattern: z
       .string()
       .default(DEFAULT_TAG_PATTERN)

@@ -64,6 +64,8 @@ export type BossOptions = {
    * PostgreSQL and in the process, by each of its own commits for nothing.
    */
   listen?: boolean;
+  /** Create or upgrade pg-boss's schema on start: only installQueues (migrate) does. */
+  install?: boolean;
 };
 
 export function createBoss(url: string, options: BossOptions): PgBoss {
@@ -79,8 +81,8 @@ export function createBoss(url: string, options: BossOptions): PgBoss {
     superviseIntervalSeconds: 15,
     monitorIntervalSeconds: 15,
     schedule: false,
-    migrate: false,
-    createSchema: false,
+    migrate: options.install ?? false,
+    createSchema: options.install ?? false,
   });
   boss.on('error', (error) => options.logger.error({ err: error }, 'pg-boss error'));
   // pg-boss's pool counts as release_registry_db_pool_*{pool="<role>-boss"}. Its LISTEN connection
@@ -95,8 +97,7 @@ export function createBoss(url: string, options: BossOptions): PgBoss {
 
 /** Installs or upgrades pg-boss's schema and creates or updates our queues. Idempotent. */
 export async function installQueues(url: string, logger: Logger): Promise<void> {
-  const boss = new PgBoss({ connectionString: url, max: 2, supervise: false, schedule: false, migrate: true, createSchema: true });
-  boss.on('error', (error) => logger.error({ err: error }, 'pg-boss error'));
+  const boss = createBoss(url, { logger, applicationName: 'release-registry-migrate-boss', maxConnections: 2, listen: false, install: true });
   await boss.start();
   try {
     for (const { name, policy, ...options } of QUEUE_DEFINITIONS) {

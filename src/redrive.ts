@@ -2,14 +2,17 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { InvalidInputError, issuesFromZod } from './errors.ts';
 import type { Logger } from './logger.ts';
-import { createBoss, QUEUES } from './queues.ts';
+import { createBoss, QUEUE_DEFINITIONS } from './queues.ts';
 
 // `release-registry redrive <queue> [--dry-run]`: jobs that failed their last retry land in the
-// queue's dead-letter queue (`<queue>-dead`, kept 14 days) and stay there; once their cause is fixed
-// an operator moves them back with pg-boss's redrive, which re-enqueues each job in the queue it
-// came from. Idempotent: jobs are moved once.
+// queue's dead-letter queue (its `deadLetter` in src/queues.ts, kept 14 days) and stay there; once
+// their cause is fixed an operator moves them back with pg-boss's redrive, which re-enqueues each
+// job in the queue it came from. Idempotent: jobs are moved once.
 
-const REDRIVABLE = [QUEUES.syncProduct, QUEUES.processDelivery] as const;
+const DEAD_LETTER_QUEUES: ReadonlyMap<string, string> = new Map(
+  QUEUE_DEFINITIONS.flatMap((queue) => (queue.deadLetter === undefined ? [] : [[queue.name, queue.deadLetter] as const])),
+);
+const REDRIVABLE = [...DEAD_LETTER_QUEUES.keys()];
 
 const argsSchema = z.object({
   queue: z.enum(REDRIVABLE, { error: `expected a queue with a dead-letter queue: ${REDRIVABLE.join(', ')}` }),
@@ -33,7 +36,8 @@ export function parseRedriveArgs(args: string[]): z.infer<typeof argsSchema> {
 }
 
 export async function redriveDeadLetters(databaseUrl: string, logger: Logger, options: z.infer<typeof argsSchema>): Promise<RedriveReport> {
-  const deadLetterQueue = `${options.queue}-dead`;
+  const deadLetterQueue = DEAD_LETTER_QUEUES.get(options.queue);
+  if (deadLetterQueue === undefined) throw new InvalidInputError(`usage: release-registry redrive <${REDRIVABLE.join('|')}> [--dry-run]`);
   const boss = createBoss(databaseUrl, { logger, applicationName: 'release-registry-cli-boss', maxConnections: 2 });
   await boss.start();
   try {

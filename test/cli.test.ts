@@ -1,5 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { installQueues, QUEUES } from '../src/queues.ts';
+import { createTestDatabase, quietLogger } from './support/database.ts';
 import { runCli } from './support/processes.ts';
 
 test('a malformed variable stops the process with exit 1 and one line naming it', async () => {
@@ -25,6 +27,19 @@ test('a bad products file stops the process with one line naming it', async () =
   const result = await runCli(['migrate'], { DATABASE_URL: 'postgres://localhost/x', PRODUCTS_FILE: '/nonexistent/products.json' });
   assert.is(result.code, 1);
   assert.match(result.stderr.trim(), /^release-registry: configuration error: PRODUCTS_FILE: cannot read \/nonexistent\/products.json \(ENOENT\)$/);
+});
+
+test('commands that only read the database do not need the products file', async () => {
+  const database = await createTestDatabase({ label: 'cli-products' });
+  try {
+    await installQueues(database.url, quietLogger);
+    const env = { DATABASE_URL: database.url, LOG_LEVEL: 'silent', PRODUCTS_FILE: '/nonexistent/products.json' };
+    const result = await runCli(['redrive', QUEUES.syncProduct, '--dry-run'], env);
+    assert.is(result.code, 0, result.stderr);
+    assert.is(result.stdout, `would move 0 job(s) from ${QUEUES.syncProductDead} back to ${QUEUES.syncProduct}\n`);
+  } finally {
+    await database.drop();
+  }
 });
 
 test('unknown commands print the usage and exit 2', async () => {

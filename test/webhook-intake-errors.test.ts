@@ -112,7 +112,7 @@ errors('a handled event whose payload lacks what we read: 400 with the issues', 
     ['release.tag_name'],
   );
   const push = fixturePayload('push/payload', { repository: TRACKED_REPOSITORY });
-  push.after = 'not-a-sha';
+  delete push.ref;
   const signedPush = await signedRequest({ event: 'push', payload: push });
   await assertRefused(api, await post(api, signedPush.headers, signedPush.body), 400, 'invalid_input', /push payload/);
 });

@@ -72,6 +72,22 @@ replay('replay <id> matches products afresh: a delivery ignored for an untracked
   assert.equal(row?.jobData, { deliveryIds: [ignored.deliveryId] });
 });
 
+replay('replay <known> <unknown> replays the known delivery and reports the unknown one', async ({ api, env }) => {
+  const known = await postDelivery(api.server.url, { event: 'create', payload: fixturePayload('create/payload', { repository: TRACKED_REPOSITORY, tag: 'v2.0.0' }) });
+  const oldJob = (await readDelivery(api.database.db, known.deliveryId))!.jobId;
+  const result = await runCli(['replay', 'no-such-delivery', known.deliveryId], env);
+  assert.is(result.code, 1);
+  assert.match(result.stderr, /no stored delivery has the id no-such-delivery/);
+  const row = await readDelivery(api.database.db, known.deliveryId);
+  assert.is(row?.status, 'queued');
+  assert.is.not(row?.jobId, oldJob, 'the known delivery has a new job');
+  assert.is(result.stdout.trim(), `${known.deliveryId} queued (job ${row?.jobId})`);
+
+  const malformed = await runCli(['replay', '../etc'], env);
+  assert.is(malformed.code, 1);
+  assert.match(malformed.stderr, /not a GitHub delivery id: \.\.\/etc/);
+});
+
 replay('an unknown delivery id or bad arguments stop with exit 1 and one clear line', async ({ env }) => {
   const unknown = await runCli(['replay', 'no-such-delivery'], env);
   assert.is(unknown.code, 1);

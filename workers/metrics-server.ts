@@ -2,6 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { buildInfo } from '../src/build-info.ts';
 import type { Config } from '../src/config.ts';
+import { errorResponse } from '../src/error-response.ts';
+import { MethodNotAllowedError, NotFoundError, UnauthorizedError } from '../src/errors.ts';
 import { metricsAccessAllowed } from '../src/metrics/metrics-access.ts';
 import { renderMetrics } from '../src/metrics/registry.ts';
 import type { Logger } from '../src/logger.ts';
@@ -19,9 +21,15 @@ const ROUTES = new Set(['/metrics', '/-/healthz', '/-/version']);
 export async function startMetricsServer(config: Config, logger: Logger, health: WorkerHealth): Promise<RunningMetricsServer> {
   const server = createServer((request, response) => {
     handle(request, response, config, health).catch((error: unknown) => {
-      logger.error({ err: error, path: request.url }, 'metrics server request failed');
-      if (!response.headersSent) sendJson(response, 500, { error: { code: 'internal_error', message: 'internal error' } });
-      else response.destroy();
+      const { status, body } = errorResponse(error);
+      if (status >= 500) logger.error({ err: error, path: request.url }, 'metrics server request failed');
+      if (response.headersSent) {
+        response.destroy();
+        return;
+      }
+      if (error instanceof MethodNotAllowedError) response.setHeader('Allow', error.allowed.join(', '));
+      if (error instanceof UnauthorizedError) response.setHeader('WWW-Authenticate', 'Bearer realm="metrics"');
+      sendJson(response, status, body);
     });
   });
   server.keepAliveTimeout = 5_000;
@@ -46,21 +54,12 @@ export async function startMetricsServer(config: Config, logger: Logger, health:
 
 async function handle(request: IncomingMessage, response: ServerResponse, config: Config, health: WorkerHealth): Promise<void> {
   const path = new URL(request.url ?? '/', 'http://localhost').pathname;
-  if (!ROUTES.has(path)) {
-    sendJson(response, 404, { error: { code: 'not_found', message: `no route for ${request.method} ${path}` } });
-    return;
-  }
-  if (request.method !== 'GET' && request.method !== 'HEAD') {
-    response.setHeader('Allow', 'GET, HEAD');
-    sendJson(response, 405, { error: { code: 'method_not_allowed', message: `method ${request.method} is not allowed here; allowed: GET, HEAD` } });
-    return;
-  }
+  if (!ROUTES.has(path)) throw new NotFoundError('route', `no route for ${request.method} ${path}`);
+  if (request.method !== 'GET' && request.method !== 'HEAD') throw new MethodNotAllowedError(String(request.method), ['GET', 'HEAD']);
   response.setHeader('Cache-Control', 'no-store');
   if (path === '/metrics') {
     if (!metricsAccessAllowed(request.headers.authorization, config.METRICS_TOKEN)) {
-      response.setHeader('WWW-Authenticate', 'Bearer realm="metrics"');
-      sendJson(response, 401, { error: { code: 'unauthorized', message: 'GET /metrics needs Authorization: Bearer <METRICS_TOKEN>' } });
-      return;
+      throw new UnauthorizedError('GET /metrics needs Authorization: Bearer <METRICS_TOKEN>');
     }
     const { contentType, body } = await renderMetrics();
     response.writeHead(200, { 'Content-Type': contentType });

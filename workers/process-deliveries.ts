@@ -3,7 +3,7 @@ import type { JobResult, JobWithMetadata, PgBoss } from 'pg-boss';
 import { bossDatabase } from '../src/db/boss-database.ts';
 import type { Database } from '../src/db/pool.ts';
 import { lockProductReleases } from '../src/db/product-locks.ts';
-import { listProducts, recordRepositoryIdentity, repositoryPath, type Product } from '../src/db/products.ts';
+import { findTrackedProductsByIds, recordRepositoryIdentity, repositoryPath, type Product } from '../src/db/products.ts';
 import {
   claimDeliveries,
   markDeliveriesIgnored,
@@ -62,7 +62,8 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
   const { db, boss, logger, readTagStates } = options;
 
   return async (jobs) => {
-    const results = new Map<string, JobResult>();
+    /** Jobs dead-lettered for their data; every other job's result follows from its deliveries. */
+    const refused = new Map<string, JobResult>();
     /** The job of each owner (the job id deliveries name), and what each job asks to claim. */
     const jobByOwner = new Map<string, DeliveryJob>();
     const claims = new Map<string, DeliveryClaim & { retryFailed: boolean }>();
@@ -70,7 +71,7 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
       // Job data crosses a boundary too (anything may have enqueued it): parsed once, here.
       const data = deliveryJobDataSchema.safeParse(job.data);
       if (!data.success) {
-        results.set(job.id, { id: job.id, status: 'deadletter', output: { error: 'the job data names no delivery (expected { deliveryIds })' } });
+        refused.set(job.id, { id: job.id, status: 'deadletter', output: { error: 'the job data names no delivery (expected { deliveryIds })' } });
         recordDeliveryProcessing('failed');
         continue;
       }
@@ -92,7 +93,8 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
     const outcomes = new Map<string, DeliveryOutcome>();
     const claimOf = (delivery: StoredDelivery): DeliveryClaim => ({ deliveryId: delivery.deliveryId, jobId: delivery.jobId! });
 
-    const tracked = new Map((await listProducts(db)).map((product) => [product.id, product]));
+    const productIds = new Set(deliveries.flatMap((delivery) => delivery.productIds));
+    const tracked = new Map((await findTrackedProductsByIds(db, [...productIds])).map((product) => [product.id, product]));
     const work = new Map<number, ProductWork>();
     for (const delivery of deliveries) {
       const classified = classify(delivery);
@@ -167,12 +169,17 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
 
     await recordOutcomes(db, deliveries, outcomes, claimOf);
 
-    for (const job of jobs) {
-      if (results.has(job.id)) continue;
-      const own = deliveries.filter((delivery) => jobOf.get(delivery.deliveryId) === job);
-      results.set(job.id, { id: job.id, ...jobResult(own.map((delivery) => [delivery.deliveryId, outcomes.get(delivery.deliveryId)!] as const)) });
+    const deliveriesOfJob = new Map<DeliveryJob, StoredDelivery[]>();
+    for (const delivery of deliveries) {
+      const job = jobOf.get(delivery.deliveryId)!;
+      const own = deliveriesOfJob.get(job);
+      if (own === undefined) deliveriesOfJob.set(job, [delivery]);
+      else own.push(delivery);
     }
-    return jobs.map((job) => results.get(job.id) ?? { id: job.id, status: 'failed', output: { error: 'no outcome' } });
+    return jobs.map((job) => {
+      const own = deliveriesOfJob.get(job) ?? [];
+      return refused.get(job.id) ?? { id: job.id, ...jobResult(own.map((delivery) => [delivery.deliveryId, outcomes.get(delivery.deliveryId)!] as const)) };
+    });
   };
 }
 

@@ -21,6 +21,8 @@ export type RunningWorker = { boss: PgBoss; lifecycle: Lifecycle; metricsUrl: st
 export type WorkerOptions = {
   /** Serve /metrics and /-/healthz on METRICS_PORT (default). `start` serves them on the API instead. */
   metricsServer?: boolean;
+  /** Copy `products` into the database first (default). `start` has done so while preparing the database. */
+  syncProducts?: boolean;
 };
 
 /** Starts a worker replica: copies the products file into the database, then works the queues. */
@@ -41,8 +43,10 @@ export async function startWorker(
     // Jobs may wait longer than requests for a busy pool; a timeout fails the job, which is retried.
     acquireTimeoutMs: 10_000,
   });
-  const tracked = await syncProductDefinitions(db, products);
-  logger.info({ products: tracked.map((product) => product.name) }, 'products loaded');
+  if (options.syncProducts ?? true) {
+    const tracked = await syncProductDefinitions(db, products);
+    logger.info({ products: tracked.map((product) => product.name) }, 'products loaded');
+  }
 
   const boss = createBoss(databaseUrl, {
     logger,

@@ -5,6 +5,7 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import { InvalidInputError, PayloadTooLargeError, ServiceUnavailableError, UnauthorizedError, UnsupportedMediaTypeError } from '../../src/errors.ts';
 import { classifyDelivery, type ClassifiedDelivery } from '../../src/webhooks/classify-delivery.ts';
+import { DELIVERY_ID } from '../../src/webhooks/delivery-id.ts';
 import { isDatabaseUnavailable } from '../../src/db/unavailable.ts';
 import { recordWebhookDelivery, type WebhookDeliveryOutcome } from '../../src/metrics/metrics.ts';
 import type { ApiDependencies } from '../dependencies.ts';
@@ -27,8 +28,7 @@ const OVERSIZED_BODY_GRACE_MS = 2_000;
 const JSON_TYPE = 'application/json';
 const FORM_TYPE = 'application/x-www-form-urlencoded';
 
-// GitHub's delivery ids are GUIDs and its event names snake_case words; anything else is not GitHub.
-const DELIVERY_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+// GitHub's event names are snake_case words; anything else is not GitHub.
 const EVENT_NAME = /^[a-z][a-z0-9_]{0,63}$/;
 
 type WebhookAnswer = { deliveryId: string; status: 'queued' | 'ignored' | 'duplicate'; reason?: string };

@@ -99,6 +99,12 @@ export async function findProductByName(db: Queryable, name: string): Promise<Pr
   return db.maybeOne(sql.type(productSchema)`SELECT ${productColumns} FROM products WHERE name = ${name} AND tracked`);
 }
 
+/** The tracked products among `ids` (a product untracked since is left out). */
+export async function findTrackedProductsByIds(db: Queryable, ids: readonly number[]): Promise<Product[]> {
+  if (ids.length === 0) return [];
+  return [...(await db.any(sql.type(productSchema)`SELECT ${productColumns} FROM products WHERE tracked AND id = ANY(${sql.array([...ids], 'int4')}) ORDER BY name`))];
+}
+
 /**
  * The tracked products of a GitHub repository. GitHub's repository id wins over the name, so a
  * renamed or transferred repository keeps its products; the name matches the configured repository

@@ -20,17 +20,19 @@ const TAG_REF_PREFIX = 'refs/tags/';
 const HANDLED_RELEASE_ACTIONS: ReadonlySet<string> = new Set(RELEASE_ACTIONS);
 
 /**
- * Classifies a delivery by its X-GitHub-Event and parsed JSON body, parsing the body once: with its
- * event's schema when the event is handled, else with the envelope's. A payload without what we
+ * Classifies a delivery by its X-GitHub-Event and parsed JSON body: with its event's schema when the
+ * event is handled (a release's envelope first, for its action), else with the envelope's. A payload without what we
  * read (a handled event's fields, or a malformed action or repository) is an InvalidInputError
  * (the intake answers 400 and stores nothing).
  */
 export function classifyDelivery(event: string, payload: unknown): ClassifiedDelivery {
   switch (event) {
     case 'release': {
-      const action = (payload as { action?: unknown }).action;
-      if (typeof action === 'string' && !HANDLED_RELEASE_ACTIONS.has(action)) {
-        return { kind: 'ignored', reason: `release action "${action}" is not handled`, envelope: envelope(payload, event) };
+      // The action decides whether the release schema applies: an action we do not handle must not
+      // need the fields only handled actions are read for.
+      const head = parse(envelopeSchema, payload, event);
+      if (head.action !== undefined && !HANDLED_RELEASE_ACTIONS.has(head.action)) {
+        return { kind: 'ignored', reason: `release action "${head.action}" is not handled`, envelope: envelopeOf(head) };
       }
       const release = parse(releaseEventSchema, payload, event);
       const tags = [release.release.tag_name];

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { REPOSITORY_NAME_PATTERN } from '../products.ts';
 
 // The parts of GitHub's webhook payloads this service reads, parsed once where a delivery enters
 // (api/routes/webhooks.ts) and again, from the stored copy, by the worker. Only the fields we use
@@ -12,7 +13,7 @@ const githubId = z.number().int().positive();
 
 export const repositorySchema = z.object({
   id: githubId,
-  full_name: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'expected owner/name'),
+  full_name: z.string().regex(REPOSITORY_NAME_PATTERN, 'expected owner/name'),
 });
 
 const action = z.string().max(100);
@@ -27,11 +28,7 @@ export const RELEASE_ACTIONS = ['published', 'created', 'edited', 'prereleased',
 
 export const releaseEventSchema = z.object({
   action: z.enum(RELEASE_ACTIONS),
-  release: z.object({
-    id: githubId,
-    node_id: z.string().min(1).nullish(),
-    tag_name: z.string().min(1),
-  }),
+  release: z.object({ tag_name: z.string().min(1) }),
   // An edit that renamed the release's tag says so; the old tag loses the release.
   changes: z
     .object({ tag_name: z.object({ from: z.string().min(1) }).optional() })
@@ -47,16 +44,12 @@ export const refEventSchema = z.object({
   repository: repositorySchema,
 });
 
-const sha = z.string().regex(/^[0-9a-f]{40}$/, 'expected a 40-character hex sha');
-
-/** `push`: `ref` is fully qualified; a deleted ref has `after` all zeros. */
+/**
+ * `push`: `ref` is fully qualified. Whether the tag was created, moved or deleted is not read from
+ * the payload: the worker asks GitHub for the tag's state.
+ */
 export const pushEventSchema = z.object({
   action: action.optional(),
   ref: z.string().min(1),
-  before: sha,
-  after: sha,
-  created: z.boolean(),
-  deleted: z.boolean(),
-  forced: z.boolean(),
   repository: repositorySchema,
 });

@@ -1,17 +1,28 @@
 import { parseArgs } from 'node:util';
+import { z } from 'zod';
 import type { Config } from '../config.ts';
 import { requireDatabaseUrl } from '../config.ts';
 import { createDatabasePool } from '../db/pool.ts';
 import { listFailedDeliveryIds } from '../db/webhook-deliveries.ts';
-import { InvalidInputError } from '../errors.ts';
+import { InvalidInputError, issuesFromZod } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { createBoss } from '../queues.ts';
+import { deliveryIdSchema } from './delivery-id.ts';
 import { replayDeliveries } from './replay-deliveries.ts';
 
 export const REPLAY_USAGE = 'replay <delivery-id>... | replay --failed';
 
-/** `release-registry replay <delivery-id>...` or `replay --failed`: prints one line per delivery. */
-export async function runReplayCommand(config: Config, logger: Logger, args: string[], out: NodeJS.WritableStream = process.stdout): Promise<void> {
+/**
+ * `release-registry replay <delivery-id>...` or `replay --failed`: prints one line per delivery and
+ * returns the exit code, 1 when an id names no stored delivery.
+ */
+export async function runReplayCommand(
+  config: Config,
+  logger: Logger,
+  args: string[],
+  out: NodeJS.WritableStream = process.stdout,
+  err: NodeJS.WritableStream = process.stderr,
+): Promise<number> {
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(args);
@@ -22,20 +33,32 @@ export async function runReplayCommand(config: Config, logger: Logger, args: str
   if (values.failed === positionals.length > 0) {
     throw new InvalidInputError(`name delivery ids or --failed, not both nor neither; usage: release-registry ${REPLAY_USAGE}`);
   }
+  const ids = z.array(deliveryIdSchema).safeParse(positionals);
+  if (!ids.success) {
+    const malformed = ids.error.issues.map((issue) => positionals[Number(issue.path[0])]).join(', ');
+    throw new InvalidInputError(`not a GitHub delivery id: ${malformed}; usage: release-registry ${REPLAY_USAGE}`, issuesFromZod(ids.error.issues));
+  }
   const databaseUrl = requireDatabaseUrl(config);
   const db = await createDatabasePool(databaseUrl, { logger, maximumPoolSize: 2, applicationName: 'release-registry-replay' });
   const boss = createBoss(databaseUrl, { logger, applicationName: 'release-registry-replay-boss', maxConnections: 2 });
   try {
     await boss.start();
-    const deliveryIds = values.failed ? await listFailedDeliveryIds(db) : positionals;
+    const deliveryIds = values.failed ? await listFailedDeliveryIds(db) : ids.data;
     if (deliveryIds.length === 0) out.write('no failed deliveries\n');
+    let code = 0;
     for (const result of await replayDeliveries(db, boss, deliveryIds)) {
-      out.write(
-        result.status === 'queued'
-          ? `${result.deliveryId} queued (job ${result.jobId})\n`
-          : `${result.deliveryId} ignored: ${result.reason}\n`,
-      );
+      if (result.status === 'not_found') {
+        err.write(`release-registry replay: no stored delivery has the id ${result.deliveryId}\n`);
+        code = 1;
+      } else {
+        out.write(
+          result.status === 'queued'
+            ? `${result.deliveryId} queued (job ${result.jobId})\n`
+            : `${result.deliveryId} ignored: ${result.reason}\n`,
+        );
+      }
     }
+    return code;
   } finally {
     await boss.stop({ graceful: false, close: true });
     await db.end();

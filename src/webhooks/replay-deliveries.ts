@@ -4,20 +4,22 @@ import { bossDatabase } from '../db/boss-database.ts';
 import type { Database } from '../db/pool.ts';
 import { findProductsForRepository } from '../db/products.ts';
 import { findDelivery, requeueDelivery } from '../db/webhook-deliveries.ts';
-import { AppError, NotFoundError } from '../errors.ts';
+import { AppError } from '../errors.ts';
 import { QUEUES } from '../queues.ts';
 import { classifyDelivery } from './classify-delivery.ts';
 import { deliveryJobData } from './delivery-job.ts';
 
 export type ReplayResult =
   | { deliveryId: string; status: 'queued'; jobId: string; productIds: number[] }
-  | { deliveryId: string; status: 'ignored'; reason: string };
+  | { deliveryId: string; status: 'ignored'; reason: string }
+  | { deliveryId: string; status: 'not_found' };
 
 /**
  * Queues stored deliveries again (`release-registry replay`): each is classified and matched to
  * products afresh (a product added since may now claim it) and gets a new process-delivery job,
  * written in the same transaction as its new state. Processing is idempotent, so replaying a
- * delivery that was processed already is harmless.
+ * delivery that was processed already is harmless. An unknown id is reported and the rest are
+ * still replayed: each delivery commits on its own, so stopping would hide what was queued.
  */
 export async function replayDeliveries(db: Database, boss: PgBoss, deliveryIds: readonly string[]): Promise<ReplayResult[]> {
   const results: ReplayResult[] = [];
@@ -25,7 +27,7 @@ export async function replayDeliveries(db: Database, boss: PgBoss, deliveryIds: 
     results.push(
       await db.transaction(async (transaction) => {
         const delivery = await findDelivery(transaction, deliveryId);
-        if (delivery === null) throw new NotFoundError('delivery', `no stored delivery has the id ${deliveryId}`);
+        if (delivery === null) return { deliveryId, status: 'not_found' };
         let reason: string | null = null;
         let productIds: number[] = [];
         try {
