@@ -6,7 +6,7 @@ import { findProductByName } from '../src/db/products.ts';
 import { AppError, issuesFromZod, SyncSupersededError } from '../src/errors.ts';
 import type { GitHubClient } from '../src/github/client.ts';
 import type { Logger } from '../src/logger.ts';
-import { observeJob, observeSync, setGitHubRateLimit } from '../src/metrics/metrics.ts';
+import { observeJob, observeSync } from '../src/metrics/metrics.ts';
 import { QUEUES } from '../src/queues.ts';
 import { enqueueSync, syncJobSchema, type SyncJobData } from '../src/sync/sync-job.ts';
 import { syncProduct } from '../src/sync/sync-product.ts';
@@ -81,10 +81,6 @@ export async function runSyncJob(options: SyncWorkerOptions, job: SyncJob): Prom
     // The run could not even start or record its end (the database is away): retried.
     logger.error({ err: error, jobId: job.id, product: product.name }, 'sync attempt failed before it could record its outcome');
     return finish('failed', { id: job.id, status: 'failed', output: { error: error instanceof Error ? error.message : String(error) } });
-  } finally {
-    for (const [resource, state] of Object.entries(client.stats().rateLimits)) {
-      if (state !== undefined) setGitHubRateLimit(resource, state.remaining, state.limit, state.resetAt);
-    }
   }
   const seconds = attempt.result.durationMs / 1000;
   observeSync(product.name, attempt.outcome, seconds);

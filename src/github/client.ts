@@ -6,7 +6,7 @@ import type { z } from 'zod';
 import { GitHubMalformedResponseError, GitHubRateLimitedError, issuesFromZod } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { graphqlErrorsOf, rateLimitOf, toGitHubError } from './github-error.ts';
-import { RequestAccounting, type RateLimitResource, type RequestStats } from './request-accounting.ts';
+import { RequestAccounting, type RateLimitResource, type ReportedRateLimit, type RequestStats } from './request-accounting.ts';
 
 // The one Octokit factory. REST and GraphQL share one instance, so they share the token, the base
 // URL, throttling, retries, accounting and logging. What happens to a request, from the outside in:
@@ -42,16 +42,16 @@ const instrumentation: Parameters<typeof Octokit.plugin>[0] = (octokit, options)
       const graphqlCost = resource === 'graphql' ? costOf(response.data) : undefined;
       // GraphQL answers 200 to a query it refused for the rate limit.
       const refused = resource === 'graphql' && graphqlErrorsOf({ response }).some((item) => item.type === 'RATE_LIMITED');
-      accounting.record({ resource, status: response.status, headers: response.headers, graphqlCost, refused });
-      onRequest?.({ resource, status: response.status });
+      const rateLimit = accounting.record({ resource, status: response.status, headers: response.headers, graphqlCost, refused });
+      onRequest?.({ resource, status: response.status, rateLimit });
       logger.debug({ endpoint, status: response.status, ms: elapsed(started), remaining: response.headers['x-ratelimit-remaining'] }, 'GitHub request');
       return response;
     } catch (error) {
       const failed = error as { response?: { status: number; headers: Record<string, string | number | undefined> } };
       const status = failed.response?.status ?? 0;
       const refused = status >= 500 || status === 0 || rateLimitOf(error) !== undefined;
-      accounting.record({ resource, status, headers: failed.response?.headers, refused });
-      onRequest?.({ resource, status });
+      const rateLimit = accounting.record({ resource, status, headers: failed.response?.headers, refused });
+      onRequest?.({ resource, status, rateLimit });
       logger.debug({ endpoint, status, ms: elapsed(started), err: status === 0 ? error : undefined }, 'GitHub request');
       throw error;
     }
@@ -89,8 +89,11 @@ export type GitHubClientOptions = {
    * at a time, which GitHub's secondary-limit rules allow without a pause.
    */
   graphqlMinIntervalMs?: number;
-  /** Told of every HTTP request sent (retries included) with its status, 0 for no answer (metrics). */
-  onRequest?: (request: { resource: RateLimitResource; status: number }) => void;
+  /**
+   * Told of every HTTP request sent (retries included) with its status, 0 for no answer, and the
+   * rate-limit state its answer reported (metrics).
+   */
+  onRequest?: (request: { resource: RateLimitResource; status: number; rateLimit: ReportedRateLimit | undefined }) => void;
 };
 
 export type GitHubClient = {
