@@ -3,6 +3,7 @@ import type { TagFact } from '../db/releases.ts';
 import { GitHubMalformedResponseError, issuesFromZod } from '../errors.ts';
 import type { GitHubClient } from './client.ts';
 import type { RepositoryIdentity, RepositoryRef } from './repository-ref.ts';
+import { repositoryIdentitySchema, timestamp } from './schemas.ts';
 import { peelDeepTags, TAG_TARGET_FRAGMENT, tagTargetSchema, toTagFact } from './tag-target.ts';
 
 // Every tag of a repository with its shas and date, 100 per GraphQL query: the only bulk source of
@@ -26,15 +27,13 @@ const TAG_PAGE_QUERY = `query TagPage($owner: String!, $name: String!, $first: I
 ${TAG_TARGET_FRAGMENT}`;
 
 export const graphqlRateLimitSchema = z
-  .object({ cost: z.number().int(), remaining: z.number().int(), resetAt: z.iso.datetime({ offset: true }).transform((value) => new Date(value)) })
+  .object({ cost: z.number().int(), remaining: z.number().int(), resetAt: timestamp })
   .nullable();
 export type GraphqlRateLimit = z.infer<typeof graphqlRateLimitSchema>;
 
 const tagPageResponse = z.object({
   rateLimit: graphqlRateLimitSchema,
-  repository: z.object({
-    databaseId: z.number().int(),
-    nameWithOwner: z.string(),
+  repository: repositoryIdentitySchema.extend({
     refs: z.object({
       pageInfo: z.object({ endCursor: z.string().nullable(), hasNextPage: z.boolean() }),
       // Items are parsed one by one below: a bad one is dropped, not fatal to the page.

@@ -4,6 +4,7 @@ import { GitHubMalformedResponseError, GitHubUnavailableError, issuesFromZod } f
 import type { GitHubClient } from './client.ts';
 import { isNotModified } from './github-error.ts';
 import type { RepositoryRef } from './repository-ref.ts';
+import { objectId } from './schemas.ts';
 
 // Every tag ref of a repository in one REST response: GET /repos/{owner}/{repo}/git/matching-refs/tags
 // (GitHub's OpenAPI description gives this endpoint no pagination parameters). Asked with the ETag
@@ -24,7 +25,7 @@ const TAG_PREFIX = 'refs/tags/';
 /** One item of matching-refs (test/fixtures/rest/git-ref-items.json). */
 const gitRefSchema = z.object({
   ref: z.string(),
-  object: z.object({ sha: z.string().regex(/^[0-9a-f]{40}$/), type: z.enum(['commit', 'tag', 'blob', 'tree']) }),
+  object: z.object({ sha: objectId, type: z.enum(['commit', 'tag', 'blob', 'tree']) }),
 });
 
 export type TagRefStream =

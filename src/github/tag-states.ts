@@ -3,6 +3,7 @@ import type { GithubReleaseFact, TagFact } from '../db/releases.ts';
 import { GitHubMalformedResponseError, issuesFromZod } from '../errors.ts';
 import type { GitHubClient } from './client.ts';
 import type { RepositoryIdentity, RepositoryRef } from './repository-ref.ts';
+import { GRAPHQL_RELEASE_FIELDS, graphqlReleaseSchema, repositoryIdentitySchema } from './schemas.ts';
 import { graphqlRateLimitSchema, type GraphqlRateLimit } from './tag-pages.ts';
 import { peelDeepTags, TAG_TARGET_FRAGMENT, tagTargetSchema, toTagFact } from './tag-target.ts';
 
@@ -35,22 +36,7 @@ export type TagStates = {
   rateLimit: GraphqlRateLimit;
 };
 
-const timestamp = z.iso.datetime({ offset: true }).transform((value) => new Date(value));
-
-const graphqlReleaseSchema = z.object({
-  databaseId: z.number().int().positive(),
-  tagName: z.string().min(1),
-  name: z.string().nullable(),
-  isDraft: z.boolean(),
-  isPrerelease: z.boolean(),
-  createdAt: timestamp.nullable(),
-  publishedAt: timestamp.nullable(),
-  url: z.string().nullable(),
-});
-
 const refSchema = z.object({ name: z.string(), target: tagTargetSchema });
-
-const RELEASE_FIELDS = 'databaseId tagName name isDraft isPrerelease createdAt publishedAt url';
 
 /** The state now of each of `tagNames` (duplicates asked once). */
 export async function fetchTagStates(client: GitHubClient, repository: RepositoryRef, tagNames: readonly string[]): Promise<TagStates> {
@@ -81,7 +67,7 @@ async function fetchBatch(client: GitHubClient, repository: RepositoryRef, names
     variables[`tag${index}`] = name;
     declarations.push(`$ref${index}: String!`, `$tag${index}: String!`);
     fields.push(`t${index}: ref(qualifiedName: $ref${index}) { name target { ...TagTarget } }`);
-    fields.push(`r${index}: release(tagName: $tag${index}) { ${RELEASE_FIELDS} }`);
+    fields.push(`r${index}: release(tagName: $tag${index}) { ${GRAPHQL_RELEASE_FIELDS} }`);
   });
   const query = `query TagStates($owner: String!, $name: String!${declarations.map((item) => `, ${item}`).join('')}) {
   rateLimit { cost remaining resetAt }
@@ -94,7 +80,7 @@ async function fetchBatch(client: GitHubClient, repository: RepositoryRef, names
 ${TAG_TARGET_FRAGMENT}`;
   const schema = z.object({
     rateLimit: graphqlRateLimitSchema,
-    repository: z.object({ databaseId: z.number().int(), nameWithOwner: z.string() }).catchall(z.unknown()),
+    repository: repositoryIdentitySchema.catchall(z.unknown()),
   });
   const data = await client.graphql(endpoint, query, variables, schema);
 
@@ -118,17 +104,7 @@ ${TAG_TARGET_FRAGMENT}`;
     if (rawRelease !== null && rawRelease !== undefined) {
       const parsed = graphqlReleaseSchema.safeParse(rawRelease);
       if (!parsed.success) throw malformed(endpoint, `repository.r${index}`, parsed.error.issues);
-      const release = parsed.data;
-      releases.push({
-        id: release.databaseId,
-        tagName: release.tagName,
-        name: release.name,
-        draft: release.isDraft,
-        prerelease: release.isPrerelease,
-        createdAt: release.createdAt,
-        publishedAt: release.publishedAt,
-        htmlUrl: release.url,
-      });
+      releases.push(parsed.data);
     }
     return { name, tag, releases };
   });
