@@ -1,9 +1,10 @@
 import type { GithubReleaseFact } from '../db/releases.ts';
-import { GitHubMalformedResponseError, issuesFromZod } from '../errors.ts';
+import { GitHubMalformedResponseError } from '../errors.ts';
 import type { GitHubClient } from './client.ts';
 import { isNotModified } from './github-error.ts';
 import { nextPageUrl } from './link-header.ts';
 import type { RepositoryRef } from './repository-ref.ts';
+import { ItemParser } from './response-items.ts';
 import { restReleaseSchema } from './schemas.ts';
 
 // GitHub releases over REST, 100 per page, newest first, following Link rel="next". Drafts are
@@ -72,22 +73,22 @@ async function* releasePages(client: GitHubClient, first: RestResponse, startPag
     if (!Array.isArray(response.data)) {
       throw new GitHubMalformedResponseError(endpoint, [{ path: '', message: `expected an array of releases, got ${describe(response.data)}` }]);
     }
+    const items = new ItemParser({
+      logger: client.logger,
+      endpoint,
+      schema: restReleaseSchema,
+      noun: 'release',
+      context: { page },
+      describe: (item) => ({ id: (item as { id?: unknown } | null)?.id }),
+    });
     const releases: GithubReleaseFact[] = [];
-    let dropped = 0;
-    for (const [index, item] of response.data.entries()) {
-      const parsed = restReleaseSchema.safeParse(item);
-      if (parsed.success) {
-        releases.push(parsed.data);
-      } else {
-        dropped += 1;
-        client.logger.warn({ endpoint, page, index, id: (item as { id?: unknown } | null)?.id, issues: issuesFromZod(parsed.error.issues) }, 'dropped a malformed release');
-      }
+    for (const item of response.data) {
+      const release = items.parse(item);
+      if (release !== undefined) releases.push(release);
     }
-    if (response.data.length > 0 && releases.length === 0) {
-      throw new GitHubMalformedResponseError(endpoint, [{ path: '', message: `none of ${response.data.length} releases parsed` }]);
-    }
+    items.finish();
     const next = nextPageUrl(headerText(response.headers.link) ?? undefined, client.baseUrl, endpoint);
-    yield { releases, page, etag: headerText(response.headers.etag), hasNextPage: next !== null, dropped };
+    yield { releases, page, etag: headerText(response.headers.etag), hasNextPage: next !== null, dropped: items.dropped };
     if (next === null) return;
     response = await client.octokit.request({ method: 'GET', url: next });
   }

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import type { TagFact } from '../db/releases.ts';
-import { GitHubMalformedResponseError, issuesFromZod } from '../errors.ts';
+import { GitHubMalformedResponseError } from '../errors.ts';
 import type { GitHubClient } from './client.ts';
 import type { RepositoryIdentity, RepositoryRef } from './repository-ref.ts';
+import { ItemParser } from './response-items.ts';
 import { repositoryIdentitySchema, timestamp } from './schemas.ts';
 import { peelDeepTags, TAG_TARGET_FRAGMENT, tagTargetSchema, toTagFact } from './tag-target.ts';
 
@@ -75,27 +76,28 @@ export async function* tagPages(client: GitHubClient, repository: RepositoryRef,
     const { refs } = data.repository;
     const tags: TagFact[] = [];
     const unpeeled: Parameters<typeof peelDeepTags>[2][number][] = [];
-    let dropped = 0;
-    for (const [index, node] of refs.nodes.entries()) {
-      const parsed = tagNode.safeParse(node);
-      if (!parsed.success) {
-        dropped += 1;
-        client.logger.warn({ endpoint, index, name: (node as { name?: unknown } | null)?.name, issues: issuesFromZod(parsed.error.issues) }, 'dropped a malformed tag');
-        continue;
-      }
-      const result = toTagFact(parsed.data.name, parsed.data.target);
+    const items = new ItemParser({
+      logger: client.logger,
+      endpoint,
+      schema: tagNode,
+      noun: 'tag',
+      path: 'repository.refs.nodes',
+      describe: (node) => ({ name: (node as { name?: unknown } | null)?.name }),
+    });
+    for (const node of refs.nodes) {
+      const parsed = items.parse(node);
+      if (parsed === undefined) continue;
+      const result = toTagFact(parsed.name, parsed.target);
       tags.push(result.fact);
       if (result.unpeeled !== undefined) unpeeled.push(result.unpeeled);
     }
-    if (refs.nodes.length > 0 && tags.length === 0) {
-      throw new GitHubMalformedResponseError(endpoint, [{ path: 'repository.refs.nodes', message: `none of ${refs.nodes.length} tags parsed` }]);
-    }
+    items.finish();
     if (unpeeled.length > 0) await peelDeepTags(client, repository, unpeeled);
     yield {
       tags,
       endCursor: refs.pageInfo.endCursor ?? after,
       hasNextPage: refs.pageInfo.hasNextPage,
-      dropped,
+      dropped: items.dropped,
       repository: { databaseId: data.repository.databaseId, nameWithOwner: data.repository.nameWithOwner },
       rateLimit: data.rateLimit,
     };
