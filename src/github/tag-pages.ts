@@ -4,7 +4,7 @@ import { GitHubMalformedResponseError } from '../errors.ts';
 import type { GitHubClient } from './client.ts';
 import type { RepositoryIdentity, RepositoryRef } from './repository-ref.ts';
 import { ItemParser } from './response-items.ts';
-import { repositoryIdentitySchema, timestamp } from './schemas.ts';
+import { repositoryIdentitySchema } from './schemas.ts';
 import { peelDeepTags, TAG_TARGET_FRAGMENT, tagTargetSchema, toTagFact } from './tag-target.ts';
 
 // Every tag of a repository with its shas and date, 100 per GraphQL query: the only bulk source of
@@ -14,8 +14,9 @@ import { peelDeepTags, TAG_TARGET_FRAGMENT, tagTargetSchema, toTagFact } from '.
 
 export const TAG_PAGE_SIZE = 100;
 
+// `rateLimit { cost }` is read by the client's accounting (costOf in client.ts): the points a sync spends.
 const TAG_PAGE_QUERY = `query TagPage($owner: String!, $name: String!, $first: Int!, $after: String) {
-  rateLimit { cost remaining resetAt }
+  rateLimit { cost }
   repository(owner: $owner, name: $name) {
     databaseId
     nameWithOwner
@@ -27,13 +28,7 @@ const TAG_PAGE_QUERY = `query TagPage($owner: String!, $name: String!, $first: I
 }
 ${TAG_TARGET_FRAGMENT}`;
 
-export const graphqlRateLimitSchema = z
-  .object({ cost: z.number().int(), remaining: z.number().int(), resetAt: timestamp })
-  .nullable();
-export type GraphqlRateLimit = z.infer<typeof graphqlRateLimitSchema>;
-
 const tagPageResponse = z.object({
-  rateLimit: graphqlRateLimitSchema,
   repository: repositoryIdentitySchema.extend({
     refs: z.object({
       pageInfo: z.object({ endCursor: z.string().nullable(), hasNextPage: z.boolean() }),
@@ -53,7 +48,6 @@ export type TagPage = {
   /** Items that did not parse and were left out (each logged). A listing with drops is incomplete. */
   dropped: number;
   repository: RepositoryIdentity;
-  rateLimit: GraphqlRateLimit;
 };
 
 export type TagPagesOptions = {
@@ -99,7 +93,6 @@ export async function* tagPages(client: GitHubClient, repository: RepositoryRef,
       hasNextPage: refs.pageInfo.hasNextPage,
       dropped: items.dropped,
       repository: { databaseId: data.repository.databaseId, nameWithOwner: data.repository.nameWithOwner },
-      rateLimit: data.rateLimit,
     };
     if (!refs.pageInfo.hasNextPage) return;
     if (refs.pageInfo.endCursor === null || refs.pageInfo.endCursor === after) {

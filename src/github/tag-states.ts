@@ -4,7 +4,6 @@ import { GitHubMalformedResponseError, issuesFromZod } from '../errors.ts';
 import type { GitHubClient } from './client.ts';
 import type { RepositoryIdentity, RepositoryRef } from './repository-ref.ts';
 import { GRAPHQL_RELEASE_FIELDS, graphqlReleaseSchema, repositoryIdentitySchema } from './schemas.ts';
-import { graphqlRateLimitSchema, type GraphqlRateLimit } from './tag-pages.ts';
 import { peelDeepTags, TAG_TARGET_FRAGMENT, tagTargetSchema, toTagFact } from './tag-target.ts';
 
 // The current truth about a few named tags, for webhook ingestion: a delivery only says which tags
@@ -33,7 +32,6 @@ export type TagStates = {
   repository: RepositoryIdentity;
   /** One entry per distinct name, in the order asked. */
   states: TagState[];
-  rateLimit: GraphqlRateLimit;
 };
 
 const refSchema = z.object({ name: z.string(), target: tagTargetSchema });
@@ -43,16 +41,14 @@ export async function fetchTagStates(client: GitHubClient, repository: Repositor
   const names = [...new Set(tagNames)];
   const states: TagState[] = [];
   let identity: RepositoryIdentity | undefined;
-  let rateLimit: GraphqlRateLimit = null;
   // Even no names asks once: the caller still learns the repository's id and current name.
   for (let start = 0; start === 0 || start < names.length; start += TAG_STATES_BATCH) {
     const batch = names.slice(start, start + TAG_STATES_BATCH);
     const result = await fetchBatch(client, repository, batch);
     identity = result.repository;
-    rateLimit = result.rateLimit;
     states.push(...result.states);
   }
-  return { repository: identity!, states, rateLimit };
+  return { repository: identity!, states };
 }
 
 async function fetchBatch(client: GitHubClient, repository: RepositoryRef, names: readonly string[]): Promise<TagStates> {
@@ -69,8 +65,9 @@ async function fetchBatch(client: GitHubClient, repository: RepositoryRef, names
     fields.push(`t${index}: ref(qualifiedName: $ref${index}) { name target { ...TagTarget } }`);
     fields.push(`r${index}: release(tagName: $tag${index}) { ${GRAPHQL_RELEASE_FIELDS} }`);
   });
+  // `rateLimit { cost }` is read by the client's accounting (costOf in client.ts).
   const query = `query TagStates($owner: String!, $name: String!${declarations.map((item) => `, ${item}`).join('')}) {
-  rateLimit { cost remaining resetAt }
+  rateLimit { cost }
   repository(owner: $owner, name: $name) {
     databaseId
     nameWithOwner
@@ -79,7 +76,6 @@ async function fetchBatch(client: GitHubClient, repository: RepositoryRef, names
 }
 ${TAG_TARGET_FRAGMENT}`;
   const schema = z.object({
-    rateLimit: graphqlRateLimitSchema,
     repository: repositoryIdentitySchema.catchall(z.unknown()),
   });
   const data = await client.graphql(endpoint, query, variables, schema);
@@ -109,7 +105,7 @@ ${TAG_TARGET_FRAGMENT}`;
     return { name, tag, releases };
   });
   if (unpeeled.length > 0) await peelDeepTags(client, repository, unpeeled);
-  return { repository: { databaseId: data.repository.databaseId, nameWithOwner: data.repository.nameWithOwner }, states, rateLimit: data.rateLimit };
+  return { repository: { databaseId: data.repository.databaseId, nameWithOwner: data.repository.nameWithOwner }, states };
 }
 
 function malformed(endpoint: string, path: string, issues: Parameters<typeof issuesFromZod>[0]): GitHubMalformedResponseError {
