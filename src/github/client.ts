@@ -67,7 +67,6 @@ export type GitHubClientOptions = {
   baseUrl: string;
   token?: string | undefined;
   logger: Logger;
-  userAgent?: string;
   /** Retries after the first attempt for 5xx answers and network errors. */
   retries?: number;
   /** Retries of a request refused by a secondary rate limit. */
@@ -83,12 +82,6 @@ export type GitHubClientOptions = {
   retryUnitMs?: number;
   /** How long to wait for the response headers of one attempt. */
   requestTimeoutMs?: number;
-  /**
-   * Minimum milliseconds between two GraphQL queries. plugin-throttling treats every GraphQL POST
-   * as a write (one per second, GitHub's advice for mutations); this client only reads, one query
-   * at a time, which GitHub's secondary-limit rules allow without a pause.
-   */
-  graphqlMinIntervalMs?: number;
   /**
    * Told of every HTTP request sent (retries included) with its status, 0 for no answer, and the
    * rate-limit state its answer reported (metrics).
@@ -126,7 +119,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
   const octokit: ThrottledOctokit = new ThrottledOctokit({
     baseUrl,
     ...(options.token !== undefined ? { auth: options.token } : {}),
-    userAgent: options.userAgent ?? 'release-registry',
+    userAgent: 'release-registry',
     // Octokit's own request log says "error" for every 304 and failed attempt; failures reach the
     // caller as errors, and every request is logged below with its outcome.
     log: {
@@ -148,7 +141,10 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
       id: `release-registry-${clients}`,
       retryAfterBaseValue: unitMs,
       fallbackSecondaryRateRetryAfter: 60,
-      write: new Bottleneck.Group({ maxConcurrent: 1, minTime: options.graphqlMinIntervalMs ?? 0 }),
+      // plugin-throttling treats every GraphQL POST as a write (one per second, GitHub's advice for
+      // mutations); this client only reads, one query at a time, which GitHub's secondary-limit
+      // rules allow without a pause.
+      write: new Bottleneck.Group({ maxConcurrent: 1, minTime: 0 }),
       onRateLimit: (retryAfter: number, request: { method: string; url: string }, _octokit: unknown, retryCount: number) => {
         const wait = retryCount === 0 && retryAfter <= maxRateLimitWait;
         logger.warn({ method: request.method, url: request.url, retryAfterSeconds: retryAfter, waiting: wait }, 'GitHub rate limit spent');
