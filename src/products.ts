@@ -2,14 +2,13 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { DEFAULT_TAG_PATTERN, compileTagPattern } from './domain/version.ts';
 import { ConfigError } from './errors.ts';
+import { REPOSITORY_NAME_PATTERN } from './github/repository-ref.ts';
 
 // The products file (PRODUCTS_FILE) says which GitHub repositories are tracked and how their tags
 // become versions. It is parsed and validated once at start; the worker and `migrate` copy it into
 // the products table, which is what the API reads.
 
 export const PRODUCT_NAME_PATTERN = /^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$/;
-/** A GitHub repository as "owner/name", in the products file and in webhook payloads alike. */
-export const REPOSITORY_NAME_PATTERN = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
 
 export const productSchema = z
   .object({

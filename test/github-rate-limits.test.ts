@@ -80,7 +80,7 @@ limits('GraphQL: the limit running out between pages defers the rest of the list
   const iterator = tagPages(client, repoRef('sourcegraph/src-cli'));
   const first = await iterator.next();
   assert.is(first.value?.tags.length, 100);
-  assert.is(first.value?.rateLimit?.remaining, 0);
+  assert.is(client.stats().rateLimits.graphql?.remaining, 0);
   const error = await rejection(iterator.next());
   assert.instance(error, GitHubRateLimitedError);
 });

@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { JobResult, JobWithMetadata, PgBoss } from 'pg-boss';
+import { z } from 'zod';
 import { bossDatabase } from '../src/db/boss-database.ts';
 import type { Database } from '../src/db/pool.ts';
 import { findProductByName } from '../src/db/products.ts';
 import { AppError, issuesFromZod, SyncSupersededError } from '../src/errors.ts';
 import type { GitHubClient } from '../src/github/client.ts';
 import type { Logger } from '../src/logger.ts';
-import { observeJob, observeSync, setGitHubRateLimit } from '../src/metrics/metrics.ts';
+import { observeJob, observeSync } from '../src/metrics/metrics.ts';
 import { QUEUES } from '../src/queues.ts';
 import { enqueueSync, syncJobSchema, type SyncJobData } from '../src/sync/sync-job.ts';
+import type { SyncRunResult } from '../src/sync/sync-progress.ts';
 import { syncProduct } from '../src/sync/sync-product.ts';
 
 // The sync-product handler, and the one place where a sync attempt's outcome becomes a job
@@ -21,6 +23,56 @@ import { syncProduct } from '../src/sync/sync-product.ts';
 //                 after the last retry moves it to sync-product-dead; an error that retrying cannot
 //                 fix (a repository GitHub does not know, a rejected token) goes there at once;
 //   malformed job data -> sync-product-dead at once.
+
+const count = z.number().int().nonnegative();
+
+/** SyncRunResult (describeRun), as a job's output holds it. */
+const syncRunResultSchema = z.object({
+  product: z.string(),
+  runId: z.number().int(),
+  mode: z.enum(['full', 'incremental']),
+  releasesPass: z.enum(['full', 'incremental']),
+  outcome: z.enum(['succeeded', 'failed', 'deferred']),
+  tags: z.object({
+    listed: count,
+    added: count,
+    updated: count,
+    moved: count,
+    revived: count,
+    unchanged: count,
+    tombstoned: count,
+    skipped: count,
+    dropped: count,
+    read: count,
+  }),
+  releases: z.object({ listed: count, added: count, updated: count, unchanged: count, deleted: count, dropped: count, pages: count }),
+  requests: count,
+  notModified: count,
+  points: z.object({ core: count, graphql: count, total: count }),
+  attempts: count,
+  durationMs: count,
+  writeMs: count,
+  tagListingWriteMs: count,
+  deferredUntil: z.string().optional(),
+  error: z.string().optional(),
+}) satisfies z.ZodType<SyncRunResult>;
+
+/**
+ * What a sync-product job's output holds once it has ended: written below, read back from the
+ * database by whoever waits for the job (`release-registry sync --wait`). A run's result first: the
+ * other shapes are what is left when there was no run.
+ */
+export const syncJobOutputSchema = z.union([
+  // succeeded, failed, or deferred to the job `nextJobId`
+  syncRunResultSchema.extend({ nextJobId: z.string().optional() }),
+  z.object({ skipped: z.string() }),
+  z.object({ superseded: z.literal(true) }),
+  // malformed job data, or a run that could not start
+  z.object({ error: z.string() }),
+  // what pg-boss records for a handler that threw or a job it failed at shutdown (a serialized Error)
+  z.object({ message: z.string() }),
+]);
+export type SyncJobOutput = z.infer<typeof syncJobOutputSchema>;
 
 export type SyncWorkerOptions = {
   db: Database;
@@ -60,13 +112,13 @@ export async function runSyncJob(options: SyncWorkerOptions, job: SyncJob): Prom
   if (!parsed.success) {
     const message = `malformed sync job data: ${issuesFromZod(parsed.error.issues).map((issue) => `${issue.path || '(root)'} ${issue.message}`).join('; ')}`;
     logger.error({ jobId: job.id, data: job.data }, message);
-    return finish('failed', { id: job.id, status: 'deadletter', output: { error: message } });
+    return finish('failed', { id: job.id, status: 'deadletter', output: { error: message } satisfies SyncJobOutput });
   }
   const data = parsed.data;
   const product = await findProductByName(db, data.product);
   if (product === null) {
     logger.warn({ jobId: job.id, product: data.product }, 'sync asked for a product that is not tracked: nothing to do');
-    return finish('completed', { id: job.id, status: 'completed', output: { skipped: `product ${data.product} is not tracked` } });
+    return finish('completed', { id: job.id, status: 'completed', output: { skipped: `product ${data.product} is not tracked` } satisfies SyncJobOutput });
   }
 
   const client = options.createClient();
@@ -76,15 +128,11 @@ export async function runSyncJob(options: SyncWorkerOptions, job: SyncJob): Prom
   } catch (error) {
     if (error instanceof SyncSupersededError) {
       logger.warn({ jobId: job.id, product: product.name }, 'sync run taken over by another job: stopping without writing');
-      return finish('completed', { id: job.id, status: 'completed', output: { superseded: true } });
+      return finish('completed', { id: job.id, status: 'completed', output: { superseded: true } satisfies SyncJobOutput });
     }
     // The run could not even start or record its end (the database is away): retried.
     logger.error({ err: error, jobId: job.id, product: product.name }, 'sync attempt failed before it could record its outcome');
-    return finish('failed', { id: job.id, status: 'failed', output: { error: error instanceof Error ? error.message : String(error) } });
-  } finally {
-    for (const [resource, state] of Object.entries(client.stats().rateLimits)) {
-      if (state !== undefined) setGitHubRateLimit(resource, state.remaining, state.limit, state.resetAt);
-    }
+    return finish('failed', { id: job.id, status: 'failed', output: { error: error instanceof Error ? error.message : String(error) } satisfies SyncJobOutput });
   }
   const seconds = attempt.result.durationMs / 1000;
   observeSync(product.name, attempt.outcome, seconds);
@@ -92,11 +140,11 @@ export async function runSyncJob(options: SyncWorkerOptions, job: SyncJob): Prom
 
   if (attempt.outcome === 'succeeded') {
     logger.info(logFields, 'sync finished');
-    return finish('completed', { id: job.id, status: 'completed', output: attempt.result });
+    return finish('completed', { id: job.id, status: 'completed', output: attempt.result satisfies SyncJobOutput });
   }
   if (attempt.outcome === 'deferred') {
     const nextJobId = randomUUID();
-    const output = { ...attempt.result, nextJobId };
+    const output = { ...attempt.result, nextJobId } satisfies SyncJobOutput;
     await db.transaction(async (transaction) => {
       await boss.complete(QUEUES.syncProduct, { id: job.id, retryCount: job.retryCount }, output, { db: bossDatabase(transaction) });
       const deferred: SyncJobData = { product: data.product, reason: data.reason, ...(data.mode ? { mode: data.mode } : {}) };
@@ -114,5 +162,5 @@ export async function runSyncJob(options: SyncWorkerOptions, job: SyncJob): Prom
     { ...logFields, err: error, retryCount: job.retryCount, retryLimit: job.retryLimit, deadLetter: lastTry },
     lastTry ? `sync failed for good (moved to ${QUEUES.syncProductDead}): ${attempt.result.error}` : `sync failed, pg-boss retries it: ${attempt.result.error}`,
   );
-  return finish('failed', { id: job.id, status: permanent ? 'deadletter' : 'failed', output: attempt.result });
+  return finish('failed', { id: job.id, status: permanent ? 'deadletter' : 'failed', output: attempt.result satisfies SyncJobOutput });
 }

@@ -10,9 +10,9 @@ import { collectDatabaseMetrics } from '../src/metrics/database-collectors.ts';
 import { markReady, setBuildInfo } from '../src/metrics/metrics.ts';
 import type { ProductDefinition } from '../src/products.ts';
 import { createBoss } from '../src/queues.ts';
-import { createGitHubClient } from '../src/github/client.ts';
 import { githubTagStateReader } from '../src/webhooks/tag-states.ts';
 import { startDeliveryWorker } from './delivery-worker.ts';
+import { createWorkerGitHubClient } from './github-client.ts';
 import { startMetricsServer, type RunningMetricsServer } from './metrics-server.ts';
 import { startSyncs } from './start-syncs.ts';
 
@@ -71,7 +71,7 @@ export async function startWorker(
     });
   }
 
-  const github = createGitHubClient({ baseUrl: config.GITHUB_API_URL, token: config.GITHUB_TOKEN, logger });
+  const github = createWorkerGitHubClient(config, logger);
   await startDeliveryWorker({ db, boss, logger, readTagStates: githubTagStateReader(github), concurrency: config.WORKER_CONCURRENCY });
   const syncs = await startSyncs({ config, db, boss, logger });
 

@@ -1,5 +1,6 @@
 import { sql } from 'slonik';
 import { z } from 'zod';
+import { parseRepositoryName, type RepositoryRef } from '../github/repository-ref.ts';
 import type { ProductDefinition } from '../products.ts';
 import type { Queryable } from './pool.ts';
 import { refreshCanonical, refreshDerivedFields } from './releases.ts';
@@ -140,8 +141,10 @@ export async function recordRepositoryIdentity(db: Queryable, productIds: readon
       AND (github_repository_id, github_full_name) IS DISTINCT FROM (${repository.id}::bigint, ${repository.fullName}::text)`);
 }
 
-/** owner/name to use for GitHub calls: the last name GitHub reported, else the configured one. */
-export function repositoryPath(product: Pick<Product, 'repository' | 'githubFullName'>): { owner: string; repo: string } {
-  const [owner, repo] = (product.githubFullName ?? product.repository).split('/') as [string, string];
-  return { owner, repo };
+/**
+ * owner/name to use for GitHub calls: the last name GitHub reported, else the configured one. Both
+ * were checked when written; a malformed one throws rather than sending a request for a wrong path.
+ */
+export function repositoryPath(product: Pick<Product, 'repository' | 'githubFullName'>): RepositoryRef {
+  return parseRepositoryName(product.githubFullName ?? product.repository);
 }

@@ -6,7 +6,7 @@ import type { z } from 'zod';
 import { GitHubMalformedResponseError, GitHubRateLimitedError, issuesFromZod } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { graphqlErrorsOf, rateLimitOf, toGitHubError } from './github-error.ts';
-import { RequestAccounting, type RateLimitResource, type RequestStats } from './request-accounting.ts';
+import { RequestAccounting, type RateLimitResource, type ReportedRateLimit, type RequestStats } from './request-accounting.ts';
 
 // The one Octokit factory. REST and GraphQL share one instance, so they share the token, the base
 // URL, throttling, retries, accounting and logging. What happens to a request, from the outside in:
@@ -42,16 +42,16 @@ const instrumentation: Parameters<typeof Octokit.plugin>[0] = (octokit, options)
       const graphqlCost = resource === 'graphql' ? costOf(response.data) : undefined;
       // GraphQL answers 200 to a query it refused for the rate limit.
       const refused = resource === 'graphql' && graphqlErrorsOf({ response }).some((item) => item.type === 'RATE_LIMITED');
-      accounting.record({ resource, status: response.status, headers: response.headers, graphqlCost, refused });
-      onRequest?.({ resource, status: response.status });
+      const rateLimit = accounting.record({ resource, status: response.status, headers: response.headers, graphqlCost, refused });
+      onRequest?.({ resource, status: response.status, rateLimit });
       logger.debug({ endpoint, status: response.status, ms: elapsed(started), remaining: response.headers['x-ratelimit-remaining'] }, 'GitHub request');
       return response;
     } catch (error) {
       const failed = error as { response?: { status: number; headers: Record<string, string | number | undefined> } };
       const status = failed.response?.status ?? 0;
       const refused = status >= 500 || status === 0 || rateLimitOf(error) !== undefined;
-      accounting.record({ resource, status, headers: failed.response?.headers, refused });
-      onRequest?.({ resource, status });
+      const rateLimit = accounting.record({ resource, status, headers: failed.response?.headers, refused });
+      onRequest?.({ resource, status, rateLimit });
       logger.debug({ endpoint, status, ms: elapsed(started), err: status === 0 ? error : undefined }, 'GitHub request');
       throw error;
     }
@@ -67,7 +67,6 @@ export type GitHubClientOptions = {
   baseUrl: string;
   token?: string | undefined;
   logger: Logger;
-  userAgent?: string;
   /** Retries after the first attempt for 5xx answers and network errors. */
   retries?: number;
   /** Retries of a request refused by a secondary rate limit. */
@@ -84,13 +83,10 @@ export type GitHubClientOptions = {
   /** How long to wait for the response headers of one attempt. */
   requestTimeoutMs?: number;
   /**
-   * Minimum milliseconds between two GraphQL queries. plugin-throttling treats every GraphQL POST
-   * as a write (one per second, GitHub's advice for mutations); this client only reads, one query
-   * at a time, which GitHub's secondary-limit rules allow without a pause.
+   * Told of every HTTP request sent (retries included) with its status, 0 for no answer, and the
+   * rate-limit state its answer reported (metrics).
    */
-  graphqlMinIntervalMs?: number;
-  /** Told of every HTTP request sent (retries included) with its status, 0 for no answer (metrics). */
-  onRequest?: (request: { resource: RateLimitResource; status: number }) => void;
+  onRequest?: (request: { resource: RateLimitResource; status: number; rateLimit: ReportedRateLimit | undefined }) => void;
 };
 
 export type GitHubClient = {
@@ -123,7 +119,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
   const octokit: ThrottledOctokit = new ThrottledOctokit({
     baseUrl,
     ...(options.token !== undefined ? { auth: options.token } : {}),
-    userAgent: options.userAgent ?? 'release-registry',
+    userAgent: 'release-registry',
     // Octokit's own request log says "error" for every 304 and failed attempt; failures reach the
     // caller as errors, and every request is logged below with its outcome.
     log: {
@@ -145,7 +141,10 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
       id: `release-registry-${clients}`,
       retryAfterBaseValue: unitMs,
       fallbackSecondaryRateRetryAfter: 60,
-      write: new Bottleneck.Group({ maxConcurrent: 1, minTime: options.graphqlMinIntervalMs ?? 0 }),
+      // plugin-throttling treats every GraphQL POST as a write (one per second, GitHub's advice for
+      // mutations); this client only reads, one query at a time, which GitHub's secondary-limit
+      // rules allow without a pause.
+      write: new Bottleneck.Group({ maxConcurrent: 1, minTime: 0 }),
       onRateLimit: (retryAfter: number, request: { method: string; url: string }, _octokit: unknown, retryCount: number) => {
         const wait = retryCount === 0 && retryAfter <= maxRateLimitWait;
         logger.warn({ method: request.method, url: request.url, retryAfterSeconds: retryAfter, waiting: wait }, 'GitHub rate limit spent');

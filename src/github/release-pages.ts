@@ -1,10 +1,11 @@
-import { z } from 'zod';
 import type { GithubReleaseFact } from '../db/releases.ts';
-import { GitHubMalformedResponseError, issuesFromZod } from '../errors.ts';
+import { GitHubMalformedResponseError } from '../errors.ts';
 import type { GitHubClient } from './client.ts';
 import { isNotModified } from './github-error.ts';
 import { nextPageUrl } from './link-header.ts';
 import type { RepositoryRef } from './repository-ref.ts';
+import { ItemParser } from './response-items.ts';
+import { restReleaseSchema } from './schemas.ts';
 
 // GitHub releases over REST, 100 per page, newest first, following Link rel="next". Drafts are
 // listed only to tokens with push access to the repository.
@@ -16,33 +17,6 @@ import type { RepositoryRef } from './repository-ref.ts';
 // https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api#use-conditional-requests-if-appropriate
 
 export const RELEASE_PAGE_SIZE = 100;
-
-const timestamp = z.iso.datetime({ offset: true }).transform((value) => new Date(value));
-
-/** One item of GET /repos/{owner}/{repo}/releases (test/fixtures/rest/release-items.json). */
-export const restReleaseSchema = z.object({
-  id: z.number().int().positive(),
-  tag_name: z.string().min(1),
-  name: z.string().nullable(),
-  draft: z.boolean(),
-  prerelease: z.boolean(),
-  created_at: timestamp.nullable(),
-  published_at: timestamp.nullable(),
-  html_url: z.string().nullable(),
-});
-
-export function toReleaseFact(release: z.infer<typeof restReleaseSchema>): GithubReleaseFact {
-  return {
-    id: release.id,
-    tagName: release.tag_name,
-    name: release.name,
-    draft: release.draft,
-    prerelease: release.prerelease,
-    createdAt: release.created_at,
-    publishedAt: release.published_at,
-    htmlUrl: release.html_url,
-  };
-}
 
 export type ReleasePage = {
   releases: GithubReleaseFact[];
@@ -99,22 +73,22 @@ async function* releasePages(client: GitHubClient, first: RestResponse, startPag
     if (!Array.isArray(response.data)) {
       throw new GitHubMalformedResponseError(endpoint, [{ path: '', message: `expected an array of releases, got ${describe(response.data)}` }]);
     }
+    const items = new ItemParser({
+      logger: client.logger,
+      endpoint,
+      schema: restReleaseSchema,
+      noun: 'release',
+      context: { page },
+      describe: (item) => ({ id: (item as { id?: unknown } | null)?.id }),
+    });
     const releases: GithubReleaseFact[] = [];
-    let dropped = 0;
-    for (const [index, item] of response.data.entries()) {
-      const parsed = restReleaseSchema.safeParse(item);
-      if (parsed.success) {
-        releases.push(toReleaseFact(parsed.data));
-      } else {
-        dropped += 1;
-        client.logger.warn({ endpoint, page, index, id: (item as { id?: unknown } | null)?.id, issues: issuesFromZod(parsed.error.issues) }, 'dropped a malformed release');
-      }
+    for (const item of response.data) {
+      const release = items.parse(item);
+      if (release !== undefined) releases.push(release);
     }
-    if (response.data.length > 0 && releases.length === 0) {
-      throw new GitHubMalformedResponseError(endpoint, [{ path: '', message: `none of ${response.data.length} releases parsed` }]);
-    }
+    items.finish();
     const next = nextPageUrl(headerText(response.headers.link) ?? undefined, client.baseUrl, endpoint);
-    yield { releases, page, etag: headerText(response.headers.etag), hasNextPage: next !== null, dropped };
+    yield { releases, page, etag: headerText(response.headers.etag), hasNextPage: next !== null, dropped: items.dropped };
     if (next === null) return;
     response = await client.octokit.request({ method: 'GET', url: next });
   }

@@ -39,6 +39,9 @@ export type RecordedRequest = {
   refused: boolean;
 };
 
+/** The bucket an answer's x-ratelimit-* headers named, and what they said. */
+export type ReportedRateLimit = { resource: RateLimitResource; state: RateLimitState };
+
 export class RequestAccounting {
   #requests = 0;
   #notModified = 0;
@@ -46,22 +49,24 @@ export class RequestAccounting {
   #byStatus: Record<string, number> = {};
   readonly #rateLimits = new Map<RateLimitResource, RateLimitState>();
 
-  record(request: RecordedRequest): void {
+  /** Counts the request; returns the rate-limit state its answer reported, if any. */
+  record(request: RecordedRequest): ReportedRateLimit | undefined {
     this.#requests += 1;
     this.#byStatus[String(request.status)] = (this.#byStatus[String(request.status)] ?? 0) + 1;
     const previous = this.#rateLimits.get(request.resource);
     const state = rateLimitFromHeaders(request.headers);
-    if (state !== undefined) this.#rateLimits.set(String(request.headers?.['x-ratelimit-resource'] ?? request.resource), state);
+    const reported = state === undefined ? undefined : { resource: String(request.headers?.['x-ratelimit-resource'] ?? request.resource), state };
+    if (reported !== undefined) this.#rateLimits.set(reported.resource, reported.state);
     if (request.status === 304) {
       this.#notModified += 1;
-      return;
+    } else if (!request.refused && request.status !== 0) {
+      if (request.resource === 'graphql') {
+        this.#points.graphql += graphqlPoints(request.graphqlCost, previous, state);
+      } else {
+        this.#points.core += 1;
+      }
     }
-    if (request.refused || request.status === 0) return;
-    if (request.resource === 'graphql') {
-      this.#points.graphql += graphqlPoints(request.graphqlCost, previous, state);
-    } else {
-      this.#points.core += 1;
-    }
+    return reported === undefined ? undefined : { resource: reported.resource, state: { ...reported.state } };
   }
 
   /** The bucket's last known state, or undefined before any answer named it. */

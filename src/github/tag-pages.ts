@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import type { TagFact } from '../db/releases.ts';
-import { GitHubMalformedResponseError, issuesFromZod } from '../errors.ts';
+import { GitHubMalformedResponseError } from '../errors.ts';
 import type { GitHubClient } from './client.ts';
 import type { RepositoryIdentity, RepositoryRef } from './repository-ref.ts';
+import { ItemParser } from './response-items.ts';
+import { repositoryIdentitySchema } from './schemas.ts';
 import { peelDeepTags, TAG_TARGET_FRAGMENT, tagTargetSchema, toTagFact } from './tag-target.ts';
 
 // Every tag of a repository with its shas and date, 100 per GraphQL query: the only bulk source of
@@ -12,8 +14,9 @@ import { peelDeepTags, TAG_TARGET_FRAGMENT, tagTargetSchema, toTagFact } from '.
 
 export const TAG_PAGE_SIZE = 100;
 
+// `rateLimit { cost }` is read by the client's accounting (costOf in client.ts): the points a sync spends.
 const TAG_PAGE_QUERY = `query TagPage($owner: String!, $name: String!, $first: Int!, $after: String) {
-  rateLimit { cost remaining resetAt }
+  rateLimit { cost }
   repository(owner: $owner, name: $name) {
     databaseId
     nameWithOwner
@@ -25,16 +28,8 @@ const TAG_PAGE_QUERY = `query TagPage($owner: String!, $name: String!, $first: I
 }
 ${TAG_TARGET_FRAGMENT}`;
 
-export const graphqlRateLimitSchema = z
-  .object({ cost: z.number().int(), remaining: z.number().int(), resetAt: z.iso.datetime({ offset: true }).transform((value) => new Date(value)) })
-  .nullable();
-export type GraphqlRateLimit = z.infer<typeof graphqlRateLimitSchema>;
-
 const tagPageResponse = z.object({
-  rateLimit: graphqlRateLimitSchema,
-  repository: z.object({
-    databaseId: z.number().int(),
-    nameWithOwner: z.string(),
+  repository: repositoryIdentitySchema.extend({
     refs: z.object({
       pageInfo: z.object({ endCursor: z.string().nullable(), hasNextPage: z.boolean() }),
       // Items are parsed one by one below: a bad one is dropped, not fatal to the page.
@@ -53,7 +48,6 @@ export type TagPage = {
   /** Items that did not parse and were left out (each logged). A listing with drops is incomplete. */
   dropped: number;
   repository: RepositoryIdentity;
-  rateLimit: GraphqlRateLimit;
 };
 
 export type TagPagesOptions = {
@@ -76,29 +70,29 @@ export async function* tagPages(client: GitHubClient, repository: RepositoryRef,
     const { refs } = data.repository;
     const tags: TagFact[] = [];
     const unpeeled: Parameters<typeof peelDeepTags>[2][number][] = [];
-    let dropped = 0;
-    for (const [index, node] of refs.nodes.entries()) {
-      const parsed = tagNode.safeParse(node);
-      if (!parsed.success) {
-        dropped += 1;
-        client.logger.warn({ endpoint, index, name: (node as { name?: unknown } | null)?.name, issues: issuesFromZod(parsed.error.issues) }, 'dropped a malformed tag');
-        continue;
-      }
-      const result = toTagFact(parsed.data.name, parsed.data.target);
+    const items = new ItemParser({
+      logger: client.logger,
+      endpoint,
+      schema: tagNode,
+      noun: 'tag',
+      path: 'repository.refs.nodes',
+      describe: (node) => ({ name: (node as { name?: unknown } | null)?.name }),
+    });
+    for (const node of refs.nodes) {
+      const parsed = items.parse(node);
+      if (parsed === undefined) continue;
+      const result = toTagFact(parsed.name, parsed.target);
       tags.push(result.fact);
       if (result.unpeeled !== undefined) unpeeled.push(result.unpeeled);
     }
-    if (refs.nodes.length > 0 && tags.length === 0) {
-      throw new GitHubMalformedResponseError(endpoint, [{ path: 'repository.refs.nodes', message: `none of ${refs.nodes.length} tags parsed` }]);
-    }
+    items.finish();
     if (unpeeled.length > 0) await peelDeepTags(client, repository, unpeeled);
     yield {
       tags,
       endCursor: refs.pageInfo.endCursor ?? after,
       hasNextPage: refs.pageInfo.hasNextPage,
-      dropped,
+      dropped: items.dropped,
       repository: { databaseId: data.repository.databaseId, nameWithOwner: data.repository.nameWithOwner },
-      rateLimit: data.rateLimit,
     };
     if (!refs.pageInfo.hasNextPage) return;
     if (refs.pageInfo.endCursor === null || refs.pageInfo.endCursor === after) {

@@ -1,9 +1,11 @@
 import { JSONParser, TokenizerError, TokenParserError } from '@streamparser/json';
 import { z } from 'zod';
-import { GitHubMalformedResponseError, GitHubUnavailableError, issuesFromZod } from '../errors.ts';
+import { GitHubMalformedResponseError, GitHubUnavailableError } from '../errors.ts';
 import type { GitHubClient } from './client.ts';
 import { isNotModified } from './github-error.ts';
 import type { RepositoryRef } from './repository-ref.ts';
+import { ItemParser } from './response-items.ts';
+import { objectId } from './schemas.ts';
 
 // Every tag ref of a repository in one REST response: GET /repos/{owner}/{repo}/git/matching-refs/tags
 // (GitHub's OpenAPI description gives this endpoint no pagination parameters). Asked with the ETag
@@ -24,7 +26,7 @@ const TAG_PREFIX = 'refs/tags/';
 /** One item of matching-refs (test/fixtures/rest/git-ref-items.json). */
 const gitRefSchema = z.object({
   ref: z.string(),
-  object: z.object({ sha: z.string().regex(/^[0-9a-f]{40}$/), type: z.enum(['commit', 'tag', 'blob', 'tree']) }),
+  object: z.object({ sha: objectId, type: z.enum(['commit', 'tag', 'blob', 'tree']) }),
 });
 
 export type TagRefStream =
@@ -69,8 +71,8 @@ export async function streamTagRefs(client: GitHubClient, repository: Repository
   if (!isByteStream(body)) {
     throw new GitHubMalformedResponseError(endpoint, [{ path: '', message: 'expected a response body' }]);
   }
-  let dropped = 0;
-  const batches = parseRefs(client, body, options.batchSize ?? 1000, () => (dropped += 1));
+  const items = new ItemParser({ logger: client.logger, endpoint, schema: gitRefSchema, noun: 'tag ref' });
+  const batches = parseRefs(body, options.batchSize ?? 1000, items);
   const discard = async () => {
     const cancel = (body as { cancel?: () => Promise<void> }).cancel;
     if (typeof cancel === 'function') await cancel.call(body).catch(() => undefined);
@@ -79,7 +81,7 @@ export async function streamTagRefs(client: GitHubClient, repository: Repository
     notModified: false,
     etag: response.headers.etag === undefined ? null : String(response.headers.etag),
     batches,
-    dropped: () => dropped,
+    dropped: () => items.dropped,
     discard,
   };
 }
@@ -97,23 +99,14 @@ export async function fetchTagRefs(
   return { notModified: false, etag: stream.etag, refs, dropped: stream.dropped() };
 }
 
-async function* parseRefs(client: GitHubClient, body: AsyncIterable<Uint8Array>, batchSize: number, onDrop: () => void): AsyncGenerator<TagRef[]> {
+async function* parseRefs(body: AsyncIterable<Uint8Array>, batchSize: number, items: ItemParser<z.infer<typeof gitRefSchema>>): AsyncGenerator<TagRef[]> {
   const parser = new JSONParser({ paths: ['$.*'], keepStack: false });
   let batch: TagRef[] = [];
-  let items = 0;
-  let kept = 0;
   let first = true;
   parser.onValue = ({ value }) => {
-    items += 1;
-    const parsed = gitRefSchema.safeParse(value);
-    if (!parsed.success) {
-      onDrop();
-      client.logger.warn({ endpoint, index: items - 1, issues: issuesFromZod(parsed.error.issues) }, 'dropped a malformed tag ref');
-      return;
-    }
-    kept += 1;
-    if (!parsed.data.ref.startsWith(TAG_PREFIX)) return;
-    batch.push({ name: parsed.data.ref.slice(TAG_PREFIX.length), sha: parsed.data.object.sha, type: parsed.data.object.type });
+    const ref = items.parse(value);
+    if (ref === undefined || !ref.ref.startsWith(TAG_PREFIX)) return;
+    batch.push({ name: ref.ref.slice(TAG_PREFIX.length), sha: ref.object.sha, type: ref.object.type });
   };
   try {
     for await (const chunk of body) {
@@ -142,9 +135,7 @@ async function* parseRefs(client: GitHubClient, body: AsyncIterable<Uint8Array>,
     }
     throw new GitHubUnavailableError(`${endpoint}: the response broke off (${error instanceof Error ? error.message : String(error)})`, undefined, { cause: error });
   }
-  if (items > 0 && kept === 0) {
-    throw new GitHubMalformedResponseError(endpoint, [{ path: '', message: `none of ${items} refs parsed` }]);
-  }
+  items.finish();
   if (batch.length > 0) yield batch;
 }
 

@@ -3,7 +3,7 @@ import type { GithubReleaseFact, TagFact } from '../db/releases.ts';
 import { GitHubMalformedResponseError, issuesFromZod } from '../errors.ts';
 import type { GitHubClient } from './client.ts';
 import type { RepositoryIdentity, RepositoryRef } from './repository-ref.ts';
-import { graphqlRateLimitSchema, type GraphqlRateLimit } from './tag-pages.ts';
+import { GRAPHQL_RELEASE_FIELDS, graphqlReleaseSchema, repositoryIdentitySchema } from './schemas.ts';
 import { peelDeepTags, TAG_TARGET_FRAGMENT, tagTargetSchema, toTagFact } from './tag-target.ts';
 
 // The current truth about a few named tags, for webhook ingestion: a delivery only says which tags
@@ -32,41 +32,23 @@ export type TagStates = {
   repository: RepositoryIdentity;
   /** One entry per distinct name, in the order asked. */
   states: TagState[];
-  rateLimit: GraphqlRateLimit;
 };
 
-const timestamp = z.iso.datetime({ offset: true }).transform((value) => new Date(value));
-
-const graphqlReleaseSchema = z.object({
-  databaseId: z.number().int().positive(),
-  tagName: z.string().min(1),
-  name: z.string().nullable(),
-  isDraft: z.boolean(),
-  isPrerelease: z.boolean(),
-  createdAt: timestamp.nullable(),
-  publishedAt: timestamp.nullable(),
-  url: z.string().nullable(),
-});
-
 const refSchema = z.object({ name: z.string(), target: tagTargetSchema });
-
-const RELEASE_FIELDS = 'databaseId tagName name isDraft isPrerelease createdAt publishedAt url';
 
 /** The state now of each of `tagNames` (duplicates asked once). */
 export async function fetchTagStates(client: GitHubClient, repository: RepositoryRef, tagNames: readonly string[]): Promise<TagStates> {
   const names = [...new Set(tagNames)];
   const states: TagState[] = [];
   let identity: RepositoryIdentity | undefined;
-  let rateLimit: GraphqlRateLimit = null;
   // Even no names asks once: the caller still learns the repository's id and current name.
   for (let start = 0; start === 0 || start < names.length; start += TAG_STATES_BATCH) {
     const batch = names.slice(start, start + TAG_STATES_BATCH);
     const result = await fetchBatch(client, repository, batch);
     identity = result.repository;
-    rateLimit = result.rateLimit;
     states.push(...result.states);
   }
-  return { repository: identity!, states, rateLimit };
+  return { repository: identity!, states };
 }
 
 async function fetchBatch(client: GitHubClient, repository: RepositoryRef, names: readonly string[]): Promise<TagStates> {
@@ -81,10 +63,11 @@ async function fetchBatch(client: GitHubClient, repository: RepositoryRef, names
     variables[`tag${index}`] = name;
     declarations.push(`$ref${index}: String!`, `$tag${index}: String!`);
     fields.push(`t${index}: ref(qualifiedName: $ref${index}) { name target { ...TagTarget } }`);
-    fields.push(`r${index}: release(tagName: $tag${index}) { ${RELEASE_FIELDS} }`);
+    fields.push(`r${index}: release(tagName: $tag${index}) { ${GRAPHQL_RELEASE_FIELDS} }`);
   });
+  // `rateLimit { cost }` is read by the client's accounting (costOf in client.ts).
   const query = `query TagStates($owner: String!, $name: String!${declarations.map((item) => `, ${item}`).join('')}) {
-  rateLimit { cost remaining resetAt }
+  rateLimit { cost }
   repository(owner: $owner, name: $name) {
     databaseId
     nameWithOwner
@@ -93,8 +76,7 @@ async function fetchBatch(client: GitHubClient, repository: RepositoryRef, names
 }
 ${TAG_TARGET_FRAGMENT}`;
   const schema = z.object({
-    rateLimit: graphqlRateLimitSchema,
-    repository: z.object({ databaseId: z.number().int(), nameWithOwner: z.string() }).catchall(z.unknown()),
+    repository: repositoryIdentitySchema.catchall(z.unknown()),
   });
   const data = await client.graphql(endpoint, query, variables, schema);
 
@@ -118,22 +100,12 @@ ${TAG_TARGET_FRAGMENT}`;
     if (rawRelease !== null && rawRelease !== undefined) {
       const parsed = graphqlReleaseSchema.safeParse(rawRelease);
       if (!parsed.success) throw malformed(endpoint, `repository.r${index}`, parsed.error.issues);
-      const release = parsed.data;
-      releases.push({
-        id: release.databaseId,
-        tagName: release.tagName,
-        name: release.name,
-        draft: release.isDraft,
-        prerelease: release.isPrerelease,
-        createdAt: release.createdAt,
-        publishedAt: release.publishedAt,
-        htmlUrl: release.url,
-      });
+      releases.push(parsed.data);
     }
     return { name, tag, releases };
   });
   if (unpeeled.length > 0) await peelDeepTags(client, repository, unpeeled);
-  return { repository: { databaseId: data.repository.databaseId, nameWithOwner: data.repository.nameWithOwner }, states, rateLimit: data.rateLimit };
+  return { repository: { databaseId: data.repository.databaseId, nameWithOwner: data.repository.nameWithOwner }, states };
 }
 
 function malformed(endpoint: string, path: string, issues: Parameters<typeof issuesFromZod>[0]): GitHubMalformedResponseError {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { TagFact } from '../db/releases.ts';
 import type { GitHubClient } from './client.ts';
 import type { RepositoryRef } from './repository-ref.ts';
+import { objectId, timestamp } from './schemas.ts';
 
 // What a tag ref points at, read in the same GraphQL query as the ref, and how it becomes a
 // TagFact (src/domain/README.md):
@@ -22,10 +23,6 @@ function peelSelection(depth: number): string {
   return `__typename oid ... on Commit { committedDate }${deeper}`;
 }
 
-/** GitHub's GitTimestamp keeps the author's offset ("2005-11-11T23:58:18-08:00"); DateTime is UTC. */
-const timestamp = z.iso.datetime({ offset: true }).transform((value) => new Date(value));
-const sha = z.string().regex(/^[0-9a-f]{40}$/, 'expected a 40-character hex object id');
-
 /** Spread into a `target { ... }` of a Ref: `...TagTarget`. */
 export const TAG_TARGET_FRAGMENT = `fragment TagTarget on GitObject {
   __typename oid
@@ -41,13 +38,13 @@ type PeeledObject =
   | { __typename: 'Tag'; oid: string; target?: PeeledObject | undefined }
   | { __typename: 'Blob' | 'Tree'; oid: string };
 
-const commitObject = z.object({ __typename: z.literal('Commit'), oid: sha, committedDate: timestamp });
-const leafObject = z.object({ __typename: z.enum(['Blob', 'Tree']), oid: sha });
+const commitObject = z.object({ __typename: z.literal('Commit'), oid: objectId, committedDate: timestamp });
+const leafObject = z.object({ __typename: z.enum(['Blob', 'Tree']), oid: objectId });
 
 function peeledObject(depth: number): z.ZodType<PeeledObject> {
   const tag = z.object({
     __typename: z.literal('Tag'),
-    oid: sha,
+    oid: objectId,
     ...(depth > 0 ? { target: peeledObject(depth - 1) } : {}),
   });
   return z.discriminatedUnion('__typename', [commitObject, leafObject, tag]) as unknown as z.ZodType<PeeledObject>;
@@ -58,7 +55,7 @@ export const tagTargetSchema = z.discriminatedUnion('__typename', [
   leafObject,
   z.object({
     __typename: z.literal('Tag'),
-    oid: sha,
+    oid: objectId,
     tagger: z.object({ date: timestamp.nullable() }).nullable(),
     target: peeledObject(PEEL_DEPTH - 1),
   }),

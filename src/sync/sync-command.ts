@@ -10,6 +10,7 @@ import type { Logger } from '../logger.ts';
 import { PRODUCT_NAME_PATTERN } from '../products.ts';
 import { createBoss, QUEUES } from '../queues.ts';
 import { enqueueSync } from './sync-job.ts';
+import { syncJobOutputSchema, type SyncJobOutput } from '../../workers/sync-worker.ts';
 import type { SyncRunResult } from './sync-progress.ts';
 
 // `release-registry sync <product> [--full] [--wait] [--timeout <seconds>]`: enqueues a sync of the
@@ -83,23 +84,30 @@ async function waitForOutcome(boss: ReturnType<typeof createBoss>, jobId: string
       out.write(`job ${jobId} is gone (deleted by retention?)\n`);
       return 1;
     }
+    // The output comes back from the database as JSON, and a job pg-boss failed holds what pg-boss
+    // wrote, not the handler: read it through the schema rather than trusting its shape.
+    const parsed = syncJobOutputSchema.safeParse(job.output);
+    const output: SyncJobOutput | undefined = parsed.success ? parsed.data : undefined;
     if (job.state === 'completed') {
-      const output = job.output as Partial<SyncRunResult> & { nextJobId?: string | null; skipped?: string; superseded?: boolean };
-      if (output.outcome === 'deferred') {
-        out.write(`sync deferred until ${output.deferredUntil} (GitHub rate limit spent); job ${output.nextJobId ?? '?'} will run it\n`);
-        return EXIT_DEFERRED;
+      if (output !== undefined && 'outcome' in output) {
+        if (output.outcome === 'deferred') {
+          out.write(`sync deferred until ${output.deferredUntil ?? '?'} (GitHub rate limit spent); job ${output.nextJobId ?? '?'} will run it\n`);
+          return EXIT_DEFERRED;
+        }
+        out.write(`${summarize(output)}\n`);
+        return 0;
       }
-      if (output.skipped || output.superseded) {
-        out.write(`sync not run: ${output.skipped ?? 'taken over by another job'}\n`);
+      if (output !== undefined && ('skipped' in output || 'superseded' in output)) {
+        out.write(`sync not run: ${'skipped' in output ? output.skipped : 'taken over by another job'}\n`);
         return 1;
       }
-      out.write(`${summarize(output)}\n`);
+      // The job did complete (pg-boss says so); only its report cannot be read (an older worker?).
+      out.write(`sync completed (its output did not parse: ${JSON.stringify(job.output)})\n`);
       return 0;
     }
     if (job.state === 'retry' || job.state === 'failed' || job.state === 'cancelled') {
-      const output = job.output as Partial<SyncRunResult> & { error?: string };
       const next = job.state === 'retry' ? `pg-boss retries it (attempt ${job.retryCount + 1} of ${job.retryLimit + 1})` : `no retries left: see ${QUEUES.syncProductDead}`;
-      out.write(`sync failed: ${output.error ?? job.state}; ${next}\n`);
+      out.write(`sync failed: ${failureOf(output) ?? job.state}; ${next}\n`);
       return 1;
     }
     await sleep(500);
@@ -108,15 +116,19 @@ async function waitForOutcome(boss: ReturnType<typeof createBoss>, jobId: string
   return 1;
 }
 
-function summarize(result: Partial<SyncRunResult>): string {
-  const tags = result.tags;
-  const releases = result.releases;
+function failureOf(output: SyncJobOutput | undefined): string | undefined {
+  if (output === undefined) return undefined;
+  if ('error' in output) return output.error;
+  if ('message' in output) return output.message;
+  return undefined;
+}
+
+function summarize(result: SyncRunResult): string {
+  const { tags, releases } = result;
   return [
     `sync of ${result.product} succeeded (run ${result.runId}, ${result.mode}, releases ${result.releasesPass}) in ${result.durationMs} ms`,
-    tags ? `  tags: ${tags.listed} listed, ${tags.added} added, ${tags.updated} updated, ${tags.moved} moved, ${tags.revived} revived, ${tags.tombstoned} tombstoned, ${tags.skipped} skipped` : '',
-    releases ? `  releases: ${releases.listed} listed, ${releases.added} added, ${releases.updated} updated, ${releases.deleted} deleted` : '',
-    `  GitHub: ${result.requests} requests (${result.notModified} answered 304), ${result.points?.total ?? 0} rate-limit points`,
-  ]
-    .filter((line) => line !== '')
-    .join('\n');
+    `  tags: ${tags.listed} listed, ${tags.added} added, ${tags.updated} updated, ${tags.moved} moved, ${tags.revived} revived, ${tags.tombstoned} tombstoned, ${tags.skipped} skipped`,
+    `  releases: ${releases.listed} listed, ${releases.added} added, ${releases.updated} updated, ${releases.deleted} deleted`,
+    `  GitHub: ${result.requests} requests (${result.notModified} answered 304), ${result.points.total} rate-limit points`,
+  ].join('\n');
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { REPOSITORY_NAME_PATTERN } from '../products.ts';
+import { REPOSITORY_NAME_PATTERN } from '../github/repository-ref.ts';
 
 // The parts of GitHub's webhook payloads this service reads, parsed once where a delivery enters
 // (api/routes/webhooks.ts) and again, from the stored copy, by the worker. Only the fields we use
