@@ -109,8 +109,11 @@ export const storedDeliverySchema = z.object({
   repositoryId: z.number().nullable(),
   repositoryFullName: z.string().nullable(),
   productIds: z.array(z.number()),
-  /** Parsed from the stored text (the intake stored only what parsed as a JSON object). */
-  payload: z.string().transform((text): unknown => JSON.parse(text)),
+  /**
+   * The stored JSON text, parsed by whoever classifies it: a row that does not parse must fail on
+   * its own, not take down the claim or read of every row returned with it.
+   */
+  payload: z.string(),
   status: z.enum(DELIVERY_STATUSES),
   ignoredReason: z.string().nullable(),
   error: z.string().nullable(),
