@@ -1,4 +1,4 @@
-import { sql } from 'slonik';
+import { sql, type FragmentSqlToken } from 'slonik';
 import { z } from 'zod';
 import type { ProductDefinition } from '../products.ts';
 import type { Queryable } from './pool.ts';
@@ -112,17 +112,28 @@ export async function findProductsForRepository(
   const fullName = repository.fullName?.toLowerCase() ?? null;
   return [
     ...(await db.any(sql.type(productSchema)`
-      SELECT ${productColumns} FROM products
-      WHERE tracked AND (
-        (${id}::bigint IS NOT NULL AND github_repository_id = ${id}::bigint)
-        OR (
-          (github_repository_id IS NULL OR ${id}::bigint IS NULL)
-          AND ${fullName}::text IS NOT NULL
-          AND (lower(repository) = ${fullName}::text OR lower(github_full_name) = ${fullName}::text)
-        )
-      )
+      SELECT ${productColumns} FROM products p
+      WHERE ${repositoryMatch(sql.fragment`${id}::bigint`, sql.fragment`${fullName}::text`)}
       ORDER BY name`)),
   ];
+}
+
+/**
+ * The condition that a product `p` is one of the tracked products of the repository with GitHub id
+ * `id` and lower-cased owner/name `lowerFullName` (either may be null): the id wins over the name.
+ * The one spelling of the match, for findProductsForRepository and for the intake's statement that
+ * matches each delivery as it stores it. Constant text for given arguments (the intake's statement
+ * is a named prepared one).
+ */
+export function repositoryMatch(id: FragmentSqlToken, lowerFullName: FragmentSqlToken): FragmentSqlToken {
+  return sql.fragment`p.tracked AND (
+    (${id} IS NOT NULL AND p.github_repository_id = ${id})
+    OR (
+      (p.github_repository_id IS NULL OR ${id} IS NULL)
+      AND ${lowerFullName} IS NOT NULL
+      AND (lower(p.repository) = ${lowerFullName} OR lower(p.github_full_name) = ${lowerFullName})
+    )
+  )`;
 }
 
 /** Remembers GitHub's id and current name of a product's repository (worker only). */
