@@ -2,7 +2,7 @@ import { sql, type FragmentSqlToken } from 'slonik';
 import { z } from 'zod';
 import type { ProductDefinition } from '../products.ts';
 import type { Queryable } from './pool.ts';
-import { refreshCanonical, refreshDerivedFields } from './releases.ts';
+import { refreshReleaseRows } from './releases.ts';
 import { resetSyncForRelisting } from './sync-state.ts';
 
 export const productSchema = z.object({
@@ -83,8 +83,7 @@ export async function syncProductDefinitions(db: Queryable, definitions: readonl
     const relist = changed.filter((product) => product.relist).map((product) => product.id);
     if (relist.length > 0) await resetSyncForRelisting(transaction, relist);
     for (const product of changed.filter((candidate) => candidate.rederive)) {
-      await refreshDerivedFields(transaction, product.id, 'all');
-      await refreshCanonical(transaction, product.id, 'all');
+      await refreshReleaseRows(transaction, product.id, 'all');
     }
     return listProducts(transaction);
   });
