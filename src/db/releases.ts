@@ -102,9 +102,9 @@ export async function upsertTags(
       FROM raw
     ),
     existing AS (
-      SELECT r.tag, r.ref_sha, r.git_sha, r.tagged_at, r.deleted_at
+      SELECT r.tag, r.version, r.ref_sha, r.git_sha, r.tagged_at, r.deleted_at
       FROM input i CROSS JOIN LATERAL (
-        SELECT r.tag, r.ref_sha, r.git_sha, r.tagged_at, r.deleted_at FROM releases r
+        SELECT r.tag, r.version, r.ref_sha, r.git_sha, r.tagged_at, r.deleted_at FROM releases r
         WHERE r.product_id = ${product.id} AND r.tag = i.tag LIMIT 1
       ) r
     ),
@@ -145,7 +145,12 @@ export async function upsertTags(
         NOT u.inserted AND e.deleted_at IS NOT NULL AS revived,
         NOT u.inserted AND e.deleted_at IS NULL AND (e.ref_sha, e.git_sha) IS DISTINCT FROM (i.ref_sha, i.git_sha) AS moved,
         NOT u.inserted AND e.deleted_at IS NULL AND (e.ref_sha, e.git_sha) IS NOT DISTINCT FROM (i.ref_sha, i.git_sha)
-          AND i.tagged_at IS NOT NULL AND i.tagged_at::timestamptz IS DISTINCT FROM e.tagged_at AS updated
+          AND i.tagged_at IS NOT NULL AND i.tagged_at::timestamptz IS DISTINCT FROM e.tagged_at AS updated,
+        -- As the upsert's updated_at says: a fact of the row changed, not only the run that saw it.
+        NOT u.inserted AND (
+          (e.ref_sha, e.git_sha, e.deleted_at IS NULL, e.version) IS DISTINCT FROM (i.ref_sha, i.git_sha, true, i.version)
+          OR (i.tagged_at IS NOT NULL AND i.tagged_at::timestamptz IS DISTINCT FROM e.tagged_at)
+        ) AS changed
       FROM upserted u JOIN input i ON i.tag = u.tag LEFT JOIN existing e ON e.tag = u.tag
     )
     SELECT
@@ -154,11 +159,15 @@ export async function upsertTags(
       count(*) FILTER (WHERE moved)::int AS moved,
       count(*) FILTER (WHERE updated)::int AS updated,
       count(*)::int AS written,
-      -- Rows whose derived fields or canonical flag the insert could not settle: rows that existed,
-      -- contested versions, and tags that already have a GitHub release.
+      -- Rows whose derived fields or canonical flag may be stale: stored rows whose facts changed
+      -- (a full sync touches every row it lists, and rechecking those whose only change is
+      -- seen_in_sync_run would recompute the whole product for nothing), and new rows the insert
+      -- could not settle: contested versions and tags that already have a GitHub release. (A stored
+      -- row is always "contested" by itself, so contested only counts for new rows.)
       coalesce(array_agg(tag) FILTER (
-        WHERE NOT inserted OR contested
-           OR (SELECT true FROM github_releases g WHERE g.product_id = ${product.id} AND g.tag_name = counted.tag LIMIT 1) IS NOT NULL
+        WHERE changed
+           OR (inserted AND (contested
+               OR (SELECT true FROM github_releases g WHERE g.product_id = ${product.id} AND g.tag_name = counted.tag LIMIT 1) IS NOT NULL))
       ), '{}') AS refresh
     FROM counted`);
 
