@@ -124,6 +124,41 @@ failures('a stored payload that can never be processed is failed at once', async
   assert.match(after.error ?? '', /the stored payload cannot be processed/);
 });
 
+failures('a stored payload that is not JSON fails alone; the deliveries claimed with it are processed', async ({ app }) => {
+  const good = { deliveryId: randomUUID(), tag: 'v9.8.0' };
+  const bad = randomUUID();
+  const jobId = randomUUID();
+  const sha = app.repository.addTag({ name: good.tag }).sha;
+  const [, push] = tagPushed(app.repo, good.tag, sha);
+  const delivery = (deliveryId: string, payload: string) => ({
+    deliveryId,
+    event: 'push',
+    action: null,
+    repositoryId: app.repo.id,
+    repositoryFullName: app.repo.fullName,
+    hookId: null,
+    payload: Buffer.from(payload),
+    headers: {},
+    ignoredReason: null,
+    receivedAt: new Date(),
+  });
+  await app.database.db.transaction(async (transaction) => {
+    const stored = await storeDeliveries(transaction, [delivery(good.deliveryId, JSON.stringify(push!.payload)), delivery(bad, '{}')], jobId);
+    assert.ok([...stored.values()].every((outcome) => outcome.status === 'queued'));
+    // The intake stores only JSON; a row written around it (or damaged since) is not.
+    await transaction.query(sql.unsafe`UPDATE webhook_deliveries SET payload = '{"ref": "refs/tags/v9' WHERE delivery_id = ${bad}`);
+    await app.workerBoss.insert(QUEUES.processDelivery, [{ id: jobId, data: deliveryJobData([good.deliveryId, bad]) }], { db: bossDatabase(transaction) });
+  });
+  await app.settled([good.deliveryId, bad]);
+  const processed = await state(app, good.deliveryId);
+  assert.is(processed.status, 'processed');
+  assert.is(processed.error, null);
+  const failed = await state(app, bad);
+  assert.is(failed.status, 'failed');
+  assert.is(failed.attempts, 1, 'failed at once: retrying cannot help');
+  assert.match(failed.error ?? '', /the stored payload cannot be processed/);
+});
+
 failures('a job whose data names no delivery is dead-lettered, not retried', async ({ app }) => {
   const jobId = (await app.workerBoss.send(QUEUES.processDelivery, { something: 'else' }))!;
   const deadline = Date.now() + 20_000;

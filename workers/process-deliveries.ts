@@ -236,7 +236,7 @@ function jobResult(outcomes: ReadonlyArray<readonly [string, DeliveryOutcome]>):
 /** What a stored delivery is; an error when it can never be processed. */
 function classify(delivery: StoredDelivery): DeliveryClass | PermanentPayloadError {
   try {
-    return classifyDelivery(delivery.event, delivery.payload);
+    return classifyDelivery(delivery.event, JSON.parse(delivery.payload));
   } catch (error) {
     return new PermanentPayloadError(`the stored payload cannot be processed: ${(error as Error).message}`, { cause: error });
   }

@@ -1,6 +1,7 @@
 import type { Router } from '@koa/router';
 import { z } from 'zod';
-import { DELIVERY_STATUSES, listDeliveries, type DeliveryPosition } from '../../src/db/delivery-reads.ts';
+import { listDeliveries, type DeliveryPosition } from '../../src/db/delivery-reads.ts';
+import { DELIVERY_STATUSES } from '../../src/db/webhook-deliveries.ts';
 import { nextPage, send, serialize } from '../answer.ts';
 import { requireToken } from '../auth.ts';
 import { limitParam } from '../query-params.ts';

@@ -27,20 +27,24 @@ export type DatabaseActivity = {
   applications: Array<z.infer<typeof activityRow>>;
 };
 
+const sampleRow = z.object({ maxConnections: z.number(), applications: z.array(activityRow) });
+
 export async function sampleDatabaseActivity(db: Queryable): Promise<DatabaseActivity> {
-  const maxConnections = await db.oneFirst(sql.type(z.object({ max: z.number() }))`
-    SELECT current_setting('max_connections')::int AS max`);
-  const applications = await db.any(sql.type(activityRow)`
+  // One round trip per scrape: the setting and the per-application rows come back as one row.
+  return db.one(sql.type(sampleRow)`
     SELECT
-      CASE WHEN a.application_name LIKE ${`${APPLICATION_PREFIX}%`} THEN a.application_name ELSE 'other' END AS application,
-      count(*)::int AS connections,
-      count(w.waitstart)::int AS "lockWaiting",
-      coalesce(extract(epoch FROM max(clock_timestamp() - w.waitstart)), 0)::float8 AS "longestLockWaitSeconds"
-    FROM pg_stat_activity a
-    LEFT JOIN LATERAL (
-      SELECT min(l.waitstart) AS waitstart FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted
-    ) w ON true
-    WHERE a.backend_type = 'client backend'
-    GROUP BY 1`);
-  return { maxConnections, applications: [...applications] };
+      current_setting('max_connections')::int AS "maxConnections",
+      coalesce((SELECT jsonb_agg(t) FROM (
+        SELECT
+          CASE WHEN a.application_name LIKE ${`${APPLICATION_PREFIX}%`} THEN a.application_name ELSE 'other' END AS application,
+          count(*)::int AS connections,
+          count(w.waitstart)::int AS "lockWaiting",
+          coalesce(extract(epoch FROM max(clock_timestamp() - w.waitstart)), 0)::float8 AS "longestLockWaitSeconds"
+        FROM pg_stat_activity a
+        LEFT JOIN LATERAL (
+          SELECT min(l.waitstart) AS waitstart FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted
+        ) w ON true
+        WHERE a.backend_type = 'client backend'
+        GROUP BY 1
+      ) t), '[]'::jsonb) AS applications`);
 }

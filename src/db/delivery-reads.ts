@@ -2,13 +2,11 @@ import { sql } from 'slonik';
 import { z } from 'zod';
 import { isoText, isoTimestamp } from './iso-timestamp.ts';
 import type { Queryable } from './pool.ts';
+import { DELIVERY_STATUSES, type DeliveryStatus } from './webhook-deliveries.ts';
 
 // Stored webhook deliveries as the admin API lists them: newest first, keyset-paged on
 // (received_at, delivery_id); failed ones through webhook_deliveries_failed_idx. Payloads and
 // headers stay out of the listing (they can be megabytes).
-
-export const DELIVERY_STATUSES = ['queued', 'processing', 'processed', 'ignored', 'failed'] as const;
-export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
 export const deliveryViewSchema = z.object({
   delivery_id: z.string().describe('X-GitHub-Delivery'),

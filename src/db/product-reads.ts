@@ -3,11 +3,10 @@ import { z } from 'zod';
 import { isoText, isoTimestamp } from './iso-timestamp.ts';
 import type { Queryable } from './pool.ts';
 import type { Visibility } from './release-reads.ts';
+import { SYNC_OUTCOMES } from './sync-state.ts';
 
 // What the read API answers about products: each row is the API object itself (see
 // release-reads.ts for why). Counts and the latest version respect the reader's visibility.
-
-export const SYNC_OUTCOMES = ['succeeded', 'failed', 'deferred'] as const;
 
 export const productViewSchema = z.object({
   name: z.string(),

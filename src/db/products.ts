@@ -1,9 +1,9 @@
-import { sql } from 'slonik';
+import { sql, type FragmentSqlToken } from 'slonik';
 import { z } from 'zod';
 import { parseRepositoryName, type RepositoryRef } from '../github/repository-ref.ts';
 import type { ProductDefinition } from '../products.ts';
 import type { Queryable } from './pool.ts';
-import { refreshCanonical, refreshDerivedFields } from './releases.ts';
+import { refreshReleaseRows } from './releases.ts';
 import { resetSyncForRelisting } from './sync-state.ts';
 
 export const productSchema = z.object({
@@ -84,8 +84,7 @@ export async function syncProductDefinitions(db: Queryable, definitions: readonl
     const relist = changed.filter((product) => product.relist).map((product) => product.id);
     if (relist.length > 0) await resetSyncForRelisting(transaction, relist);
     for (const product of changed.filter((candidate) => candidate.rederive)) {
-      await refreshDerivedFields(transaction, product.id, 'all');
-      await refreshCanonical(transaction, product.id, 'all');
+      await refreshReleaseRows(transaction, product.id, 'all');
     }
     return listProducts(transaction);
   });
@@ -119,17 +118,28 @@ export async function findProductsForRepository(
   const fullName = repository.fullName?.toLowerCase() ?? null;
   return [
     ...(await db.any(sql.type(productSchema)`
-      SELECT ${productColumns} FROM products
-      WHERE tracked AND (
-        (${id}::bigint IS NOT NULL AND github_repository_id = ${id}::bigint)
-        OR (
-          (github_repository_id IS NULL OR ${id}::bigint IS NULL)
-          AND ${fullName}::text IS NOT NULL
-          AND (lower(repository) = ${fullName}::text OR lower(github_full_name) = ${fullName}::text)
-        )
-      )
+      SELECT ${productColumns} FROM products p
+      WHERE ${repositoryMatch(sql.fragment`${id}::bigint`, sql.fragment`${fullName}::text`)}
       ORDER BY name`)),
   ];
+}
+
+/**
+ * The condition that a product `p` is one of the tracked products of the repository with GitHub id
+ * `id` and lower-cased owner/name `lowerFullName` (either may be null): the id wins over the name.
+ * The one spelling of the match, for findProductsForRepository and for the intake's statement that
+ * matches each delivery as it stores it. Constant text for given arguments (the intake's statement
+ * is a named prepared one).
+ */
+export function repositoryMatch(id: FragmentSqlToken, lowerFullName: FragmentSqlToken): FragmentSqlToken {
+  return sql.fragment`p.tracked AND (
+    (${id} IS NOT NULL AND p.github_repository_id = ${id})
+    OR (
+      (p.github_repository_id IS NULL OR ${id} IS NULL)
+      AND ${lowerFullName} IS NOT NULL
+      AND (lower(p.repository) = ${lowerFullName} OR lower(p.github_full_name) = ${lowerFullName})
+    )
+  )`;
 }
 
 /** Remembers GitHub's id and current name of a product's repository (worker only). */

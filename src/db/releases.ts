@@ -1,4 +1,4 @@
-import { sql } from 'slonik';
+import { sql, type FragmentSqlToken } from 'slonik';
 import { z } from 'zod';
 import { parseTag } from '../domain/version.ts';
 import type { Queryable } from './pool.ts';
@@ -102,9 +102,9 @@ export async function upsertTags(
       FROM raw
     ),
     existing AS (
-      SELECT r.tag, r.ref_sha, r.git_sha, r.tagged_at, r.deleted_at
+      SELECT r.tag, r.version, r.ref_sha, r.git_sha, r.tagged_at, r.deleted_at
       FROM input i CROSS JOIN LATERAL (
-        SELECT r.tag, r.ref_sha, r.git_sha, r.tagged_at, r.deleted_at FROM releases r
+        SELECT r.tag, r.version, r.ref_sha, r.git_sha, r.tagged_at, r.deleted_at FROM releases r
         WHERE r.product_id = ${product.id} AND r.tag = i.tag LIMIT 1
       ) r
     ),
@@ -145,7 +145,12 @@ export async function upsertTags(
         NOT u.inserted AND e.deleted_at IS NOT NULL AS revived,
         NOT u.inserted AND e.deleted_at IS NULL AND (e.ref_sha, e.git_sha) IS DISTINCT FROM (i.ref_sha, i.git_sha) AS moved,
         NOT u.inserted AND e.deleted_at IS NULL AND (e.ref_sha, e.git_sha) IS NOT DISTINCT FROM (i.ref_sha, i.git_sha)
-          AND i.tagged_at IS NOT NULL AND i.tagged_at::timestamptz IS DISTINCT FROM e.tagged_at AS updated
+          AND i.tagged_at IS NOT NULL AND i.tagged_at::timestamptz IS DISTINCT FROM e.tagged_at AS updated,
+        -- As the upsert's updated_at says: a fact of the row changed, not only the run that saw it.
+        NOT u.inserted AND (
+          (e.ref_sha, e.git_sha, e.deleted_at IS NULL, e.version) IS DISTINCT FROM (i.ref_sha, i.git_sha, true, i.version)
+          OR (i.tagged_at IS NOT NULL AND i.tagged_at::timestamptz IS DISTINCT FROM e.tagged_at)
+        ) AS changed
       FROM upserted u JOIN input i ON i.tag = u.tag LEFT JOIN existing e ON e.tag = u.tag
     )
     SELECT
@@ -154,16 +159,19 @@ export async function upsertTags(
       count(*) FILTER (WHERE moved)::int AS moved,
       count(*) FILTER (WHERE updated)::int AS updated,
       count(*)::int AS written,
-      -- Rows whose derived fields or canonical flag the insert could not settle: rows that existed,
-      -- contested versions, and tags that already have a GitHub release.
+      -- Rows whose derived fields or canonical flag may be stale: stored rows whose facts changed
+      -- (a full sync touches every row it lists, and rechecking those whose only change is
+      -- seen_in_sync_run would recompute the whole product for nothing), and new rows the insert
+      -- could not settle: contested versions and tags that already have a GitHub release. (A stored
+      -- row is always "contested" by itself, so contested only counts for new rows.)
       coalesce(array_agg(tag) FILTER (
-        WHERE NOT inserted OR contested
-           OR (SELECT true FROM github_releases g WHERE g.product_id = ${product.id} AND g.tag_name = counted.tag LIMIT 1) IS NOT NULL
+        WHERE changed
+           OR (inserted AND (contested
+               OR (SELECT true FROM github_releases g WHERE g.product_id = ${product.id} AND g.tag_name = counted.tag LIMIT 1) IS NOT NULL))
       ), '{}') AS refresh
     FROM counted`);
 
-  await refreshDerivedFields(db, product.id, counts.refresh);
-  await refreshCanonical(db, product.id, { tags: counts.refresh });
+  await refreshReleaseRows(db, product.id, counts.refresh);
   const changed = counts.added + counts.updated + counts.moved + counts.revived;
   return {
     added: counts.added,
@@ -178,12 +186,7 @@ export async function upsertTags(
 /** Tombstones the named tags (a delete event, or tags absent from a complete listing). */
 export async function tombstoneTags(db: Queryable, productId: number, tagNames: readonly string[]): Promise<number> {
   if (tagNames.length === 0) return 0;
-  const tombstoned = await db.any(sql.type(z.object({ tag: z.string() }))`
-    UPDATE releases SET deleted_at = now(), updated_at = now()
-    WHERE product_id = ${productId} AND tag = ANY(${sql.array([...tagNames], 'text')}) AND deleted_at IS NULL
-    RETURNING tag`);
-  if (tombstoned.length > 0) await refreshCanonical(db, productId, { tags: tombstoned.map((row) => row.tag) });
-  return tombstoned.length;
+  return tombstoneWhere(db, productId, sql.fragment`r.tag = ANY(${sql.array([...tagNames], 'text')})`);
 }
 
 /**
@@ -191,12 +194,7 @@ export async function tombstoneTags(db: Queryable, productId: number, tagNames: 
  * Only call this when the listing really was complete: a partial listing must tombstone nothing.
  */
 export async function tombstoneTagsNotSeenInRun(db: Queryable, productId: number, runId: number): Promise<number> {
-  const tombstoned = await db.any(sql.type(z.object({ tag: z.string() }))`
-    UPDATE releases SET deleted_at = now(), updated_at = now()
-    WHERE product_id = ${productId} AND deleted_at IS NULL AND seen_in_sync_run IS DISTINCT FROM ${runId}
-    RETURNING tag`);
-  if (tombstoned.length > 0) await refreshCanonical(db, productId, { tags: tombstoned.map((row) => row.tag) });
-  return tombstoned.length;
+  return tombstoneWhere(db, productId, sql.fragment`r.seen_in_sync_run IS DISTINCT FROM ${runId}`);
 }
 
 export type ReleaseWriteResult = {
@@ -213,12 +211,21 @@ export type ReleaseWriteResult = {
  * spared: a webhook may have brought such a tag back after the listing was read.
  */
 export async function tombstoneTagsNotInRefListing(db: Queryable, productId: number, listedAt: Date): Promise<number> {
+  return tombstoneWhere(
+    db,
+    productId,
+    sql.fragment`r.updated_at < ${listedAt.toISOString()}::timestamptz
+      AND NOT EXISTS (SELECT 1 FROM sync_ref_listing s WHERE s.product_id = ${productId} AND s.tag = r.tag)`,
+  );
+}
+
+/** Tombstones the product's live rows that meet `condition` (on `releases r`); their versions' canonical tags are recomputed. */
+async function tombstoneWhere(db: Queryable, productId: number, condition: FragmentSqlToken): Promise<number> {
   const tombstoned = await db.any(sql.type(z.object({ tag: z.string() }))`
     UPDATE releases r SET deleted_at = now(), updated_at = now()
-    WHERE r.product_id = ${productId} AND r.deleted_at IS NULL AND r.updated_at < ${listedAt.toISOString()}::timestamptz
-      AND NOT EXISTS (SELECT 1 FROM sync_ref_listing s WHERE s.product_id = ${productId} AND s.tag = r.tag)
+    WHERE r.product_id = ${productId} AND r.deleted_at IS NULL AND ${condition}
     RETURNING r.tag`);
-  if (tombstoned.length > 0) await refreshCanonical(db, productId, { tags: tombstoned.map((row) => row.tag) });
+  if (tombstoned.length > 0) await refreshCanonical(db, productId, tombstoned.map((row) => row.tag));
   return tombstoned.length;
 }
 
@@ -289,8 +296,7 @@ export async function upsertGithubReleases(
       (SELECT count(*) FROM changed)::int AS written,
       (SELECT count(*) FROM input i WHERE NOT EXISTS (SELECT 1 FROM previous p WHERE p.github_release_id = i.github_release_id))::int AS added,
       (SELECT count(*) FROM previous WHERE same)::int AS unchanged`);
-  await refreshDerivedFields(db, productId, outcome.tags);
-  await refreshCanonical(db, productId, { tags: outcome.tags });
+  await refreshReleaseRows(db, productId, outcome.tags);
   return { written: outcome.written, added: outcome.added, unchanged: outcome.unchanged };
 }
 
@@ -302,9 +308,18 @@ export async function deleteGithubReleases(db: Queryable, productId: number, rel
     WHERE product_id = ${productId} AND github_release_id = ANY(${sql.array([...releaseIds], 'int8')}) AND deleted_at IS NULL
     RETURNING tag_name AS tag`);
   const tags = [...new Set(deleted.map((row) => row.tag))];
-  await refreshDerivedFields(db, productId, tags);
-  await refreshCanonical(db, productId, { tags });
+  await refreshReleaseRows(db, productId, tags);
   return deleted.length;
+}
+
+/**
+ * Brings the named rows (or all the product's) up to date after their facts changed: first the
+ * fields derived from their GitHub release, then the canonical tag of their versions (which reads
+ * `public`, so it must come second).
+ */
+export async function refreshReleaseRows(db: Queryable, productId: number, tags: readonly string[] | 'all'): Promise<void> {
+  await refreshDerivedFields(db, productId, tags);
+  await refreshCanonical(db, productId, tags);
 }
 
 /**
@@ -314,7 +329,7 @@ export async function deleteGithubReleases(db: Queryable, productId: number, rel
  * promoted_at = its published_at (for plain tags: the tag's date); is_development = the version
  * has a prerelease part or the release is marked prerelease. Drafts never make a release public.
  */
-export async function refreshDerivedFields(db: Queryable, productId: number, tags: readonly string[] | 'all'): Promise<void> {
+async function refreshDerivedFields(db: Queryable, productId: number, tags: readonly string[] | 'all'): Promise<void> {
   if (tags !== 'all' && tags.length === 0) return;
   const tagFilter = tags === 'all' ? sql.fragment`true` : sql.fragment`r.tag = ANY(${sql.array([...tags], 'text')})`;
   await db.query(sql.unsafe`
@@ -362,12 +377,12 @@ export async function refreshDerivedFields(db: Queryable, productId: number, tag
  * tombstoned one; a public one over a non-public one; no build metadata over build metadata;
  * the spelling `v<version>`, then `<version>`; then the smallest tag name in byte order.
  */
-export async function refreshCanonical(db: Queryable, productId: number, scope: { tags: readonly string[] } | 'all'): Promise<void> {
-  if (scope !== 'all' && scope.tags.length === 0) return;
+async function refreshCanonical(db: Queryable, productId: number, tags: readonly string[] | 'all'): Promise<void> {
+  if (tags !== 'all' && tags.length === 0) return;
   const versionFilter =
-    scope === 'all'
+    tags === 'all'
       ? sql.fragment`true`
-      : sql.fragment`version IN (SELECT version FROM releases WHERE product_id = ${productId} AND tag = ANY(${sql.array([...scope.tags], 'text')}))`;
+      : sql.fragment`version IN (SELECT version FROM releases WHERE product_id = ${productId} AND tag = ANY(${sql.array([...tags], 'text')}))`;
   await db.query(sql.unsafe`
     WITH ranked AS (
       SELECT id, row_number() OVER (

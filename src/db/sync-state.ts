@@ -11,7 +11,9 @@ import type { Queryable } from './pool.ts';
 export const RUN_PHASES = ['tags', 'releases', 'finishing'] as const;
 export type RunPhase = (typeof RUN_PHASES)[number];
 export type RunMode = 'full' | 'incremental';
-export type SyncOutcome = 'succeeded' | 'failed' | 'deferred';
+/** The values of sync_state.last_outcome. */
+export const SYNC_OUTCOMES = ['succeeded', 'failed', 'deferred'] as const;
+export type SyncOutcome = (typeof SYNC_OUTCOMES)[number];
 
 const runStateSchema = z.object({
   productId: z.number(),
@@ -27,7 +29,7 @@ const runStateSchema = z.object({
   runListedAt: z.date().nullable(),
   releasesFullAt: z.date().nullable(),
   lastSuccessAt: z.date().nullable(),
-  lastOutcome: z.enum(['succeeded', 'failed', 'deferred']).nullable(),
+  lastOutcome: z.enum(SYNC_OUTCOMES).nullable(),
   lastResult: z.record(z.string(), z.unknown()).nullable(),
   lastError: z.string().nullable(),
   deferredUntil: z.date().nullable(),

@@ -2,6 +2,7 @@ import { sql } from 'slonik';
 import { z } from 'zod';
 import { binaryTextArray } from './binary-text-array.ts';
 import type { Queryable } from './pool.ts';
+import { repositoryMatch } from './products.ts';
 
 // webhook_deliveries: every delivery the intake answered 2xx, stored with its raw payload before the
 // answer goes out, and its processing state. The API inserts; the worker and `replay` update.
@@ -83,14 +84,7 @@ export async function storeDeliveries(db: Queryable, deliveries: readonly NewDel
       -- findProductsForRepository's match, per delivery (no product: array_agg is null)
       SELECT array_agg(p.id ORDER BY p.name) AS product_ids
       FROM products p
-      WHERE v.ignored_reason IS NULL AND p.tracked AND (
-        (v.repository_id IS NOT NULL AND p.github_repository_id = v.repository_id)
-        OR (
-          (p.github_repository_id IS NULL OR v.repository_id IS NULL)
-          AND v.repository_full_name IS NOT NULL
-          AND (lower(p.repository) = lower(v.repository_full_name) OR lower(p.github_full_name) = lower(v.repository_full_name))
-        )
-      )
+      WHERE v.ignored_reason IS NULL AND ${repositoryMatch(sql.fragment`v.repository_id`, sql.fragment`lower(v.repository_full_name)`)}
     ) m ON true
     ON CONFLICT (delivery_id) DO NOTHING
     RETURNING delivery_id AS "deliveryId", status, product_ids AS "productIds", ignored_reason AS "ignoredReason"`);
@@ -109,8 +103,11 @@ export const storedDeliverySchema = z.object({
   repositoryId: z.number().nullable(),
   repositoryFullName: z.string().nullable(),
   productIds: z.array(z.number()),
-  /** Parsed from the stored text (the intake stored only what parsed as a JSON object). */
-  payload: z.string().transform((text): unknown => JSON.parse(text)),
+  /**
+   * The stored JSON text, parsed by whoever classifies it: a row that does not parse must fail on
+   * its own, not take down the claim or read of every row returned with it.
+   */
+  payload: z.string(),
   status: z.enum(DELIVERY_STATUSES),
   ignoredReason: z.string().nullable(),
   error: z.string().nullable(),

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
+import type { SyncOutcome } from '../db/sync-state.ts';
 import { registry } from './registry.ts';
 
 // Every metric of the project, defined here and nowhere else, with a typed helper for each thing
@@ -44,10 +45,6 @@ export type WebhookDeliveryOutcome = (typeof WEBHOOK_DELIVERY_OUTCOMES)[number];
 /** What the worker did with a stored delivery. */
 export const DELIVERY_PROCESSING_OUTCOMES = ['processed', 'ignored', 'retried', 'failed'] as const;
 export type DeliveryProcessingOutcome = (typeof DELIVERY_PROCESSING_OUTCOMES)[number];
-
-/** Result of one sync run of a product (the values of sync_state.last_outcome). */
-export const SYNC_RESULTS = ['succeeded', 'failed', 'deferred'] as const;
-export type SyncResult = (typeof SYNC_RESULTS)[number];
 
 /** Result of one job handler run. `deferred`: rescheduled (e.g. to a rate-limit reset), not failed. */
 export const JOB_OUTCOMES = ['completed', 'failed', 'deferred'] as const;
@@ -196,7 +193,7 @@ export const syncLastSuccess = new Gauge({
 });
 
 /** A sync run of `product` ended with `result` after `seconds`. */
-export function observeSync(product: string, result: SyncResult, seconds: number): void {
+export function observeSync(product: string, result: SyncOutcome, seconds: number): void {
   syncDuration.observe({ product, result }, Math.max(0, seconds));
   if (result === 'succeeded') syncLastSuccess.set({ product }, Date.now() / 1000);
 }

@@ -31,11 +31,13 @@ export async function replayDeliveries(db: Database, boss: PgBoss, deliveryIds: 
         let reason: string | null = null;
         let productIds: number[] = [];
         try {
-          const classified = classifyDelivery(delivery.event, delivery.payload);
+          const classified = classifyDelivery(delivery.event, JSON.parse(delivery.payload));
           if (classified.kind === 'ping') reason = 'ping';
           else if (classified.kind === 'ignored') reason = classified.reason;
         } catch (error) {
-          if (!(error instanceof AppError)) throw error;
+          // A stored payload that is not JSON can never be processed: ignored with the reason, like
+          // one of the wrong shape.
+          if (!(error instanceof AppError || error instanceof SyntaxError)) throw error;
           reason = error.message;
         }
         if (reason === null) {
