@@ -4,7 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { z } from 'zod';
 import { bossDatabase } from '../src/db/boss-database.ts';
-import { storeDeliveries } from '../src/db/webhook-deliveries.ts';
+import { storeDeliveries, type NewDelivery } from '../src/db/webhook-deliveries.ts';
 import { QUEUES } from '../src/queues.ts';
 import { deliveryJobData } from '../src/webhooks/delivery-job.ts';
 import { tagPushed } from './support/github-events.ts';
@@ -89,6 +89,22 @@ failures('a repository GitHub does not know fails the delivery at once (retrying
   assert.match(after.error ?? '', /Could not resolve to a Repository/);
 });
 
+/** A push delivery of `repo` as the intake would store it, with the payload text given. */
+function storedPush(repo: { id: number; fullName: string }, deliveryId: string, payload: string): NewDelivery {
+  return {
+    deliveryId,
+    event: 'push',
+    action: null,
+    repositoryId: repo.id,
+    repositoryFullName: repo.fullName,
+    hookId: null,
+    payload: Buffer.from(payload),
+    headers: {},
+    ignoredReason: null,
+    receivedAt: new Date(),
+  };
+}
+
 failures('a stored payload that can never be processed is failed at once', async ({ app }) => {
   const [product] = (await syncProductDefinitions(app.database.db, [widgetProduct(), widgetProduct({ name: 'ghost', repository: 'acme/ghost' })])).filter(
     (candidate) => candidate.name === 'widget',
@@ -98,20 +114,7 @@ failures('a stored payload that can never be processed is failed at once', async
   await app.database.db.transaction(async (transaction) => {
     const stored = await storeDeliveries(
       transaction,
-      [
-        {
-          deliveryId,
-          event: 'push',
-          action: null,
-          repositoryId: app.repo.id,
-          repositoryFullName: app.repo.fullName,
-          hookId: null,
-          payload: Buffer.from(JSON.stringify({ ref: 'refs/tags/v9.9.9' })),
-          headers: {},
-          ignoredReason: null,
-          receivedAt: new Date(),
-        },
-      ],
+      [storedPush(app.repo, deliveryId, JSON.stringify({ ref: 'refs/tags/v9.9.9' }))],
       jobId,
     );
     assert.equal(stored.get(deliveryId), { status: 'queued', productIds: [product!.id] });
@@ -130,20 +133,8 @@ failures('a stored payload that is not JSON fails alone; the deliveries claimed 
   const jobId = randomUUID();
   const sha = app.repository.addTag({ name: good.tag }).sha;
   const [, push] = tagPushed(app.repo, good.tag, sha);
-  const delivery = (deliveryId: string, payload: string) => ({
-    deliveryId,
-    event: 'push',
-    action: null,
-    repositoryId: app.repo.id,
-    repositoryFullName: app.repo.fullName,
-    hookId: null,
-    payload: Buffer.from(payload),
-    headers: {},
-    ignoredReason: null,
-    receivedAt: new Date(),
-  });
   await app.database.db.transaction(async (transaction) => {
-    const stored = await storeDeliveries(transaction, [delivery(good.deliveryId, JSON.stringify(push!.payload)), delivery(bad, '{}')], jobId);
+    const stored = await storeDeliveries(transaction, [storedPush(app.repo, good.deliveryId, JSON.stringify(push!.payload)), storedPush(app.repo, bad, '{}')], jobId);
     assert.ok([...stored.values()].every((outcome) => outcome.status === 'queued'));
     // The intake stores only JSON; a row written around it (or damaged since) is not.
     await transaction.query(sql.unsafe`UPDATE webhook_deliveries SET payload = '{"ref": "refs/tags/v9' WHERE delivery_id = ${bad}`);
