@@ -163,6 +163,26 @@ failures('a job whose data names no delivery is dead-lettered, not retried', asy
   assert.match(JSON.stringify(job.output), /names no delivery/);
 });
 
+failures('a secondary rate limit met under the product lock defers the delivery to retry-after rather than waiting with the lock held', async ({ app }) => {
+  // Outside a lock the client would wait retry-after (60 ms with the tests' unit) and ask again.
+  const limit = app.fake.addFault({ kind: 'secondary-rate-limit', retryAfter: 60, operation: 'TagStates', times: 1 });
+  const before = Date.now();
+  const deliveryId = await pushTag(app, 'v1.2.0');
+  const firstJob = (await readDelivery(app.database.db, deliveryId))!.jobId;
+  const deadline = Date.now() + 20_000;
+  let after = await state(app, deliveryId);
+  while (after.jobId === firstJob && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    after = await state(app, deliveryId);
+  }
+  assert.is(limit.fired, 1);
+  assert.is(after.status, 'queued', 'deferred, not processed after a wait');
+  assert.match(after.error ?? '', /rate limit spent until/);
+  const job = await app.database.db.one(sql.type(z.object({ startAfter: z.date() }))`
+    SELECT start_after AS "startAfter" FROM pgboss.job WHERE id = ${after.jobId!}::uuid`);
+  assert.ok(job.startAfter.getTime() >= before + 60_000, 'starts once retry-after has passed');
+});
+
 // Last: the client remembers a spent bucket until its reset.
 failures('a spent rate limit defers the delivery to the reset under a new job, without failing it', async ({ app }) => {
   const resetAt = new Date(Math.floor(Date.now() / 1000) * 1000 + 3_600_000);

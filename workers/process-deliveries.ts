@@ -14,6 +14,7 @@ import {
   type StoredDelivery,
 } from '../src/db/webhook-deliveries.ts';
 import { AppError, GitHubRateLimitedError, PermanentPayloadError } from '../src/errors.ts';
+import { whileLockHeld } from '../src/github/lock-bounds.ts';
 import type { Logger } from '../src/logger.ts';
 import { observeIngestLag, recordDeliveryProcessing } from '../src/metrics/metrics.ts';
 import { QUEUES } from '../src/queues.ts';
@@ -127,8 +128,11 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
       try {
         const counts = await db.transaction(async (transaction) => {
           await lockProductReleases(transaction, product.id);
-          // Read after taking the lock: whoever writes next has read GitHub after us.
-          const current = await readTagStates(repositoryPath({ repository: product.repository, githubFullName: latest.fullName ?? product.githubFullName }), [...tags]);
+          // Read after taking the lock: whoever writes next has read GitHub after us. Bounded: a
+          // spent rate limit defers the delivery rather than holding the lock until the reset.
+          const current = await whileLockHeld(() =>
+            readTagStates(repositoryPath({ repository: product.repository, githubFullName: latest.fullName ?? product.githubFullName }), [...tags]),
+          );
           const applied = await applyTagStates(transaction, product, current.states);
           const identity = { id: current.repository.databaseId, fullName: current.repository.nameWithOwner };
           if (product.githubRepositoryId !== identity.id || product.githubFullName !== identity.fullName) {

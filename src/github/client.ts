@@ -5,6 +5,7 @@ import Bottleneck from 'bottleneck';
 import type { z } from 'zod';
 import { GitHubMalformedResponseError, GitHubRateLimitedError, issuesFromZod } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import { isLockHeld } from './lock-bounds.ts';
 import { graphqlErrorsOf, rateLimitOf, toGitHubError } from './github-error.ts';
 import { RequestAccounting, type RateLimitResource, type ReportedRateLimit, type RequestStats } from './request-accounting.ts';
 
@@ -17,6 +18,9 @@ import { RequestAccounting, type RateLimitResource, type ReportedRateLimit, type
 //   3. plugin-retry: 5xx and network errors are retried with quadratic backoff (bounded);
 //   4. accounting and a debug log line for every HTTP request actually sent (retries included);
 //   5. fetch with a timeout on the response headers.
+//
+// Under a product's lock (lock-bounds.ts) the same request waits for no rate limit, and all its
+// attempts, backoffs included, share one deadline (`lockHeldBudgetMs`).
 //
 // Whatever still fails leaves as the project's errors (src/errors.ts): GitHubRateLimitedError
 // carrying the reset time (the job is deferred to it), GitHubUnavailableError (retry later),
@@ -34,6 +38,16 @@ const instrumentation: Parameters<typeof Octokit.plugin>[0] = (octokit, options)
   if (settings === undefined) return;
   const { accounting, logger, onRequest } = settings;
   octokit.hook.wrap('request', async (request, requestOptions) => {
+    const own = requestOptions.request as { lockHeld?: boolean; signal?: AbortSignal } | undefined;
+    if (own?.lockHeld === true && own.signal?.aborted === true) {
+      // A retry of a request under a product's lock, after its deadline (the caller has its error
+      // already): nothing is sent, and the error is one neither plugin retries, so the chain ends
+      // now rather than holding a throttling slot through the rest of its backoff.
+      throw Object.assign(new Error('the deadline of a request under a product lock has passed'), {
+        request: { ...requestOptions, request: { ...own, retries: 0 } },
+        response: { status: 0, headers: {}, data: undefined },
+      });
+    }
     const started = performance.now();
     const resource = resourceOf(requestOptions.url);
     const endpoint = describeRequest(requestOptions.method, requestOptions.url);
@@ -57,6 +71,14 @@ const instrumentation: Parameters<typeof Octokit.plugin>[0] = (octokit, options)
     }
   });
 };
+
+/** A request as plugin-throttling hands it to its handlers. */
+type ThrottledRequest = { method: string; url: string; request?: object };
+
+/** Whether the request was made under a product's lock (marked by the outermost hook below). */
+function madeUnderLock(request: ThrottledRequest): boolean {
+  return (request.request as { lockHeld?: boolean } | undefined)?.lockHeld === true;
+}
 
 const ThrottledOctokit = Octokit.plugin(instrumentation, retry, throttling);
 type ThrottledOctokit = InstanceType<typeof ThrottledOctokit>;
@@ -82,6 +104,8 @@ export type GitHubClientOptions = {
   retryUnitMs?: number;
   /** How long to wait for the response headers of one attempt. */
   requestTimeoutMs?: number;
+  /** Milliseconds for all attempts of one request made while a product's lock is held. */
+  lockHeldBudgetMs?: number;
   /**
    * Told of every HTTP request sent (retries included) with its status, 0 for no answer, and the
    * rate-limit state its answer reported (metrics).
@@ -114,6 +138,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
   const maxRateLimitWait = options.maxRateLimitWaitSeconds ?? 0;
   const secondaryRetries = options.secondaryLimitRetries ?? 2;
   const maxSecondaryWait = options.maxSecondaryWaitSeconds ?? 120;
+  const lockHeldBudgetMs = options.lockHeldBudgetMs ?? 10_000;
   clients += 1;
 
   const octokit: ThrottledOctokit = new ThrottledOctokit({
@@ -145,13 +170,13 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
       // mutations); this client only reads, one query at a time, which GitHub's secondary-limit
       // rules allow without a pause.
       write: new Bottleneck.Group({ maxConcurrent: 1, minTime: 0 }),
-      onRateLimit: (retryAfter: number, request: { method: string; url: string }, _octokit: unknown, retryCount: number) => {
-        const wait = retryCount === 0 && retryAfter <= maxRateLimitWait;
+      onRateLimit: (retryAfter: number, request: ThrottledRequest, _octokit: unknown, retryCount: number) => {
+        const wait = retryCount === 0 && retryAfter <= maxRateLimitWait && !madeUnderLock(request);
         logger.warn({ method: request.method, url: request.url, retryAfterSeconds: retryAfter, waiting: wait }, 'GitHub rate limit spent');
         return wait;
       },
-      onSecondaryRateLimit: (retryAfter: number, request: { method: string; url: string }, _octokit: unknown, retryCount: number) => {
-        const wait = retryCount < secondaryRetries && retryAfter <= maxSecondaryWait;
+      onSecondaryRateLimit: (retryAfter: number, request: ThrottledRequest, _octokit: unknown, retryCount: number) => {
+        const wait = retryCount < secondaryRetries && retryAfter <= maxSecondaryWait && !madeUnderLock(request);
         logger.warn(
           { method: request.method, url: request.url, retryAfterSeconds: retryAfter, retryCount, waiting: wait },
           'GitHub secondary rate limit',
@@ -168,10 +193,35 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
     if (state !== undefined && state.remaining === 0 && state.resetAt.getTime() > Date.now() + maxRateLimitWait * 1000) {
       throw new GitHubRateLimitedError(state.resetAt);
     }
+    const endpoint = describeRequest(requestOptions.method, requestOptions.url);
+    if (!isLockHeld()) {
+      try {
+        return await request(requestOptions);
+      } catch (error) {
+        throw toGitHubError(error, endpoint);
+      }
+    }
+    // Under a product's lock: one deadline for all attempts, and no rate limit waited for. Both
+    // travel in the request's options, which the plugins hand on (the async context does not
+    // survive their queues): `lockHeld` is read by the throttling handlers above, `signal` by
+    // fetch on each attempt.
+    const deadline = new AbortController();
+    const timer = setTimeout(
+      () => deadline.abort(new DOMException(`GitHub did not answer within ${lockHeldBudgetMs} ms, the most a request under a product's lock may take`, 'TimeoutError')),
+      lockHeldBudgetMs,
+    );
+    const own = requestOptions.request as { signal?: AbortSignal } | undefined;
+    requestOptions.request = { ...own, lockHeld: true, signal: own?.signal === undefined ? deadline.signal : AbortSignal.any([own.signal, deadline.signal]) };
+    const attempts = Promise.resolve(request(requestOptions));
+    // A retry may be waiting out its backoff when the deadline passes: the caller is answered then,
+    // and the attempts left behind send nothing (the signal is aborted) and end unobserved.
+    attempts.catch(() => undefined);
     try {
-      return await request(requestOptions);
+      return await Promise.race([attempts, whenAborted(deadline.signal)]);
     } catch (error) {
-      throw toGitHubError(error, describeRequest(requestOptions.method, requestOptions.url));
+      throw toGitHubError(error, endpoint);
+    } finally {
+      clearTimeout(timer);
     }
   });
 
@@ -213,6 +263,11 @@ function costOf(data: unknown): number | undefined {
 
 function elapsed(started: number): number {
   return Math.round((performance.now() - started) * 10) / 10;
+}
+
+/** Rejects with the signal's reason once it is aborted. */
+function whenAborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true }));
 }
 
 /**

@@ -29,6 +29,7 @@ import { findUnseenReleases } from '../db/unseen-releases.ts';
 import { parseTag } from '../domain/version.ts';
 import { GitHubRateLimitedError, SyncSupersededError } from '../errors.ts';
 import type { GitHubClient } from '../github/client.ts';
+import { whileLockHeld } from '../github/lock-bounds.ts';
 import { fetchReleasePages } from '../github/release-pages.ts';
 import type { RepositoryIdentity, RepositoryRef } from '../github/repository-ref.ts';
 import { streamTagRefs, type TagRefStream } from '../github/tag-refs.ts';
@@ -163,7 +164,8 @@ class SyncRun {
       await lockProductReleases(transaction, this.#product.id);
       await setChangeSource(transaction, 'sync');
       await disableJit(transaction);
-      const next = await work(transaction);
+      // GitHub reads in `work` happen under the lock, and are bounded accordingly.
+      const next = await whileLockHeld(() => work(transaction));
       if (this.#identity !== undefined && !this.#identityRecorded) {
         await recordRepositoryIdentity(transaction, [this.#product.id], { id: this.#identity.databaseId, fullName: this.#identity.nameWithOwner });
       }
