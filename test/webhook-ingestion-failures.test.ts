@@ -184,27 +184,41 @@ failures('a secondary rate limit met under the product lock defers the delivery 
 });
 
 // Last: the client remembers a spent bucket until its reset.
-failures('a spent rate limit defers the delivery to the reset under a new job, without failing it', async ({ app }) => {
+failures('a spent rate limit defers the deliveries it met to the reset under one new job, without failing them', async ({ app }) => {
   const resetAt = new Date(Math.floor(Date.now() / 1000) * 1000 + 3_600_000);
   app.fake.setRateLimit('graphql', { remaining: 0, resetAt });
-  const deliveryId = await pushTag(app, 'v1.3.0');
-  const firstJob = (await readDelivery(app.database.db, deliveryId))!.jobId;
+  // Two deliveries the intake stored in one transaction, so under one job.
+  const firstJob = randomUUID();
+  const deliveryIds = [randomUUID(), randomUUID()];
+  await app.database.db.transaction(async (transaction) => {
+    const pushes = ['v1.3.0', 'v1.3.1'].map((name, index) => {
+      const [, push] = tagPushed(app.repo, name, app.repository.addTag({ name }).sha);
+      return storedPush(app.repo, deliveryIds[index]!, JSON.stringify(push!.payload));
+    });
+    await storeDeliveries(transaction, pushes, firstJob);
+    await app.workerBoss.insert(QUEUES.processDelivery, [{ id: firstJob, data: deliveryJobData(deliveryIds) }], { db: bossDatabase(transaction) });
+  });
   const deadline = Date.now() + 20_000;
-  let after = await state(app, deliveryId);
-  while (after.jobId === firstJob && Date.now() < deadline) {
+  let after = await Promise.all(deliveryIds.map((deliveryId) => state(app, deliveryId)));
+  while (after.some((row) => row.jobId === firstJob) && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 50));
-    after = await state(app, deliveryId);
+    after = await Promise.all(deliveryIds.map((deliveryId) => state(app, deliveryId)));
   }
-  assert.is(after.status, 'queued');
-  assert.match(after.error ?? '', /rate limit spent until/);
-  assert.is.not(after.jobId, firstJob);
-  const job = await app.database.db.one(sql.type(z.object({ startAfter: z.date(), state: z.string() }))`
-    SELECT start_after AS "startAfter", state::text FROM pgboss.job WHERE id = ${after.jobId!}::uuid`);
+  for (const row of after) {
+    assert.is(row.status, 'queued');
+    assert.match(row.error ?? '', /rate limit spent until/);
+    assert.is.not(row.jobId, firstJob);
+  }
+  assert.is(after[0]!.jobId, after[1]!.jobId, 'one job for the deliveries one reset deferred');
+  const job = await app.database.db.one(sql.type(z.object({ startAfter: z.date(), state: z.string(), data: z.unknown() }))`
+    SELECT start_after AS "startAfter", state::text, data FROM pgboss.job WHERE id = ${after[0]!.jobId!}::uuid`);
   assert.is(job.state, 'created');
   assert.is(job.startAfter.getTime(), resetAt.getTime(), 'starts at the reset');
-  const old = await app.database.db.oneFirst(sql.type(z.object({ state: z.string() }))`
-    SELECT state::text FROM pgboss.job WHERE id = ${firstJob!}::uuid`);
-  assert.is(old, 'completed');
+  assert.equal([...(job.data as { deliveryIds: string[] }).deliveryIds].sort(), [...deliveryIds].sort());
+  const old = await app.database.db.one(sql.type(z.object({ state: z.string(), output: z.unknown() }))`
+    SELECT state::text, output FROM pgboss.job WHERE id = ${firstJob}::uuid`);
+  assert.is(old.state, 'completed');
+  assert.equal(old.output, { processed: 0, ignored: 0, deferred: 2, failed: 0, deferredUntil: resetAt.toISOString() });
 });
 
 failures.run();

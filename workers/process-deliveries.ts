@@ -9,7 +9,7 @@ import {
   markDeliveriesIgnored,
   markDeliveriesProcessed,
   recordDeliveryFailure,
-  requeueDelivery,
+  moveDeliveriesToJob,
   type DeliveryClaim,
   type StoredDelivery,
 } from '../src/db/webhook-deliveries.ts';
@@ -30,7 +30,7 @@ import type { TagStateReader } from '../src/webhooks/tag-states.ts';
 // product's release-writing lock (see src/webhooks/README.md for why this converges). Every
 // delivery gets its own outcome, recorded on its row: processed, ignored, failed for good (retrying
 // cannot help), failed for now (retried with its job), or deferred to the rate limit's reset under
-// a job of its own. A job's result follows from its deliveries': failed when one of them may pass
+// a new job (one per reset). A job's result follows from its deliveries': failed when one of them may pass
 // on a retry (pg-boss retries the job, and the retry works only what is not finished; the last
 // attempt marks those deliveries failed and the job goes to the dead-letter queue), dead-lettered
 // at once when one can never be processed, completed otherwise.
@@ -93,6 +93,7 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
     const jobOf = new Map(deliveries.map((delivery) => [delivery.deliveryId, jobByOwner.get(delivery.jobId!)!]));
     const outcomes = new Map<string, DeliveryOutcome>();
     const claimOf = (delivery: StoredDelivery): DeliveryClaim => ({ deliveryId: delivery.deliveryId, jobId: delivery.jobId! });
+    const deliveryById = new Map(deliveries.map((delivery) => [delivery.deliveryId, delivery]));
 
     const productIds = new Set(deliveries.flatMap((delivery) => delivery.productIds));
     const tracked = new Map((await findTrackedProductsByIds(db, [...productIds])).map((product) => [product.id, product]));
@@ -122,7 +123,6 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
     }
 
     const failures = new Map<string, unknown>();
-    const receivedAt = new Map(deliveries.map((delivery) => [delivery.deliveryId, delivery.receivedAt]));
     const lagObserved = new Set<string>();
     for (const { product, tags, deliveryIds, latest } of work.values()) {
       try {
@@ -144,7 +144,7 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
         for (const deliveryId of deliveryIds) {
           if (lagObserved.has(deliveryId)) continue;
           lagObserved.add(deliveryId);
-          observeIngestLag((committedAt - receivedAt.get(deliveryId)!.getTime()) / 1000);
+          observeIngestLag((committedAt - deliveryById.get(deliveryId)!.receivedAt.getTime()) / 1000);
         }
         logger.debug({ product: product.name, tags: tags.size, deliveries: deliveryIds.size, ...counts }, 'webhook deliveries applied');
       } catch (error) {
@@ -156,11 +156,15 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
       for (const deliveryId of entry.deliveryIds) if (!failures.has(deliveryId)) outcomes.set(deliveryId, { kind: 'processed' });
     }
 
+    /** Deliveries met by a spent rate limit, by its reset. */
+    const deferrals = new Map<number, { error: GitHubRateLimitedError; claims: DeliveryClaim[] }>();
     for (const [deliveryId, error] of failures) {
       const job = jobOf.get(deliveryId)!;
       const message = error instanceof Error ? error.message : String(error);
       if (error instanceof GitHubRateLimitedError) {
-        await deferDelivery(db, boss, deliveries.find((delivery) => delivery.deliveryId === deliveryId)!, error);
+        const group = deferrals.get(error.resetAt.getTime()) ?? { error, claims: [] };
+        group.claims.push(claimOf(deliveryById.get(deliveryId)!));
+        deferrals.set(error.resetAt.getTime(), group);
         outcomes.set(deliveryId, { kind: 'deferred', until: error.resetAt });
       } else if (error instanceof AppError && !error.retryable) {
         outcomes.set(deliveryId, { kind: 'failed', error: message, final: true, retryable: false });
@@ -171,6 +175,7 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
       }
     }
 
+    for (const { error, claims } of deferrals.values()) await deferDeliveries(db, boss, claims, error);
     await recordOutcomes(db, deliveries, outcomes, claimOf);
 
     const deliveriesOfJob = new Map<DeliveryJob, StoredDelivery[]>();
@@ -247,14 +252,13 @@ function classify(delivery: StoredDelivery): DeliveryClass | PermanentPayloadErr
 }
 
 /**
- * GitHub's primary rate limit is spent: rather than burn the retries before the reset (an hour at
- * most), the delivery is queued again under a job of its own that starts at the reset.
+ * A rate limit is spent: rather than burn the retries before the reset (an hour at most), the
+ * deliveries it met are queued again, in one transaction, under one job that starts at the reset.
  */
-async function deferDelivery(db: Database, boss: PgBoss, delivery: StoredDelivery, error: GitHubRateLimitedError): Promise<void> {
+async function deferDeliveries(db: Database, boss: PgBoss, claims: readonly DeliveryClaim[], error: GitHubRateLimitedError): Promise<void> {
   const jobId = randomUUID();
   await db.transaction(async (transaction) => {
-    await requeueDelivery(transaction, { deliveryId: delivery.deliveryId, jobId, productIds: delivery.productIds, status: 'queued', ignoredReason: null });
-    await recordDeliveryFailure(transaction, [{ deliveryId: delivery.deliveryId, jobId }], error.message, false);
-    await boss.insert(QUEUES.processDelivery, [{ id: jobId, data: deliveryJobData([delivery.deliveryId]), startAfter: error.resetAt }], { db: bossDatabase(transaction) });
+    const moved = await moveDeliveriesToJob(transaction, claims, jobId, error.message);
+    if (moved.length > 0) await boss.insert(QUEUES.processDelivery, [{ id: jobId, data: deliveryJobData(moved), startAfter: error.resetAt }], { db: bossDatabase(transaction) });
   });
 }

@@ -197,6 +197,23 @@ export async function recordDeliveryFailure(db: Queryable, claims: readonly Deli
     WHERE d.delivery_id = c.delivery_id AND d.job_id = c.job_id AND d.status NOT IN ('processed', 'ignored')`);
 }
 
+/**
+ * Moves claimed deliveries to another job, queued with `error` as the reason (a spent rate limit
+ * defers them to its reset under that job); only those still naming the job they were claimed
+ * under and not finished, so an operator's replay meanwhile is not undone. Returns the ids moved.
+ */
+export async function moveDeliveriesToJob(db: Queryable, claims: readonly DeliveryClaim[], jobId: string, error: string): Promise<string[]> {
+  if (claims.length === 0) return [];
+  return [
+    ...(await db.anyFirst(sql.type(z.object({ deliveryId: z.string() }))`
+      UPDATE webhook_deliveries d
+      SET status = 'queued', job_id = ${jobId}::uuid, error = ${error}, processed_at = NULL, updated_at = now()
+      FROM ${claimsTable(claims)} AS c(delivery_id, job_id)
+      WHERE d.delivery_id = c.delivery_id AND d.job_id = c.job_id AND d.status NOT IN ('processed', 'ignored')
+      RETURNING d.delivery_id AS "deliveryId"`)),
+  ];
+}
+
 export async function listFailedDeliveryIds(db: Queryable): Promise<string[]> {
   const rows = await db.any(sql.type(z.object({ deliveryId: z.string() }))`
     SELECT delivery_id AS "deliveryId" FROM webhook_deliveries WHERE status = 'failed' ORDER BY received_at, delivery_id`);
