@@ -2,7 +2,7 @@ import { sql, type FragmentSqlToken } from 'slonik';
 import { z } from 'zod';
 import { isoText, isoTimestamp } from './iso-timestamp.ts';
 import type { Queryable } from './pool.ts';
-import type { Visibility } from './release-reads.ts';
+import { latestVersionOf, type Visibility } from './release-reads.ts';
 import { SYNC_OUTCOMES } from './sync-state.ts';
 
 // What the read API answers about products: each row is the API object itself (see
@@ -33,10 +33,7 @@ function productViews(where: FragmentSqlToken, visibility: Visibility) {
   return sql.type(productViewSchema)`
     SELECT
       p.name, p.repository, p.description, p.public,
-      (SELECT 'v' || c.version FROM releases c
-       WHERE c.product_id = p.id AND c.is_canonical AND c.public AND NOT c.is_development AND c.deleted_at IS NULL
-       ORDER BY c.major DESC, c.minor DESC, c.patch DESC, c.prerelease_key DESC
-       LIMIT 1) AS latest_version,
+      ${latestVersionOf(sql.fragment`p.id`)} AS latest_version,
       (SELECT count(*) FROM releases c
        WHERE c.product_id = p.id AND c.is_canonical AND c.deleted_at IS NULL AND ${versionVisible})::int AS release_count,
       CASE WHEN s.product_id IS NOT NULL THEN json_build_object(

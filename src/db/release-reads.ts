@@ -258,15 +258,22 @@ export function releaseKey(product: string, version: string): string {
   return `${product}:${version.startsWith('v') ? version : `v${version}`}`;
 }
 
-/** The highest version that is public, not development and not deleted (within `range` when given), or null. */
+/** What "latest" means: the highest version that is public, not development and not deleted. */
+const LATEST: ReleaseFilters = { visibility: 'public', development: false, includeDeleted: false };
+
+/** The latest version (within `range` when given), or null. */
 export async function findLatestRelease(db: Queryable, productId: number, range?: VersionRange): Promise<ReleaseView | null> {
-  const [latest] = await listProductReleases(
-    db,
-    productId,
-    { visibility: 'public', development: false, includeDeleted: false, range },
-    { limit: 1 },
-  );
+  const [latest] = await listProductReleases(db, productId, { ...LATEST, range }, { limit: 1 });
   return latest ?? null;
+}
+
+/** The latest version of product `productId` as the API spells it (`v…`), as a scalar subquery (null: none). */
+export function latestVersionOf(productId: FragmentSqlToken): FragmentSqlToken {
+  return sql.fragment`(
+    SELECT 'v' || c.version FROM releases c
+    WHERE c.product_id = ${productId} AND ${sql.join(versionConditions(LATEST), sql.fragment` AND `)}
+    ORDER BY ${precedenceDesc}
+    LIMIT 1)`;
 }
 
 const lineSchema = z.object({ highest_final: z.number().nullable(), highest_any: z.number().nullable() });
