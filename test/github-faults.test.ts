@@ -1,4 +1,3 @@
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { GitHubMalformedResponseError, GitHubUnavailableError } from '../src/errors.ts';
 import { createGitHubClient } from '../src/github/client.ts';
@@ -7,25 +6,11 @@ import { fetchTagRefs } from '../src/github/tag-refs.ts';
 import { fetchTagStates } from '../src/github/tag-states.ts';
 import { tagPages } from '../src/github/tag-pages.ts';
 import { quietLogger } from './support/database.ts';
-import { startFakeGitHub, type FakeGitHub } from './support/fake-github/index.ts';
+import { startFakeGitHub } from './support/fake-github/index.ts';
 import { readTagList } from './support/fixtures.ts';
-import { allTags, fakeClient, rejection, repoRef, TEST_TOKEN } from './support/github.ts';
+import { allTags, fakeClient, fakeGitHubSuite, rejection, repoRef, TEST_TOKEN } from './support/github.ts';
 
-const faults = suite<{ fake: FakeGitHub }>('5xx, broken connections and malformed answers', {} as never);
-
-faults.before(async (context) => {
-  context.fake = await startFakeGitHub();
-  context.fake.addFixtureRepository('helm__helm', { releases: 'all' });
-});
-
-faults.after(async ({ fake }) => {
-  await fake.close();
-});
-
-faults.before.each(({ fake }) => {
-  fake.clearFaults();
-  fake.resetRequests();
-});
+const faults = fakeGitHubSuite('5xx, broken connections and malformed answers', ['helm__helm']);
 
 const helm = repoRef('helm/helm');
 

@@ -1,30 +1,14 @@
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { GitHubRateLimitedError, GitHubUnavailableError } from '../src/errors.ts';
 import { whileLockHeld } from '../src/github/lock-bounds.ts';
 import { fetchTagStates } from '../src/github/tag-states.ts';
-import { startFakeGitHub, type FakeGitHub } from './support/fake-github/index.ts';
-import { fakeClient, rejection, repoRef } from './support/github.ts';
+import { fakeClient, fakeGitHubSuite, rejection, repoRef } from './support/github.ts';
 
 // GitHub requests made while a product's lock is held (src/github/lock-bounds.ts): the same faults
 // that the client rides out with patience elsewhere end quickly under the lock, as errors the
 // callers already handle (a rate limit defers the job to its reset; anything else is retried later).
 
-const bounds = suite<{ fake: FakeGitHub }>('GitHub requests under a product lock', {} as never);
-
-bounds.before(async (context) => {
-  context.fake = await startFakeGitHub();
-  context.fake.addFixtureRepository('sourcegraph__src-cli', { releases: 'all' });
-});
-
-bounds.after(async ({ fake }) => {
-  await fake.close();
-});
-
-bounds.before.each(({ fake }) => {
-  fake.clearFaults();
-  fake.resetRequests();
-});
+const bounds = fakeGitHubSuite('GitHub requests under a product lock', ['sourcegraph__src-cli']);
 
 const srcCli = repoRef('sourcegraph/src-cli');
 const names = ['3.0.0', '3.1.0'];

@@ -1,28 +1,15 @@
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { GitHubRateLimitedError } from '../src/errors.ts';
 import { fetchReleasePages } from '../src/github/release-pages.ts';
 import { fetchTagRefs } from '../src/github/tag-refs.ts';
 import { tagPages } from '../src/github/tag-pages.ts';
-import { startFakeGitHub, type FakeGitHub } from './support/fake-github/index.ts';
-import { allTags, fakeClient, rejection, repoRef } from './support/github.ts';
+import { allTags, fakeClient, fakeGitHubSuite, rejection, repoRef } from './support/github.ts';
 
-const limits = suite<{ fake: FakeGitHub }>('rate limits', {} as never);
-
-limits.before(async (context) => {
-  context.fake = await startFakeGitHub();
-  context.fake.addFixtureRepository('sourcegraph__src-cli', { releases: 'all' });
-});
-
-limits.after(async ({ fake }) => {
-  await fake.close();
-});
+const limits = fakeGitHubSuite('rate limits', ['sourcegraph__src-cli']);
 
 limits.before.each(({ fake }) => {
-  fake.clearFaults();
   fake.setRateLimit('core', { limit: 5000, remaining: 5000 });
   fake.setRateLimit('graphql', { limit: 5000, remaining: 5000 });
-  fake.resetRequests();
 });
 
 const inAnHour = () => new Date(Math.floor(Date.now() / 1000) * 1000 + 3_600_000);

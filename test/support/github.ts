@@ -1,10 +1,11 @@
+import { suite, type Test } from 'uvu';
 import { createGitHubClient, type GitHubClient, type GitHubClientOptions } from '../../src/github/client.ts';
 import type { RepositoryRef } from '../../src/github/repository-ref.ts';
 import { tagPages } from '../../src/github/tag-pages.ts';
 import type { TagFact } from '../../src/db/releases.ts';
 import { quietLogger } from './database.ts';
-import type { FakeGitHub } from './fake-github/index.ts';
-import type { FixtureTag } from './fixtures.ts';
+import { startFakeGitHub, type FakeGitHub } from './fake-github/index.ts';
+import type { FixtureTag, TagList } from './fixtures.ts';
 
 export const TEST_TOKEN = 'ghp_test-token-for-the-fake';
 
@@ -47,4 +48,24 @@ export async function rejection(promise: Promise<unknown>): Promise<Error> {
     return error as Error;
   }
   throw new Error('expected a rejection, got a result');
+}
+
+/**
+ * A uvu suite with a fake GitHub serving the fixture repositories given (every tag with a
+ * release), its faults and request records cleared before each test.
+ */
+export function fakeGitHubSuite(title: string, fixtures: readonly TagList[]): Test<{ fake: FakeGitHub }> {
+  const tests = suite<{ fake: FakeGitHub }>(title, {} as never);
+  tests.before(async (context) => {
+    context.fake = await startFakeGitHub();
+    for (const fixture of fixtures) context.fake.addFixtureRepository(fixture, { releases: 'all' });
+  });
+  tests.after(async ({ fake }) => {
+    await fake.close();
+  });
+  tests.before.each(({ fake }) => {
+    fake.clearFaults();
+    fake.resetRequests();
+  });
+  return tests;
 }
