@@ -8,8 +8,8 @@ import {
   claimDeliveries,
   markDeliveriesIgnored,
   markDeliveriesProcessed,
-  recordDeliveryFailure,
   moveDeliveriesToJob,
+  recordDeliveryFailure,
   type DeliveryClaim,
   type StoredDelivery,
 } from '../src/db/webhook-deliveries.ts';
@@ -30,10 +30,10 @@ import type { TagStateReader } from '../src/webhooks/tag-states.ts';
 // product's release-writing lock (see src/webhooks/README.md for why this converges). Every
 // delivery gets its own outcome, recorded on its row: processed, ignored, failed for good (retrying
 // cannot help), failed for now (retried with its job), or deferred to the rate limit's reset under
-// a new job (one per reset). A job's result follows from its deliveries': failed when one of them may pass
-// on a retry (pg-boss retries the job, and the retry works only what is not finished; the last
-// attempt marks those deliveries failed and the job goes to the dead-letter queue), dead-lettered
-// at once when one can never be processed, completed otherwise.
+// a new job (one per reset). A job's result follows from its deliveries': failed when one of them
+// may pass on a retry (pg-boss retries the job, and the retry works only what is not finished; the
+// last attempt marks those deliveries failed and the job goes to the dead-letter queue),
+// dead-lettered at once when one can never be processed, completed otherwise.
 
 export type DeliveryJob = JobWithMetadata<unknown>;
 

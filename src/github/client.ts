@@ -5,8 +5,8 @@ import Bottleneck from 'bottleneck';
 import type { z } from 'zod';
 import { GitHubMalformedResponseError, GitHubRateLimitedError, issuesFromZod } from '../errors.ts';
 import type { Logger } from '../logger.ts';
-import { isLockHeld } from './lock-bounds.ts';
 import { graphqlErrorsOf, rateLimitOf, toGitHubError } from './github-error.ts';
+import { isLockHeld } from './lock-bounds.ts';
 import { RequestAccounting, type RateLimitResource, type ReportedRateLimit, type RequestStats } from './request-accounting.ts';
 
 // The one Octokit factory. REST and GraphQL share one instance, so they share the token, the base
