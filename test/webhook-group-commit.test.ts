@@ -6,15 +6,16 @@ import { z } from 'zod';
 import { DeliveryCommitter, type CommitOutcome } from '../api/webhooks/delivery-committer.ts';
 import { findProductsForRepository, listProducts, recordRepositoryIdentity, syncProductDefinitions } from '../src/db/products.ts';
 import type { NewDelivery } from '../src/db/webhook-deliveries.ts';
+import { enqueueStoredDeliveries } from '../src/webhooks/enqueue-stored-deliveries.ts';
 import { InvalidInputError } from '../src/errors.ts';
 import { createBoss, installQueues } from '../src/queues.ts';
 import type { PgBoss } from 'pg-boss';
 import { createTestDatabase, quietLogger, type TestDatabase } from './support/database.ts';
 import { fixturePayload, TRACKED_REPOSITORY, trackedReleaseDelivery, widgetProduct } from './support/webhooks.ts';
 
-// Group commit: deliveries that arrive while a commit is under way share the next transaction, each
-// delivery commits in the same transaction as its job, and one payload PostgreSQL refuses does not
-// fail the deliveries batched with it.
+// Group commit: deliveries that arrive while a commit is under way share the next transaction, the
+// worker's enqueuer gives the stored ones their job (rows and job in one transaction), and one
+// payload PostgreSQL refuses does not fail the deliveries batched with it.
 
 const groupCommit = suite<{ database: TestDatabase; boss: PgBoss; productId: number }>('webhook group commit', {} as never);
 
@@ -53,38 +54,42 @@ async function transactionsOf(database: TestDatabase, deliveryIds: string[]) {
     WHERE d.delivery_id = ANY(${sql.array(deliveryIds, 'text')})`);
 }
 
-groupCommit('deliveries arriving during a commit share the next transaction and its one job', async ({ database, boss, productId }) => {
-  const committer = new DeliveryCommitter({ db: database.db, boss, logger: quietLogger, maxInFlight: 2 });
+groupCommit('deliveries arriving during a commit share the next transaction; the enqueuer gives them one job', async ({ database, boss, productId }) => {
+  const committer = new DeliveryCommitter({ db: database.db, logger: quietLogger, maxInFlight: 2 });
   const deliveries = Array.from({ length: 20 }, () => delivery());
   // All 20 arrive in one tick: the first two start a transaction each (two may be in flight), the
   // other 18 wait and go together in one transaction once one of the first two finishes.
   const results = await Promise.all(deliveries.map((item) => committer.commit(item)));
   const queued: CommitOutcome = { stored: true, status: 'queued', productIds: [productId] };
   assert.equal(results, Array(20).fill(queued));
-  const rows = await transactionsOf(
-    database,
-    deliveries.map((item) => item.deliveryId),
-  );
-  assert.is(rows.length, 20);
-  for (const row of rows) assert.is(row.jobXid, row.deliveryXid, `the job of ${row.deliveryId} committed with it`);
-  assert.is(new Set(rows.map((row) => row.deliveryXid)).size, 3, 'three transactions for twenty deliveries');
-  assert.is(new Set(rows.map((row) => row.jobId)).size, 3, 'one job per transaction');
-  for (const row of rows) {
-    const sameJob = rows.filter((other) => other.jobId === row.jobId).map((other) => other.deliveryId);
-    assert.equal([...(row.jobDeliveryIds ?? [])].sort(), sameJob.sort(), 'the job names exactly the deliveries stored under it');
-  }
+  const ids = deliveries.map((item) => item.deliveryId);
+  const stored = await transactionsOf(database, ids);
+  assert.is(stored.length, 20);
   assert.equal(
-    rows.map((row) => row.jobDeliveryIds?.length ?? 0).sort((a, b) => a - b),
-    [1, 1, ...Array(18).fill(18)],
+    [...Map.groupBy(stored, (row) => row.deliveryXid).values()].map((rows) => rows.length).sort((a, b) => a - b),
+    [1, 1, 18],
+    'three transactions for twenty deliveries',
   );
+  assert.ok(
+    stored.every((row) => row.jobId === null),
+    'stored without a job: the worker enqueues it',
+  );
+
+  assert.is(await enqueueStoredDeliveries(database.db, boss), 20);
+  assert.is(await enqueueStoredDeliveries(database.db, boss), 0, 'nothing is enqueued twice');
+  const rows = await transactionsOf(database, ids);
+  assert.is(new Set(rows.map((row) => row.jobId)).size, 1, 'one job for the twenty');
+  for (const row of rows) assert.is(row.jobXid, row.deliveryXid, `${row.deliveryId} was given its job in the job's transaction`);
+  assert.equal([...(rows[0]!.jobDeliveryIds ?? [])].sort(), [...ids].sort(), 'the job names exactly those deliveries');
 });
 
 groupCommit('the same delivery id twice in one batch is stored once and answered duplicate the second time', async ({ database, boss, productId }) => {
-  const committer = new DeliveryCommitter({ db: database.db, boss, logger: quietLogger, maxInFlight: 1 });
+  const committer = new DeliveryCommitter({ db: database.db, logger: quietLogger, maxInFlight: 1 });
   const first = delivery();
   const results = await Promise.all([committer.commit(delivery()), committer.commit(first), committer.commit({ ...first })]);
   const queued: CommitOutcome = { stored: true, status: 'queued', productIds: [productId] };
   assert.equal(results, [queued, queued, { stored: false }]);
+  await enqueueStoredDeliveries(database.db, boss);
   const rows = await transactionsOf(database, [first.deliveryId]);
   assert.is(rows.length, 1);
   assert.ok(rows[0]?.jobXid, 'one job, the first one');
@@ -94,8 +99,8 @@ groupCommit('the same delivery id twice in one batch is stored once and answered
   assert.equal(await committer.commit({ ...first }), { stored: false });
 });
 
-groupCommit('deliveries are matched to products by the statement that stores them', async ({ database, boss, productId }) => {
-  const committer = new DeliveryCommitter({ db: database.db, boss, logger: quietLogger, maxInFlight: 1 });
+groupCommit('deliveries are matched to products by the statement that stores them', async ({ database, productId }) => {
+  const committer = new DeliveryCommitter({ db: database.db, logger: quietLogger, maxInFlight: 1 });
   const results = await Promise.all([
     committer.commit(delivery()),
     committer.commit(delivery()),
@@ -110,8 +115,8 @@ groupCommit('deliveries are matched to products by the statement that stores the
   ]);
 });
 
-groupCommit('the match agrees with findProductsForRepository: GitHub id first, then the configured or last known name', async ({ database, boss }) => {
-  const committer = new DeliveryCommitter({ db: database.db, boss, logger: quietLogger, maxInFlight: 1 });
+groupCommit('the match agrees with findProductsForRepository: GitHub id first, then the configured or last known name', async ({ database }) => {
+  const committer = new DeliveryCommitter({ db: database.db, logger: quietLogger, maxInFlight: 1 });
   const db = database.db;
   await syncProductDefinitions(db, [
     widgetProduct(),
@@ -148,8 +153,8 @@ groupCommit('the match agrees with findProductsForRepository: GitHub id first, t
   await syncProductDefinitions(db, [widgetProduct()]);
 });
 
-groupCommit('a payload with what jsonb refuses (a \\u0000 escape, a lone surrogate) is stored as sent, in the same batch', async ({ database, boss }) => {
-  const committer = new DeliveryCommitter({ db: database.db, boss, logger: quietLogger, maxInFlight: 1 });
+groupCommit('a payload with what jsonb refuses (a \\u0000 escape, a lone surrogate) is stored as sent, in the same batch', async ({ database }) => {
+  const committer = new DeliveryCommitter({ db: database.db, logger: quietLogger, maxInFlight: 1 });
   const payload = fixturePayload('release/published', { repository: TRACKED_REPOSITORY });
   (payload.release as Record<string, unknown>).body = 'nul \u0000 here, lone \ud800 surrogate';
   const unusual = delivery(payload);
@@ -159,14 +164,13 @@ groupCommit('a payload with what jsonb refuses (a \\u0000 escape, a lone surroga
   const rows = await transactionsOf(database, [unusual.deliveryId, ...others.map((item) => item.deliveryId)]);
   assert.is(rows.length, 6);
   assert.is(new Set(rows.map((row) => row.deliveryXid)).size, 1, 'one transaction for the six that waited');
-  for (const row of rows) assert.is(row.jobXid, row.deliveryXid);
   const stored = await database.db.oneFirst(sql.type(z.object({ payload: z.string() }))`
     SELECT payload FROM webhook_deliveries WHERE delivery_id = ${unusual.deliveryId}`);
   assert.is(stored, unusual.payload.toString('utf8'), 'byte for byte');
 });
 
-groupCommit('when the database refuses a batch for another reason, every caller of the batch gets the error and nothing is stored', async ({ database, boss }) => {
-  const committer = new DeliveryCommitter({ db: database.db, boss, logger: quietLogger, maxInFlight: 1 });
+groupCommit('when the database refuses a batch for another reason, every caller of the batch gets the error and nothing is stored', async ({ database }) => {
+  const committer = new DeliveryCommitter({ db: database.db, logger: quietLogger, maxInFlight: 1 });
   const broken = delivery();
   // A delivery id no btree index row can hold (incompressible, over 2.7 kB) fails the whole
   // statement with program_limit_exceeded, which is not the payload's fault.

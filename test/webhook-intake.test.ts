@@ -11,7 +11,8 @@ import {
 } from './support/webhooks.ts';
 import { parseExposition } from './support/metrics.ts';
 
-// POST /webhooks/github with real payloads: what is answered, and what is stored with which job.
+// POST /webhooks/github with real payloads: what is answered and stored, and the job the worker's
+// enqueuer then gives it (`enqueueStored`, run here by the test).
 
 const intake = suite<{ api: Intake }>('webhook intake', {} as never);
 
@@ -43,8 +44,9 @@ intake('a signed release delivery (JSON) is stored with its job and answered 202
   assert.is(row.headers['x-github-delivery'], answer.deliveryId);
   assert.is(row.headers['x-github-hook-installation-target-type'], 'repository');
   assert.not.ok('x-hub-signature-256' in row.headers, 'the signature is not kept');
-  assert.ok(row.jobId, 'a job id is recorded');
-  assert.equal(row.jobData, { deliveryIds: [answer.deliveryId] }, 'its process-delivery job exists');
+  assert.is(row.jobId, null, 'stored before its job: the worker enqueues it');
+  await api.enqueueStored();
+  assert.equal((await readDelivery(api.database.db, answer.deliveryId))?.jobData, { deliveryIds: [answer.deliveryId] }, 'its process-delivery job exists');
 });
 
 intake('a form-encoded delivery (payload=…) is verified over the raw form body and stored', async ({ api }) => {
@@ -55,7 +57,8 @@ intake('a form-encoded delivery (payload=…) is verified over the raw form body
   const row = await readDelivery(api.database.db, answer.deliveryId);
   assert.ok(row);
   assert.equal(row.payload, payload);
-  assert.equal(row.jobData, { deliveryIds: [answer.deliveryId] });
+  await api.enqueueStored();
+  assert.equal((await readDelivery(api.database.db, answer.deliveryId))?.jobData, { deliveryIds: [answer.deliveryId] });
 });
 
 intake('every handled fixture is accepted once rewritten to the tracked repository', async ({ api }) => {
@@ -86,6 +89,7 @@ intake('every handled fixture is accepted once rewritten to the tracked reposito
     const answer = await postDelivery(api.server.url, { event, payload: fixturePayload(fixture, { repository: TRACKED_REPOSITORY }) });
     assert.is(answer.status, 202, fixture);
     assert.is(answer.body.status, 'queued', fixture);
+    await api.enqueueStored();
     const row = await readDelivery(api.database.db, answer.deliveryId);
     assert.is(row?.status, 'queued', fixture);
     assert.equal(row?.jobData, { deliveryIds: [answer.deliveryId] }, fixture);
@@ -146,10 +150,12 @@ intake('a repeated X-GitHub-Delivery is answered 200 and not queued again', asyn
   const payload = fixturePayload('release/released', { repository: TRACKED_REPOSITORY, tag: 'v3.0.0' });
   const first = await postDelivery(api.server.url, { event: 'release', payload });
   assert.is(first.status, 202);
+  await api.enqueueStored();
   const before = await countWrites(api.database.db);
   const again = await postDelivery(api.server.url, { event: 'release', payload, deliveryId: first.deliveryId });
   assert.is(again.status, 200);
   assert.equal(again.body, { deliveryId: first.deliveryId, status: 'duplicate' });
+  await api.enqueueStored();
   assert.equal(await countWrites(api.database.db), before, 'no second row, no second job');
   const row = await readDelivery(api.database.db, first.deliveryId);
   assert.is(row?.status, 'queued');
@@ -162,6 +168,7 @@ intake('the same delivery arriving many times at once is stored and queued exact
   const answers = await Promise.all(Array.from({ length: 12 }, () => postDelivery(api.server.url, { event: 'release', payload, deliveryId })));
   const statuses = answers.map((answer) => answer.status).sort();
   assert.equal(statuses, [200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 202]);
+  await api.enqueueStored();
   const after = await countWrites(api.database.db);
   assert.equal(after, { deliveries: before.deliveries + 1, jobs: before.jobs + 1 });
 });

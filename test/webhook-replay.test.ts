@@ -22,6 +22,7 @@ replay('replay --failed queues every failed delivery again under a new job', asy
   const first = await postDelivery(api.server.url, { event: 'release', payload: fixturePayload('release/published', { repository: TRACKED_REPOSITORY, tag: 'v1.0.0' }) });
   const second = await postDelivery(api.server.url, { event: 'create', payload: fixturePayload('create/payload', { repository: TRACKED_REPOSITORY, tag: 'v1.0.1' }) });
   const untouched = await postDelivery(api.server.url, { event: 'create', payload: fixturePayload('create/payload', { repository: TRACKED_REPOSITORY, tag: 'v1.0.2' }) });
+  await api.enqueueStored();
   const oldJob = (await readDelivery(api.database.db, first.deliveryId))!.jobId;
   const untouchedJob = (await readDelivery(api.database.db, untouched.deliveryId))!.jobId;
   const secondJob = (await readDelivery(api.database.db, second.deliveryId))!.jobId;
@@ -74,6 +75,7 @@ replay('replay <id> matches products afresh: a delivery ignored for an untracked
 
 replay('replay <known> <unknown> replays the known delivery and reports the unknown one', async ({ api, env }) => {
   const known = await postDelivery(api.server.url, { event: 'create', payload: fixturePayload('create/payload', { repository: TRACKED_REPOSITORY, tag: 'v2.0.0' }) });
+  await api.enqueueStored();
   const oldJob = (await readDelivery(api.database.db, known.deliveryId))!.jobId;
   const result = await runCli(['replay', 'no-such-delivery', known.deliveryId], env);
   assert.is(result.code, 1);

@@ -4,8 +4,9 @@ import { tagPushed } from './support/github-events.ts';
 import { startFakeIngestion } from './support/ingestion.ts';
 import { postDelivery, readDelivery } from './support/webhooks.ts';
 
-// The worker is woken through the database (the job's NOTIFY, committed with the delivery), not by
-// polling: with polls five minutes apart, deliveries are still processed as soon as they arrive.
+// The worker is woken through the database, not by polling: the intake's NOTIFY after its commit
+// wakes the enqueuer, and the job's NOTIFY (committed with the job) the handler. With both polling
+// five minutes apart, deliveries are still processed as soon as they arrive.
 
 test('a worker polling every 5 minutes processes each delivery when it is committed', async () => {
   const app = await startFakeIngestion({ label: 'wakeup', worker: { pollingIntervalSeconds: 300 } });

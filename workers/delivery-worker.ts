@@ -3,11 +3,14 @@ import type { Database } from '../src/db/pool.ts';
 import type { Logger } from '../src/logger.ts';
 import { QUEUES } from '../src/queues.ts';
 import type { TagStateReader } from '../src/webhooks/tag-states.ts';
+import { startDeliveryEnqueuer } from './delivery-enqueuer.ts';
 import { createDeliveryProcessor } from './process-deliveries.ts';
 
 export type DeliveryWorkerOptions = {
   db: Database;
   boss: PgBoss;
+  /** For the enqueuer's LISTEN connection. */
+  databaseUrl: string;
   logger: Logger;
   readTagStates: TagStateReader;
   /** Jobs per batch: the tags of a batch are read from GitHub once per product. */
@@ -19,13 +22,15 @@ export type DeliveryWorkerOptions = {
 };
 
 /**
- * Works the process-delivery queue. The queue is notify-enabled and the boss listens
- * (src/queues.ts), so a delivery committed by the API wakes a waiting worker at once; polling stays
- * as the floor for missed notifications and for retries coming due. Jobs that run out of retries
- * stay in process-delivery-dead for an operator (`release-registry redrive process-delivery`); their
- * deliveries are marked failed by the handler's last attempt (`release-registry replay --failed`).
+ * Gives stored deliveries their jobs (delivery-enqueuer.ts) and works the process-delivery queue.
+ * The queue is notify-enabled and the boss listens (src/queues.ts), so an enqueued job wakes a
+ * waiting worker at once; polling stays as the floor for missed notifications and for retries
+ * coming due. Jobs that run out of retries stay in process-delivery-dead for an operator
+ * (`release-registry redrive process-delivery`); their deliveries are marked failed by the
+ * handler's last attempt (`release-registry replay --failed`). `stop` stops the enqueuer; the boss
+ * stops the handlers.
  */
-export async function startDeliveryWorker(options: DeliveryWorkerOptions): Promise<void> {
+export async function startDeliveryWorker(options: DeliveryWorkerOptions): Promise<{ stop: () => Promise<void> }> {
   const { boss } = options;
   const polling = options.pollingIntervalSeconds ?? 2;
   await boss.work(
@@ -45,4 +50,7 @@ export async function startDeliveryWorker(options: DeliveryWorkerOptions): Promi
     },
     createDeliveryProcessor(options),
   );
+  const enqueuer = startDeliveryEnqueuer({ db: options.db, boss, databaseUrl: options.databaseUrl, logger: options.logger, pollingIntervalSeconds: polling });
+  await enqueuer.ready;
+  return { stop: enqueuer.stop };
 }

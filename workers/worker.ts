@@ -72,7 +72,7 @@ export async function startWorker(
   }
 
   const github = createWorkerGitHubClient(config, logger);
-  await startDeliveryWorker({ db, boss, logger, readTagStates: githubTagStateReader(github), concurrency: config.WORKER_CONCURRENCY });
+  const deliveries = await startDeliveryWorker({ db, boss, databaseUrl, logger, readTagStates: githubTagStateReader(github), concurrency: config.WORKER_CONCURRENCY });
   const syncs = await startSyncs({ config, db, boss, logger });
 
   // Job handlers (boss.work) are registered above this point: ready means working the queues.
@@ -85,6 +85,7 @@ export async function startWorker(
     (stopping ??= (async () => {
       lifecycle.markStopping();
       await syncs.stop();
+      await deliveries.stop();
       // graceful: handlers get the grace period to finish; pg-boss then fails what is still active
       // ("pg-boss shut down while active"), which hands those jobs back for a retry rather than
       // leaving them active until they expire. The rest of SHUTDOWN_TIMEOUT_MS closes the pools.

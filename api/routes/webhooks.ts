@@ -15,9 +15,9 @@ import { DeliveryCommitter, type CommitOutcome } from '../webhooks/delivery-comm
 import { readRawBody } from '../read-raw-body.ts';
 
 // POST /webhooks/github: verify, store, answer. The intake never writes releases: it stores the
-// delivery with its process-delivery job in one transaction (see api/webhooks/delivery-committer.ts)
-// and the worker does the rest. GitHub does not retry a failed delivery by itself, so whatever we
-// answered 2xx must already be durable; whatever we refuse must write nothing.
+// delivery (see api/webhooks/delivery-committer.ts), and the worker enqueues its processing job and
+// does the rest. GitHub does not retry a failed delivery by itself, so whatever we answered 2xx
+// must already be durable; whatever we refuse must write nothing.
 // https://docs.github.com/en/webhooks/using-webhooks/handling-webhook-deliveries
 
 /** GitHub caps payloads at 25 MB: https://docs.github.com/en/webhooks/webhook-events-and-payloads#payload-cap */
@@ -34,7 +34,7 @@ const EVENT_NAME = /^[a-z][a-z0-9_]{0,63}$/;
 type WebhookAnswer = { deliveryId: string; status: 'queued' | 'ignored' | 'duplicate'; reason?: string };
 
 export function registerWebhookRoutes(router: Router, deps: ApiDependencies, catalog: RouteCatalog): void {
-  const committer = new DeliveryCommitter({ db: deps.db, boss: deps.boss, logger: deps.logger });
+  const committer = new DeliveryCommitter({ db: deps.db, logger: deps.logger });
 
   catalog.add(
     router,

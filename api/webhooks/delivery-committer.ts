@@ -1,23 +1,19 @@
-import { randomUUID } from 'node:crypto';
-import type { PgBoss } from 'pg-boss';
-import { bossDatabase } from '../../src/db/boss-database.ts';
 import type { Database } from '../../src/db/pool.ts';
 import { storeDeliveries, type NewDelivery } from '../../src/db/webhook-deliveries.ts';
 import { asDatabaseUnavailable, sqlStateOf } from '../../src/db/unavailable.ts';
 import { InvalidInputError } from '../../src/errors.ts';
 import type { Logger } from '../../src/logger.ts';
-import { QUEUES } from '../../src/queues.ts';
-import { deliveryJobData } from '../../src/webhooks/delivery-job.ts';
+import { DeliveryAnnouncer } from './delivery-announcer.ts';
 
-// Group commit for webhook deliveries. Each delivery must be durable (its row and its job committed)
-// before its 2xx goes out, and a commit costs a WAL flush and a few round trips whatever it holds.
-// So deliveries that arrive while a commit is under way wait for the next one, which takes them all
-// in one transaction: no timer, no added latency when idle (a lone delivery commits at once), and
-// under load the batch grows with the arrival rate. Each caller is answered only after the commit
-// that holds its delivery. A transaction is two statements: the deliveries, matched to products by
-// the same statement that stores them (storeDeliveries), and one job for those stored queued.
-// Should PostgreSQL refuse one delivery's data, the batch is retried one by one, so that only that
-// delivery is refused.
+// Group commit for webhook deliveries. Each delivery must be durable before its 2xx goes out, and a
+// commit costs a WAL flush and a round trip whatever it holds. So deliveries that arrive while a
+// commit is under way wait for the next one, which takes them all in one statement: no timer, no
+// added latency when idle (a lone delivery commits at once), and under load the batch grows with
+// the arrival rate. Each caller is answered only after the commit that holds its delivery. The
+// statement (storeDeliveries) matches each delivery to products and stores it; the worker's
+// enqueuer gives the queued ones their job, woken by a NOTIFY sent after the commit
+// (delivery-announcer.ts). Should PostgreSQL refuse one delivery's data, the batch is retried one
+// by one, so that only that delivery is refused.
 
 export type CommitOutcome =
   | { stored: false }
@@ -26,16 +22,14 @@ export type CommitOutcome =
 
 type DeliveryCommitterOptions = {
   db: Database;
-  boss: PgBoss;
   logger: Logger;
   /** Most deliveries in one transaction. */
   maxBatchSize?: number;
   /** Most payload bytes in one transaction (a big payload travels alone). */
   maxBatchBytes?: number;
   /**
-   * Transactions under way at once. One by default: each transaction enqueues with NOTIFY, and
-   * PostgreSQL serializes the commits of notifying transactions on one lock held through the WAL
-   * flush, so a second transaction in flight only waits for that lock with a smaller batch.
+   * Commits under way at once. One by default: the fixed cost of a commit dominates, and a second
+   * one in flight only splits the waiting deliveries into smaller batches.
    */
   maxInFlight?: number;
 };
@@ -48,8 +42,8 @@ type Pending = {
 
 export class DeliveryCommitter {
   readonly #db: Database;
-  readonly #boss: PgBoss;
   readonly #logger: Logger;
+  readonly #announcer: DeliveryAnnouncer;
   readonly #maxBatchSize: number;
   readonly #maxBatchBytes: number;
   readonly #maxInFlight: number;
@@ -58,8 +52,8 @@ export class DeliveryCommitter {
 
   constructor(options: DeliveryCommitterOptions) {
     this.#db = options.db;
-    this.#boss = options.boss;
     this.#logger = options.logger;
+    this.#announcer = new DeliveryAnnouncer(options.db, options.logger);
     this.#maxBatchSize = options.maxBatchSize ?? 256;
     this.#maxBatchBytes = options.maxBatchBytes ?? 8 * 1024 * 1024;
     this.#maxInFlight = options.maxInFlight ?? 1;
@@ -122,15 +116,9 @@ export class DeliveryCommitter {
   }
 
   async #store(deliveries: readonly NewDelivery[]): Promise<Map<string, CommitOutcome>> {
-    // One job for every delivery of the transaction that is queued: a job row costs the database
-    // about what a delivery row costs, so one per delivery would halve the intake's throughput.
-    const jobId = randomUUID();
-    const stored = await this.#db.transaction(async (transaction) => {
-      const outcomes = await storeDeliveries(transaction, deliveries, jobId);
-      const queued = [...outcomes].filter(([, outcome]) => outcome.status === 'queued').map(([deliveryId]) => deliveryId);
-      if (queued.length > 0) await this.#boss.insert(QUEUES.processDelivery, [{ id: jobId, data: deliveryJobData(queued) }], { db: bossDatabase(transaction) });
-      return outcomes;
-    });
+    // One statement, so one autocommit transaction: no BEGIN and COMMIT round trips.
+    const stored = await storeDeliveries(this.#db, deliveries, null);
+    if ([...stored.values()].some((outcome) => outcome.status === 'queued')) this.#announcer.announce();
     return new Map(
       deliveries.map((delivery): [string, CommitOutcome] => {
         const outcome = stored.get(delivery.deliveryId);

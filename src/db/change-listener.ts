@@ -3,7 +3,8 @@ import type { Logger } from '../logger.ts';
 
 // One dedicated connection LISTENing on `release_changes`: the releases trigger (and the product and
 // sync-state triggers of migration 0020) send the product id there when their transaction commits.
-// The API drops cached answers of that product when one arrives. Notifications sent while the
+// The API drops cached answers of that product when one arrives. (The worker's delivery enqueuer
+// listens the same way on `webhook_deliveries_stored`, which the intake notifies.) Notifications sent while the
 // connection is down are lost for good (PostgreSQL does not queue them for absent listeners), so
 // the owner is told on every (re)connect and must then forget everything it derived.
 
@@ -20,6 +21,8 @@ export type ChangeListenerEvents = {
 
 export type ChangeListenerOptions = {
   logger: Logger;
+  /** The channel (one of this project's constants); `release_changes` by default. */
+  channel?: string;
   applicationName?: string;
   /** First retry delay; doubles per failed attempt up to maxBackoffMs (with jitter). */
   minBackoffMs?: number;
@@ -40,6 +43,7 @@ export function listenForChanges(databaseUrl: string, events: ChangeListenerEven
   const maxBackoffMs = options.maxBackoffMs ?? 5_000;
   const heartbeatMs = options.heartbeatMs ?? 10_000;
   const logger = options.logger;
+  const channel = options.channel ?? CHANGES_CHANNEL;
 
   let client: pg.Client | undefined;
   let listening = false;
@@ -63,7 +67,7 @@ export function listenForChanges(databaseUrl: string, events: ChangeListenerEven
     if (stopped) return;
     const delay = Math.min(maxBackoffMs, minBackoffMs * 2 ** attempt) * (0.5 + Math.random() / 2);
     attempt += 1;
-    logger.warn({ err: reason, retryInMs: Math.round(delay) }, 'change notifications lost; reconnecting');
+    logger.warn({ err: reason, channel, retryInMs: Math.round(delay) }, 'notifications lost; reconnecting');
     retryTimer = setTimeout(connect, delay);
   };
 
@@ -79,13 +83,13 @@ export function listenForChanges(databaseUrl: string, events: ChangeListenerEven
     candidate.on('error', (error) => lose(candidate, error));
     candidate.on('end', () => lose(candidate, new Error('connection ended')));
     candidate.on('notification', (message) => {
-      if (message.channel !== CHANGES_CHANNEL) return;
+      if (message.channel !== channel) return;
       const productId = Number(message.payload);
       events.onChange(Number.isSafeInteger(productId) ? productId : null);
     });
     candidate
       .connect()
-      .then(() => candidate.query(`LISTEN ${CHANGES_CHANNEL}`))
+      .then(() => candidate.query(`LISTEN ${channel}`))
       .then(() => {
         // Stopped (or replaced) while connecting: this connection is nobody's now.
         if (candidate !== client) {

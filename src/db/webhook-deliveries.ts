@@ -44,10 +44,11 @@ const storedRow = z.object({
  * one it stored (a delivery id already stored, GitHub redelivering it, is left as it was and is
  * absent from the answer). A handled delivery is matched to the tracked products of its repository
  * as findProductsForRepository matches them (GitHub's id first, then the name) and is stored
- * `queued` under `jobId` when some match, `ignored` otherwise; the caller enqueues that job, in the
- * same transaction, for the deliveries answered `queued`.
+ * `queued` when some match, `ignored` otherwise. Queued deliveries are stored under `jobId`, which
+ * the caller enqueues in the same transaction, or with no job (null: the intake), for the worker's
+ * enqueuer to give them one (assignStoredDeliveriesToJob).
  */
-export async function storeDeliveries(db: Queryable, deliveries: readonly NewDelivery[], jobId: string): Promise<Map<string, StoreOutcome>> {
+export async function storeDeliveries(db: Queryable, deliveries: readonly NewDelivery[], jobId: string | null): Promise<Map<string, StoreOutcome>> {
   if (deliveries.length === 0) return new Map();
   const column = <T>(pick: (delivery: NewDelivery) => T) => deliveries.map(pick);
   // One statement whatever the number of deliveries: each column is one array (the payloads one
@@ -195,6 +196,34 @@ export async function recordDeliveryFailure(db: Queryable, claims: readonly Deli
     SET status = ${final ? 'failed' : 'queued'}, error = ${error}, updated_at = now()
     FROM ${claimsTable(claims)} AS c(delivery_id, job_id)
     WHERE d.delivery_id = c.delivery_id AND d.job_id = c.job_id AND d.status NOT IN ('processed', 'ignored')`);
+}
+
+/** The channel a committed intake batch is announced on, waking the worker's enqueuer. */
+export const STORED_DELIVERIES_CHANNEL = 'webhook_deliveries_stored';
+
+/** Wakes the worker's enqueuer (a NOTIFY in a transaction of its own, after the deliveries' commit). */
+export async function announceStoredDeliveries(db: Queryable): Promise<void> {
+  await db.query(sql.unsafe`SELECT pg_notify(${STORED_DELIVERIES_CHANNEL}, '')`);
+}
+
+/**
+ * Gives up to `limit` stored deliveries that have no job yet, oldest first, the job `jobId`, and
+ * returns their ids; the caller enqueues that job in the same transaction. Rows another enqueuer
+ * has taken are skipped, not waited for.
+ */
+export async function assignStoredDeliveriesToJob(db: Queryable, jobId: string, limit: number): Promise<string[]> {
+  return [
+    ...(await db.anyFirst(sql.type(z.object({ deliveryId: z.string() }))`
+      UPDATE webhook_deliveries d
+      SET job_id = ${jobId}::uuid, updated_at = now()
+      WHERE d.delivery_id IN (
+        SELECT delivery_id FROM webhook_deliveries
+        WHERE status = 'queued' AND job_id IS NULL
+        ORDER BY received_at
+        LIMIT ${limit}
+        FOR UPDATE SKIP LOCKED)
+      RETURNING d.delivery_id AS "deliveryId"`)),
+  ];
 }
 
 /**

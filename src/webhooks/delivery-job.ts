@@ -1,11 +1,12 @@
 import { z } from 'zod';
 
-// The data of a process-delivery job: the deliveries it is responsible for. The intake enqueues
-// one job per transaction for every delivery that transaction stored `queued` (a job insert costs
-// the database about as much as a delivery row, so one per delivery would double the cost of the
-// intake); `replay` and a rate-limit deferral enqueue one job for one delivery. Each delivery row
-// names its job (`job_id`): a job works only the deliveries that still name it, so a delivery
-// replayed or deferred under a new job is left to that job (see workers/process-deliveries.ts).
+// The data of a process-delivery job: the deliveries it is responsible for. The worker's enqueuer
+// gives the deliveries the intake stored `queued` one job per sweep (enqueue-stored-deliveries.ts;
+// a job insert costs the database about as much as a delivery row, so one per delivery would
+// double the cost); `replay` enqueues one job per delivery, a rate-limit deferral one per reset.
+// Each delivery row names its job (`job_id`): a job works only the deliveries that still name it,
+// so a delivery replayed or deferred under a new job is left to that job (see
+// workers/process-deliveries.ts).
 
 export type DeliveryJobData = { deliveryIds: string[] };
 

@@ -8,11 +8,10 @@ import autocannon from 'autocannon';
 import pg from 'pg';
 import { sql } from 'slonik';
 import { z } from 'zod';
-import { bossDatabase } from '../../src/db/boss-database.ts';
 import { syncProductDefinitions } from '../../src/db/products.ts';
 import { storeDeliveries, type NewDelivery } from '../../src/db/webhook-deliveries.ts';
-import { createBoss, installQueues, QUEUES } from '../../src/queues.ts';
-import { deliveryJobData } from '../../src/webhooks/delivery-job.ts';
+import { createBoss, installQueues } from '../../src/queues.ts';
+import { ENQUEUE_BATCH, enqueueStoredDeliveries } from '../../src/webhooks/enqueue-stored-deliveries.ts';
 import { logged, startCliProcess, type CliProcess } from '../support/cli-process.ts';
 import { createTestDatabase, quietLogger, type TestDatabase } from '../support/database.ts';
 import { startFakeGitHub } from '../support/fake-github/index.ts';
@@ -22,7 +21,7 @@ import { fixturePayload, signedRequest, TRACKED_REPOSITORY, trackedReleaseDelive
 import { cpuAccountingAvailable, cpuBetween, cpuSnapshot } from './support/process-cpu.ts';
 
 // Webhook intake throughput: deliveries/s and p99 of the real `api` process (signature check and
-// durable store of the delivery with its job), beside a bare Koa endpoint that only verifies the
+// durable store of the delivery; its job is the worker's enqueuer's, timed separately), beside a bare Koa endpoint that only verifies the
 // signature and answers 202 (the ceiling). Both run as separate processes on loopback and are
 // loaded the same way by autocannon from this process: the same signed release payload, a fresh
 // X-GitHub-Delivery per request, the same connections, BENCH_ROUNDS alternating rounds of
@@ -56,8 +55,10 @@ export type IntakeFigures = {
   ratio: number;
   /** The intake of BENCH_BASELINE's checkout, measured in the same rounds. */
   baseline: { directory: string; figures: EndpointFigures; ratio: number } | null;
-  /** The same rows and jobs written without HTTP: what the database alone sustains. */
+  /** The same rows written without HTTP: what the database alone sustains. */
   databaseOnly: { deliveriesPerSecond: number; batchSize: number };
+  /** The worker's enqueuer giving the deliveries the intake runs stored their jobs (it must keep up). */
+  enqueuer: { deliveriesPerSecond: number; jobs: number };
   storedDeliveries: number;
   storedJobs: number;
 };
@@ -65,27 +66,35 @@ export type IntakeFigures = {
 const DATABASE_ONLY_BATCH = 32;
 
 /**
- * The database's share: deliveries and their job written as the intake writes them (one
- * transaction per batch: its delivery rows, one pg-boss job), by one connection, without HTTP.
+ * The database's share: deliveries written as the intake writes them (one statement per batch), by
+ * one connection, without HTTP.
  */
 async function databaseOnly(database: TestDatabase, payload: Buffer): Promise<number> {
-  const boss = createBoss(database.url, { logger: quietLogger, applicationName: 'bench-database-only', maxConnections: 2 });
+  const row = (): NewDelivery => trackedReleaseDelivery(payload);
+  let written = 0;
+  const started = performance.now();
+  const end = started + DURATION_SECONDS * 1000;
+  while (performance.now() < end) {
+    const rows = Array.from({ length: DATABASE_ONLY_BATCH }, row);
+    await storeDeliveries(database.db, rows, null);
+    written += rows.length;
+  }
+  return written / ((performance.now() - started) / 1000);
+}
+
+/** Drains what the intake runs stored, as the worker's enqueuer does, and times it. */
+async function drainWithEnqueuer(database: TestDatabase): Promise<{ deliveriesPerSecond: number; jobs: number }> {
+  const boss = createBoss(database.url, { logger: quietLogger, applicationName: 'bench-enqueuer', maxConnections: 2 });
   await boss.start();
   try {
-    const row = (): NewDelivery => trackedReleaseDelivery(payload);
-    let written = 0;
+    let enqueued = 0;
+    let jobs = 0;
     const started = performance.now();
-    const end = started + DURATION_SECONDS * 1000;
-    while (performance.now() < end) {
-      const jobId = randomUUID();
-      const rows = Array.from({ length: DATABASE_ONLY_BATCH }, row);
-      await database.db.transaction(async (transaction) => {
-        await storeDeliveries(transaction, rows, jobId);
-        await boss.insert(QUEUES.processDelivery, [{ id: jobId, data: deliveryJobData(rows.map((item) => item.deliveryId)) }], { db: bossDatabase(transaction) });
-      });
-      written += rows.length;
+    for (let count = await enqueueStoredDeliveries(database.db, boss); count > 0; count = await enqueueStoredDeliveries(database.db, boss)) {
+      enqueued += count;
+      jobs += 1;
     }
-    return written / ((performance.now() - started) / 1000);
+    return { deliveriesPerSecond: enqueued / ((performance.now() - started) / 1000), jobs };
   } finally {
     await boss.stop({ graceful: false, close: true });
   }
@@ -269,6 +278,7 @@ export async function benchWebhookIntake(): Promise<IntakeFigures> {
       await api.exited;
     }
     const storedDeliveries = await database.db.oneFirst(sql.type(count)`SELECT count(*)::int AS count FROM webhook_deliveries`);
+    const enqueuer = await drainWithEnqueuer(database);
     const storedJobs = await database.db.oneFirst(sql.type(count)`SELECT count(*)::int AS count FROM pgboss.job WHERE name = 'process-delivery'`);
     const databaseOnlyRate = await databaseOnly(database, Buffer.from(signed.body, 'utf8'));
     return {
@@ -287,6 +297,7 @@ export async function benchWebhookIntake(): Promise<IntakeFigures> {
               ratio: median(baselineRounds.map((round, index) => round.requestsPerSecond / ceilingRounds[index]!.requestsPerSecond)),
             },
       databaseOnly: { deliveriesPerSecond: databaseOnlyRate, batchSize: DATABASE_ONLY_BATCH },
+      enqueuer,
       storedDeliveries,
       storedJobs,
     };
@@ -410,9 +421,10 @@ export function formatIntakeFigures(figures: IntakeFigures): string {
     `| ${'endpoint'.padEnd(44)} | deliveries/s | p50 ms | p99 ms | errors |${cpuHeader}`,
     `|${'-'.repeat(46)}|-------------|--------|--------|--------|${cpuRule}`,
     row('bare Koa: verify signature, answer 202', figures.ceiling.median),
-    row('intake: verify, store delivery + job, 202', figures.intake.median),
+    row('intake: verify, store delivery, 202', figures.intake.median),
     ...(figures.baseline === null ? [] : [row(`baseline intake (${basename(figures.baseline.directory)})`, figures.baseline.figures.median)]),
     `| ${`database only: same writes, ${figures.databaseOnly.batchSize}/tx, no HTTP`.padEnd(44)} | ${figures.databaseOnly.deliveriesPerSecond.toFixed(0).padStart(10)} |        |        |        |`,
+    `| ${`worker's enqueuer: their jobs, ${ENQUEUE_BATCH}/job`.padEnd(44)} | ${figures.enqueuer.deliveriesPerSecond.toFixed(0).padStart(10)} |        |        |        |`,
     ...(figures.intake.median.cpu === null ? [] : ['CPU columns: milliseconds of CPU per delivery answered (server process, its PostgreSQL backends, autocannon)']),
     `rounds, bare / intake deliveries/s: ${perRound}`,
     `ratio intake / bare: ${figures.ratio.toFixed(2)} (target >= 0.5); intake / database only: ${(figures.intake.median.requestsPerSecond / figures.databaseOnly.deliveriesPerSecond).toFixed(2)}`,
@@ -421,7 +433,7 @@ export function formatIntakeFigures(figures: IntakeFigures): string {
       : [
           `baseline ${figures.baseline.directory}: ratio ${figures.baseline.ratio.toFixed(2)}; rounds ${figures.baseline.figures.rounds.map((round) => round.requestsPerSecond.toFixed(0)).join(', ')}`,
         ]),
-    `the intake runs (warm-up included${figures.baseline === null ? '' : ', the baseline\'s too'}) stored ${figures.storedDeliveries} deliveries with ${figures.storedJobs} jobs`,
+    `the intake runs (warm-up included${figures.baseline === null ? '' : ', the baseline\'s too'}) stored ${figures.storedDeliveries} deliveries; the enqueuer gave them ${figures.enqueuer.jobs} jobs (${figures.storedJobs} in all)`,
   ].join('\n');
 }
 

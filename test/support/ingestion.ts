@@ -35,7 +35,18 @@ export async function startIngestion(options: {
   const intake = await startIntake({ label: options.label, ...(options.products === undefined ? {} : { products: options.products }) });
   const workerBoss = createBoss(intake.database.url, { logger: quietLogger, applicationName: 'test-worker', maxConnections: 6, supervise: true });
   await workerBoss.start();
-  const startWorker = () => startDeliveryWorker({ db: intake.database.db, boss: workerBoss, logger: quietLogger, readTagStates: options.readTagStates, ...options.worker });
+  let stopWorker = async (): Promise<void> => undefined;
+  const startWorker = async () => {
+    const worker = await startDeliveryWorker({
+      db: intake.database.db,
+      boss: workerBoss,
+      databaseUrl: intake.database.url,
+      logger: quietLogger,
+      readTagStates: options.readTagStates,
+      ...options.worker,
+    });
+    stopWorker = worker.stop;
+  };
   if (options.startWorker ?? true) await startWorker();
   return {
     ...intake,
@@ -43,6 +54,7 @@ export async function startIngestion(options: {
     startWorker,
     settled: (deliveryIds, timeoutMs = 30_000) => waitUntilSettled(intake.database.db, deliveryIds, timeoutMs),
     close: async () => {
+      await stopWorker();
       await workerBoss.stop({ graceful: false, close: true });
       await intake.close();
     },

@@ -10,6 +10,7 @@ import { loadConfig } from '../../src/config.ts';
 import { syncProductDefinitions } from '../../src/db/products.ts';
 import { DEFAULT_TAG_PATTERN } from '../../src/domain/version.ts';
 import type { ProductDefinition } from '../../src/products.ts';
+import { enqueueStoredDeliveries } from '../../src/webhooks/enqueue-stored-deliveries.ts';
 import { createBoss, installQueues } from '../../src/queues.ts';
 import { createTestDatabase, quietLogger, type TestDatabase } from './database.ts';
 import { readFixture } from './fixtures.ts';
@@ -143,7 +144,14 @@ export function trackedReleaseDelivery(payload: Buffer, deliveryId = randomUUID(
   };
 }
 
-export type Intake = { database: TestDatabase; server: TestServer; boss: PgBoss; close: () => Promise<void> };
+export type Intake = {
+  database: TestDatabase;
+  server: TestServer;
+  boss: PgBoss;
+  /** Does what the worker's enqueuer does: gives every stored delivery without a job its job. */
+  enqueueStored: () => Promise<void>;
+  close: () => Promise<void>;
+};
 
 /**
  * A fresh database with pg-boss installed and one tracked product (`widget`, acme/widget), and the
@@ -162,6 +170,9 @@ export async function startIntake(options: { label: string; secret?: string | nu
     database,
     server,
     boss,
+    enqueueStored: async () => {
+      while ((await enqueueStoredDeliveries(database.db, boss)) > 0);
+    },
     close: async () => {
       await server.close();
       await boss.stop({ graceful: false, close: true });

@@ -6,7 +6,8 @@ import { QUEUES } from '../../../src/queues.ts';
 import type { FaultStack } from './fault-stack.ts';
 
 // The delivery invariants every webhook scenario ends with: whatever was answered 2xx is stored,
-// with its job, and processed; nothing stored lacks its job; no job is left behind.
+// given its job (by a worker's enqueuer) and processed; nothing stored lacks its job; no job is
+// left behind.
 
 const count = z.object({ count: z.number() });
 
