@@ -10,7 +10,7 @@ export const QUEUES = {
   /** One job per product; `exclusive` keeps at most one queued or running per product. */
   syncProduct: 'sync-product',
   syncProductDead: 'sync-product-dead',
-  /** One job per intake transaction, naming the webhook deliveries it stored (src/webhooks/delivery-job.ts). */
+  /** One job per enqueuer sweep, naming the stored webhook deliveries it gave the job (src/webhooks/delivery-job.ts). */
   processDelivery: 'process-delivery',
   processDeliveryDead: 'process-delivery-dead',
 } as const;

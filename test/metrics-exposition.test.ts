@@ -15,11 +15,15 @@ import {
   setGitHubRateLimit,
   WEBHOOK_DELIVERY_OUTCOMES,
 } from '../src/metrics/metrics.ts';
+import { syncProductDefinitions } from '../src/db/products.ts';
+import { storeDeliveries } from '../src/db/webhook-deliveries.ts';
 import { createBoss, installQueues, QUEUES } from '../src/queues.ts';
+import { enqueueStoredDeliveries } from '../src/webhooks/enqueue-stored-deliveries.ts';
 import { createTestDatabase, quietLogger, type TestDatabase } from './support/database.ts';
 import { serve, type TestServer } from './support/http.ts';
 import { histogramCount, parseExposition, samples, value, type Exposition } from './support/metrics.ts';
 import { ROOT } from './support/processes.ts';
+import { fixturePayload, TRACKED_REPOSITORY, trackedReleaseDelivery, widgetProduct } from './support/webhooks.ts';
 
 const METRICS_TOKEN = 'metrics-token-0123456789';
 
@@ -105,6 +109,9 @@ exposition('after some requests and reports, /metrics parses and holds every doc
   assert.is(value(metrics, 'release_registry_jobs', { queue: QUEUES.processDelivery, state: 'active' }), 0);
   assert.is(value(metrics, 'release_registry_metrics_collector_up', { collector: 'jobs' }), 1);
   assert.is(value(metrics, 'release_registry_metrics_collector_up', { collector: 'database_activity' }), 1);
+  assert.is(value(metrics, 'release_registry_metrics_collector_up', { collector: 'webhook_backlog' }), 1);
+  assert.is(value(metrics, 'release_registry_webhook_deliveries_awaiting_job'), 0);
+  assert.is(value(metrics, 'release_registry_webhook_oldest_awaiting_job_seconds'), 0);
   assert.ok((value(metrics, 'release_registry_db_server_max_connections') ?? 0) > 0);
   assert.ok((value(metrics, 'release_registry_db_server_connections', { application: 'release-registry-api' }) ?? 0) >= 1);
   assert.is(value(metrics, 'release_registry_db_pool_max_connections', { pool: 'api' }), 10, 'DATABASE_POOL_SIZE');
@@ -125,6 +132,24 @@ exposition('with METRICS_TOKEN set, /metrics answers 401 without the token and 2
   const metrics = await scrape(guarded, { Authorization: `Bearer ${METRICS_TOKEN}` });
   assert.ok(metrics.has('release_registry_http_request_duration_seconds'));
   assert.is((await fetch(`${guarded.url}/-/healthz`)).status, 200, 'only /metrics needs the token');
+});
+
+exposition('stored deliveries waiting for a job show as a backlog with the age of the oldest, and clear once enqueued', async ({ server, database, boss }) => {
+  await syncProductDefinitions(database.db, [widgetProduct()]);
+  const received = new Date(Date.now() - 30_000);
+  const payload = Buffer.from(JSON.stringify(fixturePayload('release/published', { repository: TRACKED_REPOSITORY })));
+  await storeDeliveries(database.db, [{ ...trackedReleaseDelivery(payload), receivedAt: received }, trackedReleaseDelivery(payload)], null);
+  // Samples are reused for a second.
+  await new Promise((resolve) => setTimeout(resolve, 1_100));
+  const waiting = await scrape(server);
+  assert.is(value(waiting, 'release_registry_webhook_deliveries_awaiting_job'), 2);
+  assert.ok((value(waiting, 'release_registry_webhook_oldest_awaiting_job_seconds') ?? 0) >= 30);
+
+  assert.is(await enqueueStoredDeliveries(database.db, boss), 2);
+  await new Promise((resolve) => setTimeout(resolve, 1_100));
+  const cleared = await scrape(server);
+  assert.is(value(cleared, 'release_registry_webhook_deliveries_awaiting_job'), 0);
+  assert.is(value(cleared, 'release_registry_webhook_oldest_awaiting_job_seconds'), 0);
 });
 
 exposition.run();

@@ -226,6 +226,13 @@ export async function assignStoredDeliveriesToJob(db: Queryable, jobId: string, 
   ];
 }
 
+/** The stored deliveries still waiting for a job, and how long the oldest has waited (0 when none). */
+export async function deliveriesAwaitingJob(db: Queryable): Promise<{ count: number; oldestSeconds: number }> {
+  return db.one(sql.type(z.object({ count: z.number(), oldestSeconds: z.number() }))`
+    SELECT count(*)::int AS count, coalesce(extract(epoch FROM now() - min(received_at)), 0)::float8 AS "oldestSeconds"
+    FROM webhook_deliveries WHERE status = 'queued' AND job_id IS NULL`);
+}
+
 /**
  * Moves claimed deliveries to another job, queued with `error` as the reason (a spent rate limit
  * defers them to its reset under that job); only those still naming the job they were claimed

@@ -1,20 +1,23 @@
 import type { PgBoss } from 'pg-boss';
 import { sampleDatabaseActivity, type DatabaseActivity } from '../db/database-activity.ts';
 import type { Queryable } from '../db/pool.ts';
+import { deliveriesAwaitingJob } from '../db/webhook-deliveries.ts';
 import {
   collectorUp,
+  deliveriesAwaitingJobGauge,
   JOB_STATES,
   jobs,
   type JobState,
   lockWaitingSessions,
   lockWaitLongest,
+  oldestDeliveryAwaitingJob,
   onScrape,
   serverConnections,
   serverMaxConnections,
 } from './metrics.ts';
 
-// Scrape-time gauges read from the database: pg-boss's job counts and the server's connections and
-// lock waits. Each read is bounded (a scrape must answer while the database is down, and quickly),
+// Scrape-time gauges read from the database: pg-boss's job counts, the webhook deliveries still
+// waiting for a job, and the server's connections and lock waits. Each read is bounded (a scrape must answer while the database is down, and quickly),
 // and reused for a second so that several scrapers cost one read. A read that fails or times out
 // removes its gauges, rather than repeating stale values, and sets
 // release_registry_metrics_collector_up{collector} to 0.
@@ -29,6 +32,7 @@ const sources: Source[] = [];
 type Sample<T> = { at: number; value: Promise<T> };
 let activitySample: Sample<DatabaseActivity> | undefined;
 let jobsSample: Sample<Awaited<ReturnType<PgBoss['getQueues']>>> | undefined;
+let backlogSample: Sample<Awaited<ReturnType<typeof deliveriesAwaitingJob>>> | undefined;
 
 /**
  * Reads the database gauges through `db` (and the job counts through `boss`) at every scrape, until
@@ -40,6 +44,7 @@ export function collectDatabaseMetrics(db: Queryable, boss?: PgBoss): () => void
   sources.push(source);
   activitySample = undefined;
   jobsSample = undefined;
+  backlogSample = undefined;
   return () => {
     const index = sources.indexOf(source);
     if (index !== -1) sources.splice(index, 1);
@@ -56,7 +61,14 @@ onScrape(async () => {
   if (source.boss !== undefined && (jobsSample === undefined || now - jobsSample.at > REUSE_MS)) {
     jobsSample = { at: now, value: withTimeout(source.boss.getQueues()) };
   }
-  await Promise.all([exportActivity(activitySample.value), source.boss === undefined ? undefined : exportJobs(jobsSample!.value)]);
+  if (backlogSample === undefined || now - backlogSample.at > REUSE_MS) {
+    backlogSample = { at: now, value: withTimeout(deliveriesAwaitingJob(source.db)) };
+  }
+  await Promise.all([
+    exportActivity(activitySample.value),
+    source.boss === undefined ? undefined : exportJobs(jobsSample!.value),
+    exportBacklog(backlogSample.value),
+  ]);
 });
 
 async function exportActivity(sample: Promise<DatabaseActivity>): Promise<void> {
@@ -95,6 +107,19 @@ async function exportJobs(sample: ReturnType<PgBoss['getQueues']>): Promise<void
     collectorUp.set({ collector: 'jobs' }, 1);
   } catch {
     collectorUp.set({ collector: 'jobs' }, 0);
+  }
+}
+
+async function exportBacklog(sample: ReturnType<typeof deliveriesAwaitingJob>): Promise<void> {
+  deliveriesAwaitingJobGauge.reset();
+  oldestDeliveryAwaitingJob.reset();
+  try {
+    const backlog = await sample;
+    deliveriesAwaitingJobGauge.set(backlog.count);
+    oldestDeliveryAwaitingJob.set(backlog.oldestSeconds);
+    collectorUp.set({ collector: 'webhook_backlog' }, 1);
+  } catch {
+    collectorUp.set({ collector: 'webhook_backlog' }, 0);
   }
 }
 

@@ -248,6 +248,20 @@ function statusClass(status: number | 'error'): string {
   return `${Math.floor(status / 100)}xx`;
 }
 
+export const deliveriesAwaitingJobGauge = new Gauge({
+  name: `${PREFIX}webhook_deliveries_awaiting_job`,
+  help: "Stored webhook deliveries the worker's enqueuer has not given a job yet, read at scrape.",
+  collect: refreshOnScrape,
+  registers,
+});
+
+export const oldestDeliveryAwaitingJob = new Gauge({
+  name: `${PREFIX}webhook_oldest_awaiting_job_seconds`,
+  help: 'How long the oldest stored delivery without a job has waited since it was received (0 when none), read at scrape.',
+  collect: refreshOnScrape,
+  registers,
+});
+
 // ---------------------------------------------------------------------------------------------
 // Jobs (pg-boss)
 
@@ -362,7 +376,7 @@ export const serverMaxConnections = new Gauge({
 
 export const collectorUp = new Gauge({
   name: `${PREFIX}metrics_collector_up`,
-  help: 'Whether the last scrape-time read of a collector (jobs, database_activity) succeeded (1) or failed or timed out (0).',
+  help: 'Whether the last scrape-time read of a collector (jobs, database_activity, webhook_backlog) succeeded (1) or failed or timed out (0).',
   labelNames: ['collector'] as const,
   collect: refreshOnScrape,
   registers,
