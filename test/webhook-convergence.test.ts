@@ -6,6 +6,7 @@ import { replayDeliveries } from '../src/webhooks/replay-deliveries.ts';
 import { releaseEvent, tagDeleted, tagMoved, tagPushed, type Repo } from './support/github-events.ts';
 import type { FakeRepository, ReleaseRecord } from './support/fake-github/index.ts';
 import { fullState, releaseRows, startFakeIngestion, type ReleaseRow } from './support/ingestion.ts';
+import { seededRandom } from './support/seeded-random.ts';
 import { postDelivery, widgetProduct, type Delivery } from './support/webhooks.ts';
 
 // Any order of events, duplicates and replays converges to the rows a full sync of GitHub's final
@@ -19,18 +20,6 @@ import { postDelivery, widgetProduct, type Delivery } from './support/webhooks.t
 const SEED = Number(process.env.CONVERGENCE_SEED ?? 20_261_129);
 const STEPS = 160;
 const NAMES = ['v1.0.0', 'v1.0.1', 'v1.1.0', '1.1.0', 'v1.2.0-rc.1', 'v1.2.0', 'v2.0.0+build.5', 'v2.0.0', 'nightly'];
-
-/** mulberry32: a small seeded generator, so a failure can be replayed with CONVERGENCE_SEED. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /** One random change to GitHub, and the deliveries GitHub sends for it (none when nothing applies). */
 function step(github: FakeRepository, repo: Repo, rand: () => number): Delivery[] {
@@ -95,8 +84,8 @@ function step(github: FakeRepository, repo: Repo, rand: () => number): Delivery[
 const comparable = (rows: ReleaseRow[]) => rows.map(({ deleted: _deleted, ...row }) => row);
 
 test('a shuffled stream of real deliveries with duplicates converges to the full-sync state, and replaying it changes nothing', async () => {
-  const rand = random(SEED);
-  const latency = random(SEED + 1);
+  const rand = seededRandom(SEED);
+  const latency = seededRandom(SEED + 1);
   const app = await startFakeIngestion({
     label: 'convergence',
     products: [widgetProduct(), widgetProduct({ name: 'reference', repository: 'acme/reference' })],

@@ -1,5 +1,6 @@
 import type { FakeRepository } from '../../support/fake-github/index.ts';
 import { releaseEvent, tagDeleted, tagMoved, tagPushed, type Repo } from '../../support/github-events.ts';
+import { seededRandom } from '../../support/seeded-random.ts';
 import { fixturePayload, type Delivery } from '../../support/webhooks.ts';
 
 // A seeded stream of changes to a fake GitHub repository, each with the deliveries GitHub sends for
@@ -7,18 +8,6 @@ import { fixturePayload, type Delivery } from '../../support/webhooks.ts';
 // created, published, edited, unpublished and deleted, and the odd ping. The repository changes as
 // the deliveries are made, so the fake's final state is what every delivery, in any order, must
 // converge to.
-
-/** mulberry32: small and seeded, so a failing run can be replayed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /**
  * At least `count` deliveries for `repository`, made by changing it step by step. Tag names come
