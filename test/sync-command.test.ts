@@ -1,11 +1,10 @@
 import type { PgBoss } from 'pg-boss';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { QUEUES } from '../src/queues.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { startFakeGitHub, type FakeGitHub } from './support/fake-github/index.ts';
 import { runCli } from './support/processes.ts';
-import { defineProducts, startTestSyncWorker, waitFor } from './support/sync.ts';
+import { defineProducts, settledSyncJob, startTestSyncWorker } from './support/sync.ts';
 
 // `release-registry sync <product> [--wait] [--full]` from a real CLI process, with a worker
 // working the queue: it enqueues, waits, prints the outcome, and its exit code says how it went.
@@ -46,10 +45,7 @@ command('without --wait: queues and exits at once', async (context) => {
   const jobId = /job ([0-9a-f-]{36})/.exec(result.stdout)?.[1];
   assert.ok(jobId !== undefined, result.stdout);
   // Let it finish, so that the next tests queue syncs of their own.
-  await waitFor('the queued sync to finish', async () => {
-    const [job] = await context.boss.findJobs(QUEUES.syncProduct, { id: jobId });
-    return job?.state === 'completed' ? job : undefined;
-  });
+  assert.is((await settledSyncJob(context.boss, jobId)).state, 'completed');
 });
 
 command('bad arguments and unknown products: a clear message, exit 1, nothing queued', async (context) => {

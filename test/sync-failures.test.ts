@@ -7,7 +7,7 @@ import { enqueueSync } from '../src/sync/sync-job.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { startFakeGitHub, type FakeGitHub } from './support/fake-github/index.ts';
 import { readTagList } from './support/fixtures.ts';
-import { defineProducts, expectedRows, releaseRows, runSync, startTestSyncWorker, syncState, waitFor } from './support/sync.ts';
+import { defineProducts, expectedRows, releaseRows, runSync, settledSyncJob, startTestSyncWorker, syncState, waitFor } from './support/sync.ts';
 
 // What a sync does when GitHub misbehaves: 5xx answers are retried by the client and the run
 // succeeds; a malformed answer fails the job with a clear error, pg-boss retries it, and after the
@@ -39,11 +39,7 @@ failures.after(async ({ database, fake, stop }) => {
   await database.drop();
 });
 
-const settled = (boss: PgBoss, id: string) =>
-  waitFor(`job ${id} to settle`, async () => {
-    const [job] = (await boss.findJobs(QUEUES.syncProduct, { id })) as Array<JobWithMetadata<unknown>>;
-    return job?.state === 'completed' || job?.state === 'failed' ? job : undefined;
-  });
+const settled = (boss: PgBoss, id: string) => settledSyncJob(boss, id);
 
 const deadLetters = async (boss: PgBoss, product: string) =>
   ((await boss.findJobs(QUEUES.syncProductDead, { queued: true })) as Array<JobWithMetadata<{ product: string }>>).filter((job) => job.data.product === product);

@@ -8,7 +8,7 @@ import type { SyncRunResult } from '../src/sync/sync-progress.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { startFakeGitHub, type FakeGitHub } from './support/fake-github/index.ts';
 import { readTagList } from './support/fixtures.ts';
-import { defineProducts, expectedRows, releaseRows, startTestSyncWorker, syncState, waitFor } from './support/sync.ts';
+import { defineProducts, expectedRows, releaseRows, settledSyncJob, startTestSyncWorker, syncState } from './support/sync.ts';
 
 // GitHub's primary rate limit runs out in the middle of a first sync: the job is not failed and
 // does not spin. It ends as `deferred`, the pages already read stay written, and a new job of the
@@ -48,10 +48,7 @@ rateLimit('a spent primary limit defers the job to the reset, keeps the pages re
   fake.resetRequests();
 
   const { jobId } = await enqueueSync(boss, { product: 'helm', reason: 'cli' });
-  const first = await waitFor('the first job to settle', async () => {
-    const current = await job(boss, jobId);
-    return current?.state === 'completed' || current?.state === 'failed' ? current : undefined;
-  });
+  const first = await settledSyncJob(boss, jobId);
   assert.is(first.state, 'completed', 'deferred, not failed');
   const output = first.output as SyncRunResult & { nextJobId: string };
   assert.is(output.outcome, 'deferred');
@@ -81,14 +78,7 @@ rateLimit('a spent primary limit defers the job to the reset, keeps the pages re
   assert.ok(Date.now() < resetAt.getTime(), 'still before the reset (the test machine was not too slow)');
   assert.is(fake.counts().total, seen, 'nothing asked while waiting for the reset');
 
-  const done = await waitFor(
-    'the deferred job to finish the run',
-    async () => {
-      const current = await job(boss, output.nextJobId);
-      return current?.state === 'completed' || current?.state === 'failed' ? current : undefined;
-    },
-    60_000,
-  );
+  const done = await settledSyncJob(boss, output.nextJobId);
   assert.ok(done.startedOn.getTime() >= resetAt.getTime(), 'it ran after the reset');
   const finished = done.output as SyncRunResult;
   assert.is(finished.outcome, 'succeeded', JSON.stringify(finished));

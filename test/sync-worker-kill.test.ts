@@ -1,7 +1,6 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { JobWithMetadata } from 'pg-boss';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { listProducts } from '../src/db/products.ts';
@@ -14,7 +13,7 @@ import { startCliProcess, type CliProcess } from './support/cli-process.ts';
 import { createTestDatabase, quietLogger } from './support/database.ts';
 import { startFakeGitHub } from './support/fake-github/index.ts';
 import { TEST_TOKEN } from './support/github.ts';
-import { comparable, defineProducts, releaseRows, runSync, waitFor } from './support/sync.ts';
+import { comparable, defineProducts, releaseRows, runSync, settledSyncJob, waitFor } from './support/sync.ts';
 
 // A real worker process (`node src/cli.ts worker`) is SIGKILLed in the middle of a first sync. The
 // job's heartbeat stops, pg-boss hands it to a second worker, which resumes the run from the last
@@ -67,16 +66,8 @@ test('a worker killed mid-sync: another resumes the run and ends with the same r
     fake.resetRequests();
     const second = startCliProcess(['worker'], env);
     workers.push(second);
-    const done = await waitFor(
-      'the resumed job to finish',
-      async () => {
-        // The supervision pass that fails jobs with a stale heartbeat runs every 15 s in workers; run it now.
-        await boss.supervise(QUEUES.syncProduct);
-        const [job] = (await boss.findJobs(QUEUES.syncProduct, { id: jobId })) as Array<JobWithMetadata<unknown>>;
-        return job?.state === 'completed' || job?.state === 'failed' ? job : undefined;
-      },
-      120_000,
-    );
+    // The supervision pass that fails jobs with a stale heartbeat runs every 15 s in workers; run it now.
+    const done = await settledSyncJob(boss, jobId, { boundMs: 120_000, supervise: true });
     const result = done.output as SyncRunResult;
     assert.is(done.state, 'completed', JSON.stringify(done.output));
     assert.is(result.outcome, 'succeeded');

@@ -7,6 +7,7 @@ import { BUILT_CLI, runCli } from '../support/processes.ts';
 import { assertNoJobLeft } from './support/delivery-checks.ts';
 import { processOutput, startFaultStack } from './support/fault-stack.ts';
 import { assertMatchesFullSync } from './support/ground-truth.ts';
+import { settledSyncJob } from '../support/sync.ts';
 
 // Scenario 3. A first sync of a 3,000-tag, 600-release repository by the real worker process while
 // GitHub answers every 7th request with a 502, then refuses one tag page with a secondary rate
@@ -52,7 +53,7 @@ test('5xx every 7th request, a secondary limit, then a spent primary limit: defe
     const refusedWhileSpent = beforeReset.filter((request) => request.fault === null && request.points === 0 && request.status !== 304 && request.endpoint !== 'rate-limit');
     assert.equal(refusedWhileSpent, [], 'no request was refused for a spent limit: the client stopped at remaining 0');
 
-    const done = await waitForJob(stack.boss, first.output.nextJobId!, 90_000);
+    const done = await settledSyncJob<SyncJob>(stack.boss, first.output.nextJobId!, { boundMs: 90_000 });
     assert.is(done.state, 'completed', JSON.stringify(done.output));
     assert.is(done.output.outcome, 'succeeded', JSON.stringify(done.output));
     assert.is(done.output.runId, first.output.runId, 'the same run, resumed');
@@ -81,16 +82,6 @@ test('5xx every 7th request, a secondary limit, then a spent primary limit: defe
 async function syncJobs(boss: import('pg-boss').PgBoss): Promise<SyncJob[]> {
   const jobs = (await boss.findJobs(QUEUES.syncProduct, {})) as SyncJob[];
   return jobs.sort((a, b) => a.createdOn.getTime() - b.createdOn.getTime());
-}
-
-async function waitForJob(boss: import('pg-boss').PgBoss, id: string, boundMs: number): Promise<SyncJob> {
-  const deadline = Date.now() + boundMs;
-  for (;;) {
-    const [job] = (await boss.findJobs(QUEUES.syncProduct, { id })) as SyncJob[];
-    if (job?.state === 'completed' || job?.state === 'failed') return job;
-    if (Date.now() > deadline) throw new Error(`job ${id} still ${job?.state} after ${boundMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 test.run();

@@ -13,6 +13,7 @@ import { sendDeliveries } from './support/delivery-sender.ts';
 import { processOutput, startFaultStack } from './support/fault-stack.ts';
 import { deliveriesForChanges } from './support/github-changes.ts';
 import { assertMatchesFullSync } from './support/ground-truth.ts';
+import { settledSyncJob } from '../support/sync.ts';
 import { startReadLoad } from './support/read-load.ts';
 
 // Scenario 4. SIGTERM under load, with the real handlers.
@@ -129,7 +130,7 @@ test('worker: SIGTERM during a sync and deliveries exits 0 within 10 s, no job l
     await stack.startWorker();
     const report = await sender.done;
     assert.equal(report.unexpected, []);
-    const done = await waitForJob(boss, sync!.id, 90_000);
+    const done = await settledSyncJob(boss, sync!.id, { boundMs: 90_000 });
     const result = done.output as SyncRunResult;
     assert.is(result.outcome, 'succeeded', JSON.stringify(result));
     assert.is(result.attempts, 2, 'the same run, resumed by the next worker');
@@ -170,16 +171,6 @@ async function waitForSyncWrites(stack: { db: import('../../src/db/pool.ts').Dat
     if (state?.phase === 'tags' && state.rows > 0) return;
     if (Date.now() > deadline) throw new Error(`the sync never wrote: ${JSON.stringify(state)}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-async function waitForJob(boss: import('pg-boss').PgBoss, id: string, boundMs: number): Promise<JobWithMetadata<unknown>> {
-  const deadline = Date.now() + boundMs;
-  for (;;) {
-    const [job] = (await boss.findJobs(QUEUES.syncProduct, { id })) as Array<JobWithMetadata<unknown>>;
-    if (job?.state === 'completed' || job?.state === 'failed') return job;
-    if (Date.now() > deadline) throw new Error(`job ${id} still ${job?.state} after ${boundMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { JobWithMetadata, PgBoss } from 'pg-boss';
 import semver from 'semver';
 import { sql } from 'slonik';
 import { z } from 'zod';
@@ -8,8 +9,11 @@ import { readSyncState } from '../../src/db/sync-state.ts';
 import { DEFAULT_TAG_PATTERN } from '../../src/domain/version.ts';
 import type { GitHubClient } from '../../src/github/client.ts';
 import type { ProductDefinition } from '../../src/products.ts';
+import { createBoss, installQueues, QUEUES } from '../../src/queues.ts';
 import { syncProduct, type SyncAttempt } from '../../src/sync/sync-product.ts';
+import { startSyncWorker } from '../../workers/sync-worker.ts';
 import { quietLogger } from './database.ts';
+import { eventually } from './eventually.ts';
 import type { FakeGitHub, FakeRepository, ReleaseRecord } from './fake-github/index.ts';
 import type { FixtureTag } from './fixtures.ts';
 import { fakeClient } from './github.ts';
@@ -160,13 +164,27 @@ export function comparable(row: ExpectedRow | ReleaseRow | undefined) {
 
 /** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
 export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  return (await eventually(check, (value) => value !== undefined, what, timeoutMs))!;
+}
+
+/**
+ * Sync job `id` once it has completed or failed. `supervise`: run pg-boss's supervision pass while
+ * waiting (workers run it every 15 s; a killed worker's job is handed on by it).
+ */
+export async function settledSyncJob<T extends JobWithMetadata<unknown> = JobWithMetadata<unknown>>(
+  boss: PgBoss,
+  id: string,
+  options: { boundMs?: number; supervise?: boolean } = {},
+): Promise<T> {
+  return waitFor(
+    `sync job ${id} to complete or fail`,
+    async () => {
+      if (options.supervise) await boss.supervise(QUEUES.syncProduct);
+      const [job] = (await boss.findJobs(QUEUES.syncProduct, { id })) as T[];
+      return job?.state === 'completed' || job?.state === 'failed' ? job : undefined;
+    },
+    options.boundMs ?? 60_000,
+  );
 }
 
 /**
@@ -178,8 +196,6 @@ export async function startTestSyncWorker(
   fake: FakeGitHub,
   options: { queue?: Record<string, unknown>; client?: () => GitHubClient; work?: boolean } = {},
 ) {
-  const { installQueues, createBoss, QUEUES } = await import('../../src/queues.ts');
-  const { startSyncWorker } = await import('../../workers/sync-worker.ts');
   await installQueues(database.url, quietLogger);
   const boss = createBoss(database.url, { logger: quietLogger, applicationName: 'release-registry-test-boss', maxConnections: 4, supervise: true });
   await boss.start();
