@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ReleasePosition } from '../src/db/release-reads.ts';
+import { PRODUCT_NAME_PATTERN } from '../src/products.ts';
 
 // Page cursors are opaque to clients: base64url of a small JSON object naming where the next page
 // starts in the newest-first order (and, across products, in which product). They carry positions,
@@ -8,7 +9,7 @@ import type { ReleasePosition } from '../src/db/release-reads.ts';
 export type ReleaseCursor = ReleasePosition & { product?: string | undefined };
 
 const cursorSchema = z.strictObject({
-  p: z.string().min(1).optional(),
+  p: z.string().regex(PRODUCT_NAME_PATTERN).optional(),
   v: z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative(), z.number().int().nonnegative(), z.string().regex(/^(?:[0-9a-f]{2})+$/)]),
 });
 

@@ -120,6 +120,8 @@ admin('the deliveries listing needs a token and a known status', async ({ api })
   assert.is((await api.get('/v1/admin/deliveries?cursor=abc', { token: true })).status, 400);
   const outOfRange = Buffer.from(JSON.stringify(['99999999999999999999', 'd-1'])).toString('base64url');
   assert.is((await api.get(`/v1/admin/deliveries?cursor=${outOfRange}`, { token: true })).status, 400, 'a position past bigint is refused, not a 500');
+  const notAnId = Buffer.from(JSON.stringify(['1700000000000000', 'd\u0000'])).toString('base64url');
+  assert.is((await api.get(`/v1/admin/deliveries?cursor=${notAnId}`, { token: true })).status, 400, 'a delivery id GitHub never sends is refused, not a 500');
   const count = await api.database.db.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM webhook_deliveries`);
   assert.is(count, 135, 'reads write nothing');
 });

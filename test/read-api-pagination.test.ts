@@ -117,6 +117,13 @@ paging('a cursor that is not ours is a 400 naming the parameter', async ({ api }
     assert.is(response.status, 400, cursor);
     assert.match(((await response.json()) as { error: { message: string } }).error.message, /query parameter "cursor"/);
   }
+  // A product name no product can have (PostgreSQL refuses a NUL in text): refused, not a 500.
+  for (const product of ['\u0000', 'Not A Name']) {
+    const cursor = Buffer.from(JSON.stringify({ p: product, v: [1, 0, 0, 'ff'] })).toString('base64url');
+    const response = await api.get(`/v1/releases?cursor=${cursor}`);
+    assert.is(response.status, 400, cursor);
+    assert.match(((await response.json()) as { error: { message: string } }).error.message, /query parameter "cursor"/);
+  }
   const productCursor = (await readPage<ReleaseView>(await api.get('/v1/releases/big?limit=1'))).next!;
   const cursor = new URL(productCursor).searchParams.get('cursor')!;
   const crossed = await api.get(`/v1/releases?cursor=${cursor}`);

@@ -2,6 +2,7 @@ import type { Router } from '@koa/router';
 import { z } from 'zod';
 import { listDeliveries, type DeliveryPosition } from '../../src/db/delivery-reads.ts';
 import { DELIVERY_STATUSES } from '../../src/db/webhook-deliveries.ts';
+import { deliveryIdSchema } from '../../src/webhooks/delivery-id.ts';
 import { nextPage, send, serialize } from '../answer.ts';
 import { requireToken } from '../auth.ts';
 import { limitParam } from '../query-params.ts';
@@ -12,7 +13,7 @@ import { deliverySchema, errorSchema } from '../schemas.ts';
 
 // Microseconds since the epoch: 17 digits reach the year 5138, and stay inside PostgreSQL's bigint
 // and timestamp ranges when the query turns them back into an instant.
-const cursorSchema = z.tuple([z.string().regex(/^\d{1,17}$/), z.string().min(1).max(200)]);
+const cursorSchema = z.tuple([z.string().regex(/^\d{1,17}$/), deliveryIdSchema]);
 
 function encodeCursor(position: DeliveryPosition): string {
   return Buffer.from(JSON.stringify([position.receivedAtUs, position.deliveryId]), 'utf8').toString('base64url');
