@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { installQueues } from '../src/queues.ts';
@@ -64,6 +65,18 @@ server('GET /-/version, and JSON errors for unknown paths and methods', async ({
   const wrong = await get(`${url}/-/healthz`, { method: 'POST' });
   assert.is(wrong.status, 405);
   assert.is(wrong.headers.get('allow'), 'GET, HEAD');
+  // A request target no URL parser accepts (fetch would normalize it, so node:http sends it as is).
+  const odd = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const request = httpRequest(`${url}/`, { path: '//' }, (response) => {
+      let body = '';
+      response.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+    });
+    request.on('error', reject);
+    request.end();
+  });
+  assert.is(odd.status, 404, odd.body);
+  assert.equal(JSON.parse(odd.body), { error: { code: 'not_found', message: 'no route for GET //' } });
 });
 
 server('SIGTERM stops the worker within SHUTDOWN_TIMEOUT_MS with exit code 0', async ({ worker, url }) => {

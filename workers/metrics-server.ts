@@ -53,7 +53,8 @@ export async function startMetricsServer(config: Config, logger: Logger, health:
 }
 
 async function handle(request: IncomingMessage, response: ServerResponse, config: Config, health: WorkerHealth): Promise<void> {
-  const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+  // The path as sent, without the query: a request target like `//` is no URL, but it is a path no route has.
+  const path = (request.url ?? '/').split('?')[0]!;
   if (!ROUTES.has(path)) throw new NotFoundError('route', `no route for ${request.method} ${path}`);
   if (request.method !== 'GET' && request.method !== 'HEAD') throw new MethodNotAllowedError(String(request.method), ['GET', 'HEAD']);
   response.setHeader('Cache-Control', 'no-store');
