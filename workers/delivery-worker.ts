@@ -2,9 +2,16 @@ import type { PgBoss } from 'pg-boss';
 import type { Database } from '../src/db/pool.ts';
 import type { Logger } from '../src/logger.ts';
 import { QUEUES } from '../src/queues.ts';
+import { ENQUEUE_BATCH } from '../src/webhooks/enqueue-stored-deliveries.ts';
 import type { TagStateReader } from '../src/webhooks/tag-states.ts';
 import { startDeliveryEnqueuer } from './delivery-enqueuer.ts';
 import { createDeliveryProcessor } from './process-deliveries.ts';
+
+/**
+ * Most deliveries one handler call works, in a backlog (jobs of ENQUEUE_BATCH each): their payloads
+ * are in memory together, and each product's tags are read under its lock in one transaction.
+ */
+const DELIVERIES_PER_BATCH = 500;
 
 export type DeliveryWorkerOptions = {
   db: Database;
@@ -36,7 +43,7 @@ export async function startDeliveryWorker(options: DeliveryWorkerOptions): Promi
   await boss.work(
     QUEUES.processDelivery,
     {
-      batchSize: options.batchSize ?? 25,
+      batchSize: options.batchSize ?? Math.max(1, Math.floor(DELIVERIES_PER_BATCH / ENQUEUE_BATCH)),
       localConcurrency: options.concurrency ?? 2,
       includeMetadata: true,
       perJobResults: true,
@@ -44,7 +51,7 @@ export async function startDeliveryWorker(options: DeliveryWorkerOptions): Promi
       notifyPollingIntervalSeconds: polling,
       // A full batch means more are waiting (a burst, or a backlog left while no worker ran): fetch
       // the next at once. Without it each slot took one batch per polling interval, and a backlog
-      // drained at batchSize x concurrency / pollingIntervalSeconds (25 deliveries/s) however fast
+      // drained at batchSize x concurrency / pollingIntervalSeconds jobs per second however fast
       // the batches ran.
       burstWhenBatchFull: true,
     },

@@ -11,13 +11,14 @@ import { deliveryJobData } from './delivery-job.ts';
 // never lost between the two: until it has a job, it is what the next sweep finds.
 
 /**
- * Most deliveries given one job by one sweep. Large: each sweep walks the unenqueued index from
- * its oldest entry, over the entries earlier sweeps left behind until vacuum removes them, so a
- * backlog of 100,000 drained at ~4,700/s 100 at a time and ~15,700/s 500 at a time (measured).
- * The worker takes a job's deliveries together: one transaction and one GitHub query per 100 tags
- * per product.
+ * Most deliveries given one job by one sweep. Each sweep walks the unenqueued index from its oldest
+ * entry, over the entries earlier sweeps left behind until vacuum removes them, so larger jobs
+ * drain a backlog faster (100,000 stored: ~4,700/s 100 at a time, ~15,700/s 500 at a time,
+ * measured; both above what the intake stores), but the worker claims a job's deliveries, payloads
+ * included, all at once, and reads their tags under the product's lock in one transaction: 100
+ * keeps that bounded (workers/delivery-worker.ts).
  */
-export const ENQUEUE_BATCH = 500;
+export const ENQUEUE_BATCH = 100;
 
 /**
  * Gives up to `limit` stored deliveries without a job one new job, in one transaction (the rows
