@@ -3,6 +3,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { z } from 'zod';
 import type { Product } from '../src/db/products.ts';
+import { setChangeSource, upsertTags } from '../src/db/releases.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { startFakeGitHub, type FakeGitHub, type FakeRepository } from './support/fake-github/index.ts';
 import { comparable, defineProducts, expectedVersion, releaseRows, runSync, syncState, type ReleaseRow } from './support/sync.ts';
@@ -144,6 +145,33 @@ incremental('after all of it, the rows are those of a fresh full sync (plus the 
   const reference = await releaseRows(db, products.get('helm-fresh')!.id);
   assert.is(synced.length, reference.length);
   for (const row of reference) assert.equal({ ...comparable(byTag(synced, row.tag)), releaseName: byTag(synced, row.tag)?.releaseName }, { ...comparable(row), releaseName: row.releaseName }, row.tag);
+});
+
+incremental('a run resumed after a deferral keeps the time of its staged listing: a tag written since (by a webhook) is not tombstoned', async ({ database, fake, repo, products }) => {
+  const { db } = database;
+  const product = products.get('helm')!;
+  // The listing is staged, then reading the listed tags by name meets a spent GraphQL limit.
+  repo.addTag({ name: 'v9.1.0' });
+  fake.setRateLimit('graphql', { remaining: 0, resetAt: new Date(Date.now() + 3_600_000) });
+  const deferred = await runSync(db, fake, product);
+  fake.setRateLimit('graphql', { limit: 5000, remaining: 5000 });
+  assert.is(deferred.outcome, 'deferred', JSON.stringify(deferred.result));
+
+  // Meanwhile a tag is pushed and a webhook writes it: the staged listing does not name it.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  repo.addTag({ name: 'v9.2.0' });
+  const pushed = repo.expectedTag('v9.2.0')!;
+  await db.transaction(async (transaction) => {
+    await setChangeSource(transaction, 'webhook');
+    await upsertTags(transaction, product, [{ name: 'v9.2.0', refSha: pushed.refSha, gitSha: pushed.gitSha, taggedAt: pushed.taggedAt }]);
+  });
+  await new Promise((resolve) => setTimeout(resolve, 50));
+
+  const resumed = await runSync(db, fake, product);
+  assert.is(resumed.outcome, 'succeeded', JSON.stringify(resumed.result));
+  const rows = await releaseRows(db, product.id);
+  assert.is(byTag(rows, 'v9.1.0')?.deleted, false, 'the listed tag is written');
+  assert.is(byTag(rows, 'v9.2.0')?.deleted, false, 'the tag written after the listing is left alone');
 });
 
 incremental.run();

@@ -69,10 +69,16 @@ export async function startRun(db: Queryable, productId: number, run: { owner: s
     RETURNING ${stateColumns}`);
 }
 
-/** Takes over the unfinished run of the product (a retry, a resumed deferral, another worker). */
+/**
+ * Takes over the unfinished run of the product (a retry, a resumed deferral, another worker). A
+ * refs listing staged by an earlier attempt keeps its time: rows written since (by webhooks) are
+ * newer than it, and must not be tombstoned for missing from it; otherwise the attempt lists again.
+ */
 export async function resumeRun(db: Queryable, productId: number, owner: string): Promise<SyncState> {
   return db.one(sql.type(runStateSchema)`
-    UPDATE sync_state SET run_owner = ${owner}, run_listed_at = now(), last_started_at = now(), deferred_until = NULL, updated_at = now()
+    UPDATE sync_state SET
+      run_owner = ${owner}, run_listed_at = CASE WHEN run_progress ? 'staged' THEN run_listed_at ELSE now() END,
+      last_started_at = now(), deferred_until = NULL, updated_at = now()
     WHERE product_id = ${productId}
     RETURNING ${stateColumns}`);
 }
