@@ -1,6 +1,7 @@
 import * as assert from 'uvu/assert';
 import { GitHubRateLimitedError, GitHubUnavailableError } from '../src/errors.ts';
 import { whileLockHeld } from '../src/github/lock-bounds.ts';
+import { fetchTagRefs } from '../src/github/tag-refs.ts';
 import { fetchTagStates } from '../src/github/tag-states.ts';
 import { fakeClient, fakeGitHubSuite, rejection, repoRef } from './support/github.ts';
 
@@ -26,6 +27,18 @@ bounds('a secondary rate limit is waited for outside the lock, and is a GitHubRa
   assert.instance(error, GitHubRateLimitedError);
   assert.ok((error as GitHubRateLimitedError).resetAt.getTime() >= before + 30_000, 'the reset is retry-after away');
   assert.equal(fake.counts().byStatus, { '403': 1 }, 'under the lock: not asked again');
+});
+
+bounds('a secondary limit given up on stops every request of the client until retry-after has passed', async ({ fake }) => {
+  fake.addFault({ kind: 'secondary-rate-limit', retryAfter: 30, times: 1, resource: 'graphql' });
+  const client = fakeClient(fake);
+  assert.instance(await rejection(whileLockHeld(() => fetchTagStates(client, srcCli, names))), GitHubRateLimitedError);
+  // The next product's read, and a REST call: GitHub asked for none before the reset.
+  const again = await rejection(whileLockHeld(() => fetchTagStates(client, srcCli, ['3.2.0'])));
+  assert.instance(again, GitHubRateLimitedError);
+  assert.instance(await rejection(fetchTagRefs(client, srcCli)), GitHubRateLimitedError);
+  assert.is(fake.counts().total, 1, 'nothing sent after the refusal');
+  assert.equal((again as GitHubRateLimitedError).resetAt, client.accounting.secondaryLimitUntil());
 });
 
 bounds('a failing request is retried under the lock only until the deadline, backoff included', async ({ fake }) => {

@@ -12,7 +12,8 @@ import { RequestAccounting, type RateLimitResource, type ReportedRateLimit, type
 // The one Octokit factory. REST and GraphQL share one instance, so they share the token, the base
 // URL, throttling, retries, accounting and logging. What happens to a request, from the outside in:
 //
-//   1. fail fast when the bucket it needs is known to be spent until a later reset (no request);
+//   1. fail fast when the bucket it needs is known to be spent until a later reset, or a secondary
+//      limit met and not waited out asks for no request yet (no request);
 //   2. plugin-throttling: secondary rate limits are retried after `retry-after` (bounded); a spent
 //      primary limit is NOT waited for (unless it resets within `maxRateLimitWaitSeconds`);
 //   3. plugin-retry: 5xx and network errors are retried with quadratic backoff (bounded);
@@ -193,12 +194,19 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
     if (state !== undefined && state.remaining === 0 && state.resetAt.getTime() > Date.now() + maxRateLimitWait * 1000) {
       throw new GitHubRateLimitedError(state.resetAt);
     }
+    const secondaryUntil = accounting.secondaryLimitUntil();
+    if (secondaryUntil !== undefined) throw new GitHubRateLimitedError(secondaryUntil);
     const endpoint = describeRequest(requestOptions.method, requestOptions.url);
+    const failed = (error: unknown): Error => {
+      const limited = rateLimitOf(error);
+      if (limited?.kind === 'secondary') accounting.secondaryLimitMet(limited.resetAt);
+      return toGitHubError(error, endpoint);
+    };
     if (!isLockHeld()) {
       try {
         return await request(requestOptions);
       } catch (error) {
-        throw toGitHubError(error, endpoint);
+        throw failed(error);
       }
     }
     // Under a product's lock: one deadline for all attempts, and no rate limit waited for. Both
@@ -219,7 +227,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
     try {
       return await Promise.race([attempts, whenAborted(deadline.signal)]);
     } catch (error) {
-      throw toGitHubError(error, endpoint);
+      throw failed(error);
     } finally {
       clearTimeout(timer);
     }

@@ -48,6 +48,7 @@ export class RequestAccounting {
   #points = { core: 0, graphql: 0 };
   #byStatus: Record<string, number> = {};
   readonly #rateLimits = new Map<RateLimitResource, RateLimitState>();
+  #secondaryLimitUntil: Date | undefined;
 
   /** Counts the request; returns the rate-limit state its answer reported, if any. */
   record(request: RecordedRequest): ReportedRateLimit | undefined {
@@ -72,6 +73,20 @@ export class RequestAccounting {
   /** The bucket's last known state, or undefined before any answer named it. */
   rateLimit(resource: RateLimitResource): RateLimitState | undefined {
     return this.#rateLimits.get(resource);
+  }
+
+  /**
+   * A secondary rate limit was met and not waited out: GitHub asks for no request to any endpoint
+   * before `until` (retry-after), and may ban an integration that keeps sending.
+   * https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits
+   */
+  secondaryLimitMet(until: Date): void {
+    if (this.#secondaryLimitUntil === undefined || until > this.#secondaryLimitUntil) this.#secondaryLimitUntil = until;
+  }
+
+  /** Until when a secondary limit met earlier forbids requests, or undefined when none does now. */
+  secondaryLimitUntil(now = Date.now()): Date | undefined {
+    return this.#secondaryLimitUntil !== undefined && this.#secondaryLimitUntil.getTime() > now ? this.#secondaryLimitUntil : undefined;
   }
 
   snapshot(): RequestStats {
