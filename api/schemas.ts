@@ -49,6 +49,12 @@ export const readinessSchema = z.object({
   durationMs: z.number(),
 });
 
+export const webhookAnswerSchema = z.object({
+  deliveryId: z.string().describe('X-GitHub-Delivery'),
+  status: z.enum(['queued', 'ignored', 'duplicate']).describe('queued: stored, to be processed; ignored: stored, not processed; duplicate: stored before'),
+  reason: z.string().optional().describe('Why an ignored delivery is not processed'),
+});
+
 export const versionInfoSchema = z.object({
   name: z.string(),
   version: z.string(),
@@ -66,3 +72,4 @@ componentSchemas.add(syncRequestSchema, { id: 'SyncRequest' });
 componentSchemas.add(healthSchema, { id: 'Health' });
 componentSchemas.add(readinessSchema, { id: 'Readiness' });
 componentSchemas.add(versionInfoSchema, { id: 'VersionInfo' });
+componentSchemas.add(webhookAnswerSchema, { id: 'WebhookAnswer' });

@@ -24,7 +24,7 @@ import { deliveryJobData, deliveryJobDataSchema } from '../src/webhooks/delivery
 import type { TagStateReader } from '../src/webhooks/tag-states.ts';
 
 // The process-delivery handler. pg-boss hands it a batch of jobs, each naming the deliveries one
-// intake transaction stored (or one replayed or deferred delivery). Each job claims the deliveries
+// sweep of the enqueuer gave it (or one replayed delivery, or those one rate limit deferred). Each job claims the deliveries
 // it is still responsible for; all claimed deliveries are grouped by product, and for each product
 // the tags they name are read from GitHub once and written with the shared writers, under the
 // product's release-writing lock (see src/webhooks/README.md for why this converges). Every

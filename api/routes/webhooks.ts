@@ -10,7 +10,7 @@ import { isDatabaseUnavailable } from '../../src/db/unavailable.ts';
 import { recordWebhookDelivery, type WebhookDeliveryOutcome } from '../../src/metrics/metrics.ts';
 import type { ApiDependencies } from '../dependencies.ts';
 import type { RouteCatalog } from '../route-spec.ts';
-import { errorSchema } from '../schemas.ts';
+import { errorSchema, webhookAnswerSchema } from '../schemas.ts';
 import { DeliveryCommitter, type CommitOutcome } from '../webhooks/delivery-committer.ts';
 import { readRawBody } from '../read-raw-body.ts';
 
@@ -31,7 +31,7 @@ const FORM_TYPE = 'application/x-www-form-urlencoded';
 // GitHub's event names are snake_case words; anything else is not GitHub.
 const EVENT_NAME = /^[a-z][a-z0-9_]{0,63}$/;
 
-type WebhookAnswer = { deliveryId: string; status: 'queued' | 'ignored' | 'duplicate'; reason?: string };
+type WebhookAnswer = z.infer<typeof webhookAnswerSchema>;
 
 export function registerWebhookRoutes(router: Router, deps: ApiDependencies, catalog: RouteCatalog): void {
   const committer = new DeliveryCommitter({ db: deps.db, logger: deps.logger });
@@ -44,17 +44,18 @@ export function registerWebhookRoutes(router: Router, deps: ApiDependencies, cat
       operationId: 'receiveGithubWebhook',
       summary: 'GitHub webhook intake',
       description:
-        'Verifies X-Hub-Signature-256 with GITHUB_WEBHOOK_SECRET, stores the delivery and enqueues its processing before answering. Accepts application/json and application/x-www-form-urlencoded (`payload=`).',
+        'Verifies X-Hub-Signature-256 with GITHUB_WEBHOOK_SECRET and stores the delivery before answering; the worker then processes it. Accepts application/json and application/x-www-form-urlencoded (`payload=`).',
       tags: ['webhooks'],
       auth: 'none',
       body: { schema: z.looseObject({}), required: true, contentType: 'application/json', description: 'The event payload as GitHub sends it' },
       responses: {
-        200: { description: 'Stored (or a repeated delivery, or a ping)', schema: z.looseObject({}) },
-        202: { description: 'Recorded as ignored (an untracked repository or an event not handled)', schema: z.looseObject({}) },
-        400: { description: 'Missing X-GitHub-Event or X-GitHub-Delivery, or an unparseable body', schema: errorSchema },
+        200: { description: 'A ping (recorded as ignored), or a delivery id stored before (not processed again)', schema: webhookAnswerSchema },
+        202: { description: 'Stored: queued for processing, or recorded as ignored with the reason (an untracked repository, an event not handled)', schema: webhookAnswerSchema },
+        400: { description: 'Missing or malformed X-GitHub-Event or X-GitHub-Delivery, or a body that is empty, not UTF-8 or not a JSON object', schema: errorSchema },
         401: { description: 'Missing or wrong signature', schema: errorSchema },
         413: { description: 'Body larger than 25 MB', schema: errorSchema },
-        503: { description: 'Webhooks are disabled (GITHUB_WEBHOOK_SECRET is not set)', schema: errorSchema },
+        415: { description: 'A Content-Type other than JSON or form-encoded, or a Content-Encoding', schema: errorSchema },
+        503: { description: 'Webhooks are disabled (GITHUB_WEBHOOK_SECRET is not set), or the database is out of reach (nothing stored: redeliver)', schema: errorSchema },
       },
     },
     async (ctx) => {

@@ -60,8 +60,8 @@ export class DeliveryCommitter {
   }
 
   /**
-   * Matches the delivery to products, stores it and its job (if it is queued), and resolves once
-   * they are committed. `stored: false`: that delivery id was stored before (a redelivery).
+   * Matches the delivery to products, stores it, and resolves once it is committed. `stored:
+   * false`: that delivery id was stored before (a redelivery).
    */
   commit(delivery: NewDelivery): Promise<CommitOutcome> {
     return new Promise((resolve, reject) => {

@@ -5,8 +5,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 // in the order of their reads). Whatever a request waits for there, every other writer of that
 // product waits for too, each on a pooled connection with a transaction open. So the client
 // (client.ts) bounds requests made under the lock: it waits for no rate limit (the error carries
-// the reset; the caller defers its job to it, lock released), retries a failure at most once, and
-// gives all attempts of one request one deadline. Outside the lock its ordinary patience applies.
+// the reset; the caller defers its job to it, lock released), and gives all attempts of one
+// request, backoffs included, one deadline. Outside the lock its ordinary patience applies.
 
 const lockHeld = new AsyncLocalStorage<true>();
 
