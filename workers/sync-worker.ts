@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { bossDatabase } from '../src/db/boss-database.ts';
 import type { Database } from '../src/db/pool.ts';
 import { findProductByName } from '../src/db/products.ts';
+import { SYNC_OUTCOMES } from '../src/db/sync-state.ts';
 import { AppError, issuesFromZod, SyncSupersededError } from '../src/errors.ts';
 import type { GitHubClient } from '../src/github/client.ts';
 import type { Logger } from '../src/logger.ts';
@@ -32,7 +33,7 @@ const syncRunResultSchema = z.object({
   runId: z.number().int(),
   mode: z.enum(['full', 'incremental']),
   releasesPass: z.enum(['full', 'incremental']),
-  outcome: z.enum(['succeeded', 'failed', 'deferred']),
+  outcome: z.enum(SYNC_OUTCOMES),
   tags: z.object({
     listed: count,
     added: count,

@@ -84,7 +84,7 @@ export function listenForChanges(databaseUrl: string, events: ChangeListenerEven
     candidate.on('end', () => lose(candidate, new Error('connection ended')));
     candidate.on('notification', (message) => {
       if (message.channel !== channel) return;
-      const productId = Number(message.payload);
+      const productId = message.payload ? Number(message.payload) : Number.NaN;
       events.onChange(Number.isSafeInteger(productId) ? productId : null);
     });
     candidate

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { deliveryIdSchema } from './delivery-id.ts';
 
 // The data of a process-delivery job: the deliveries it is responsible for. The worker's enqueuer
 // gives the deliveries the intake stored `queued` one job per sweep (enqueue-stored-deliveries.ts;
@@ -10,7 +11,7 @@ import { z } from 'zod';
 
 export type DeliveryJobData = { deliveryIds: string[] };
 
-const deliveryId = z.string().min(1);
+const deliveryId = deliveryIdSchema;
 
 /** Parses a job's data at the edge of the worker (anything may have enqueued it). */
 export const deliveryJobDataSchema = z.union([
