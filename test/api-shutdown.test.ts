@@ -16,15 +16,22 @@ import { defineProducts, productDefinition } from './support/seed.ts';
 // for that lock proves the request is being served (a lock on pg-boss's tables would also catch
 // pg-boss's own housekeeping queries and could be mistaken for the request).
 
-/** True when a new request on a new connection gets no HTTP answer (refused or reset). */
+/**
+ * True when a new request on a new connection is turned away (refused or reset); false when it is
+ * answered, or accepted and left hanging.
+ */
 function refusesNewRequests(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const request = httpGet({ host: '127.0.0.1', port, path: '/-/healthz', agent: false, timeout: 5_000 }, (message) => {
       message.resume();
       resolve(false);
     });
-    request.once('timeout', () => request.destroy(new Error('timeout')));
-    request.once('error', () => resolve(true));
+    let timedOut = false;
+    request.once('timeout', () => {
+      timedOut = true;
+      request.destroy(new Error('timeout'));
+    });
+    request.once('error', () => resolve(!timedOut));
   });
 }
 

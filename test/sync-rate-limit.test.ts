@@ -42,8 +42,9 @@ const job = async (boss: PgBoss, id: string) => {
 
 rateLimit('a spent primary limit defers the job to the reset, keeps the pages read, and the deferred job finishes the run', async ({ database, fake, product, boss }) => {
   const { db } = database;
-  // Two GraphQL points left: two of helm's three tag pages, then the limit is spent for a few seconds.
-  const resetAt = new Date(Math.ceil((Date.now() + 6_000) / 1000) * 1000);
+  // Two GraphQL points left: two of helm's three tag pages, then the limit is spent for a few
+  // seconds (enough that a loaded machine still checks the waiting before the reset).
+  const resetAt = new Date(Math.ceil((Date.now() + 12_000) / 1000) * 1000);
   fake.setRateLimit('graphql', { remaining: 2, resetAt });
   fake.resetRequests();
 

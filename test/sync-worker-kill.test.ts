@@ -43,8 +43,9 @@ test('a worker killed mid-sync: another resumes the run and ends with the same r
   await boss.updateQueue(QUEUES.syncProduct, { heartbeatSeconds: 10, retryDelay: 0, retryBackoff: false });
   const workers: CliProcess[] = [];
   try {
-    // A slow GitHub (each tag page 40 ms late) leaves time to kill the worker mid-listing.
-    fake.addFault({ kind: 'delay', ms: 40, endpoint: 'graphql', every: 1 });
+    // A slow GitHub (each tag page 150 ms late) leaves time to kill the worker mid-listing, also
+    // on a loaded machine.
+    fake.addFault({ kind: 'delay', ms: 150, endpoint: 'graphql', every: 1 });
     const first = startCliProcess(['worker'], env);
     workers.push(first);
     await first.waitForLog((line) => line.msg === 'worker started');

@@ -69,6 +69,7 @@ test('API: SIGTERM under load stops accepting, answers the requests in flight, e
     const cut = inFlight.filter((sample) => sample.status !== 200);
     assert.equal(cut, [], 'every read in flight at SIGTERM was answered 200, none cut');
     const afterSignal = samples.filter((sample) => sample.at > signalledAt + 100);
+    assert.ok(afterSignal.length > 0, 'the load went on after the signal');
     assert.ok(afterSignal.every((sample) => sample.status === 0), 'no new request was served after the signal');
     assert.equal(samples.filter((sample) => sample.status >= 500), [], 'no 5xx');
 
