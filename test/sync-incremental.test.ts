@@ -6,7 +6,7 @@ import type { Product } from '../src/db/products.ts';
 import { setChangeSource, upsertTags } from '../src/db/releases.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { startFakeGitHub, type FakeGitHub, type FakeRepository } from './support/fake-github/index.ts';
-import { comparable, defineProducts, expectedVersion, releaseRows, runSync, syncState, type ReleaseRow } from './support/sync.ts';
+import { comparable, defineProducts, expectedVersion, releaseRows, runSync, syncState, waitFor, type ReleaseRow } from './support/sync.ts';
 
 // Between syncs, tags are added, moved and deleted and releases published, edited and deleted on
 // the fake GitHub; an incremental sync (the refs probe, a diff in SQL, reads by name) reflects each
@@ -172,6 +172,24 @@ incremental('a run resumed after a deferral keeps the time of its staged listing
   const rows = await releaseRows(db, product.id);
   assert.is(byTag(rows, 'v9.1.0')?.deleted, false, 'the listed tag is written');
   assert.is(byTag(rows, 'v9.2.0')?.deleted, false, 'the tag written after the listing is left alone');
+});
+
+incremental('a full run spares a row a webhook wrote after the run began listing (here while its recheck probe was answered)', async ({ database, fake, products }) => {
+  const { db } = database;
+  const product = products.get('helm')!;
+  // The second refs request of a full run is the recheck probe (answered 304: nothing changed).
+  // While it is on its way, a webhook writes a tag the listing cannot name.
+  const probe = fake.addFault({ kind: 'delay', ms: 400, endpoint: 'matching-refs', every: 2, times: 1 });
+  const run = runSync(db, fake, product, { mode: 'full' });
+  await waitFor('the recheck probe to be on its way', async () => (probe.fired === 1 ? true : undefined));
+  await db.transaction(async (transaction) => {
+    await setChangeSource(transaction, 'webhook');
+    await upsertTags(transaction, product, [{ name: 'v9.3.0', refSha: 'c'.repeat(40), gitSha: 'c'.repeat(40), taggedAt: new Date() }]);
+  });
+  const attempt = await run;
+  assert.is(attempt.outcome, 'succeeded', JSON.stringify(attempt.result));
+  assert.is(attempt.result.tags.tombstoned, 0, JSON.stringify(attempt.result.tags));
+  assert.is(byTag(await releaseRows(db, product.id), 'v9.3.0')?.deleted, false, 'left for the next run to judge');
 });
 
 incremental.run();

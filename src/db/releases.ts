@@ -192,9 +192,14 @@ export async function tombstoneTags(db: Queryable, productId: number, tagNames: 
 /**
  * After a complete listing by sync run `runId`, tombstones every live tag the run did not list.
  * Only call this when the listing really was complete: a partial listing must tombstone nothing.
+ * As for tombstoneTagsNotInRefListing, rows written since `listedAt` are spared.
  */
-export async function tombstoneTagsNotSeenInRun(db: Queryable, productId: number, runId: number): Promise<number> {
-  return tombstoneWhere(db, productId, sql.fragment`r.seen_in_sync_run IS DISTINCT FROM ${runId}`);
+export async function tombstoneTagsNotSeenInRun(db: Queryable, productId: number, runId: number, listedAt: Date): Promise<number> {
+  return tombstoneWhere(
+    db,
+    productId,
+    sql.fragment`r.seen_in_sync_run IS DISTINCT FROM ${runId} AND r.updated_at < ${listedAt.toISOString()}::timestamptz`,
+  );
 }
 
 export type ReleaseWriteResult = {

@@ -287,7 +287,7 @@ class SyncRun {
     if (probe.notModified) {
       await this.#write(async (db) => {
         const complete = this.#progress.counts.tags.dropped === 0;
-        const tombstoned = complete ? await tombstoneTagsNotSeenInRun(db, this.#product.id, this.#run.runId) : 0;
+        const tombstoned = complete ? await tombstoneTagsNotSeenInRun(db, this.#product.id, this.#run.runId, this.#run.listedAt ?? new Date(0)) : 0;
         return {
           phase: 'releases',
           cursor: null,
