@@ -31,11 +31,17 @@ export async function startSyncs(options: { config: Config; db: Database; boss: 
  * the schedule as usual.
  */
 async function enqueueFirstSyncs(db: Database, boss: PgBoss, logger: Logger): Promise<void> {
-  const products = await listNeverSyncedProducts(db);
-  const enqueued: string[] = [];
-  for (const product of products) {
-    const job = await enqueueSync(boss, { product, reason: 'startup' });
-    if (!job.alreadyQueued) enqueued.push(product);
+  try {
+    const products = await listNeverSyncedProducts(db);
+    const enqueued: string[] = [];
+    for (const product of products) {
+      // Through our pool (`db`): a collision only says "already queued", without looking the job up.
+      const job = await enqueueSync(boss, { product, reason: 'startup' }, { db });
+      if (!job.alreadyQueued) enqueued.push(product);
+    }
+    if (products.length > 0) logger.info({ enqueued, neverSynced: products }, 'first syncs enqueued');
+  } catch (error) {
+    // Not a reason to stop a worker whose handlers and schedule are running: the next tick syncs them.
+    logger.warn({ err: error }, 'enqueueing first syncs failed; the schedule will sync those products');
   }
-  if (products.length > 0) logger.info({ enqueued, neverSynced: products }, 'first syncs enqueued');
 }
