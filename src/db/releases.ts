@@ -140,7 +140,7 @@ export async function upsertTags(
       RETURNING r.tag, (r.xmax = 0) AS inserted
     ),
     counted AS (
-      SELECT u.tag, u.inserted, i.contested, e.tag IS NOT NULL AS existed,
+      SELECT u.tag, u.inserted, i.contested,
         u.inserted AS added,
         NOT u.inserted AND e.deleted_at IS NOT NULL AS revived,
         NOT u.inserted AND e.deleted_at IS NULL AND (e.ref_sha, e.git_sha) IS DISTINCT FROM (i.ref_sha, i.git_sha) AS moved,

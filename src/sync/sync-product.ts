@@ -1,3 +1,4 @@
+import { findUnseenReleases } from '../db/github-releases.ts';
 import type { Database, Queryable } from '../db/pool.ts';
 import { lockProductReleases } from '../db/product-locks.ts';
 import { recordRepositoryIdentity, repositoryPath, type Product } from '../db/products.ts';
@@ -25,7 +26,6 @@ import {
   type SyncState,
 } from '../db/sync-state.ts';
 import { disableJit } from '../db/transaction-settings.ts';
-import { findUnseenReleases } from '../db/unseen-releases.ts';
 import { parseTag } from '../domain/version.ts';
 import { GitHubRateLimitedError, SyncSupersededError } from '../errors.ts';
 import type { GitHubClient } from '../github/client.ts';
@@ -58,7 +58,6 @@ export type SyncOptions = {
   owner: string;
   /** `full` lists everything; absent, the run is incremental once the product has synced once. */
   mode?: RunMode;
-  tagPagesPerWrite?: number;
   /** Aborted when the job is no longer this worker's (pg-boss handed it back): stop before the next write. */
   signal?: AbortSignal;
 };
@@ -221,7 +220,7 @@ class SyncRun {
    * run goes on.
    */
   async #listAllTags(): Promise<void> {
-    const perWrite = (this.#options.tagPagesPerWrite ?? TAG_PAGES_PER_WRITE) * 100;
+    const perWrite = TAG_PAGES_PER_WRITE * 100;
     let buffer: TagFact[] = [];
     let dropped = 0;
     let cursor = this.#run.cursor;
