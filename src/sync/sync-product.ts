@@ -30,7 +30,7 @@ import { parseTag } from '../domain/version.ts';
 import { GitHubRateLimitedError, SyncSupersededError } from '../errors.ts';
 import type { GitHubClient } from '../github/client.ts';
 import { whileLockHeld } from '../github/lock-bounds.ts';
-import { fetchReleasePages } from '../github/release-pages.ts';
+import { fetchReleasePages, type ReleasePage } from '../github/release-pages.ts';
 import type { RepositoryIdentity, RepositoryRef } from '../github/repository-ref.ts';
 import { streamTagRefs, type TagRefStream } from '../github/tag-refs.ts';
 import { fetchTagStates, TAG_STATES_BATCH } from '../github/tag-states.ts';
@@ -411,57 +411,66 @@ class SyncRun {
   async #syncReleases(): Promise<void> {
     const full = this.#progress.releasesFull;
     const resumeAfter = full && this.#run.cursor !== null ? Number(this.#run.cursor) : 0;
-    const listing = await fetchReleasePages(this.#options.client, this.#repository, {
-      etag: full ? null : this.#run.state.releasesEtag,
-      startPage: resumeAfter + 1,
-    });
-    if (listing.notModified) {
-      await this.#finishReleases({ etag: listing.etag, checkDeletions: false });
-      return;
+    // Every page is read under the product's lock, the first (conditional) one included: a webhook
+    // writing the same releases waits, so the newer read is the one that stays.
+    let pages: AsyncGenerator<ReleasePage> | undefined;
+    let notModifiedEtag: string | undefined;
+    try {
+      for (;;) {
+        let stop = false;
+        let ended = false;
+        await this.#write(async (db) => {
+          if (pages === undefined) {
+            const listing = await fetchReleasePages(this.#options.client, this.#repository, {
+              etag: full ? null : this.#run.state.releasesEtag,
+              startPage: resumeAfter + 1,
+            });
+            if (listing.notModified) {
+              notModifiedEtag = listing.etag;
+              return { phase: 'releases', cursor: this.#run.cursor, progress: this.#progress };
+            }
+            pages = listing.pages;
+            if (resumeAfter === 0) this.#run.progress = { ...this.#progress, releasesEtag: listing.etag, releasesOldest: null, releasesReachedEnd: false };
+          }
+          const next = await pages.next();
+          if (next.done) {
+            ended = true;
+            return { phase: 'releases', cursor: this.#run.cursor, progress: { ...this.#progress, releasesReachedEnd: true } };
+          }
+          const page = next.value;
+          const written = await upsertGithubReleases(db, this.#product.id, page.releases, { syncRunId: this.#run.runId });
+          const oldest = page.releases.reduce<string | null>((min, release) => {
+            const created = release.createdAt?.toISOString() ?? null;
+            return created !== null && (min === null || created < min) ? created : min;
+          }, this.#progress.releasesOldest ?? null);
+          stop = !full && written.unchanged > 0;
+          ended = !page.hasNextPage;
+          return {
+            phase: 'releases',
+            cursor: String(page.page),
+            progress: {
+              ...this.#progress,
+              releasesOldest: oldest,
+              releasesReachedEnd: ended,
+              counts: withCounts(this.#progress, {
+                releases: {
+                  pages: 1,
+                  listed: page.releases.length,
+                  added: written.added,
+                  updated: written.written - written.added,
+                  unchanged: written.unchanged,
+                  dropped: page.dropped,
+                },
+              }),
+            },
+          };
+        });
+        if (notModifiedEtag !== undefined || stop || ended) break;
+      }
+    } finally {
+      await pages?.return(undefined);
     }
-    if (resumeAfter === 0) this.#run.progress = { ...this.#progress, releasesEtag: listing.etag, releasesOldest: null, releasesReachedEnd: false };
-    const pages = listing.pages;
-    for (;;) {
-      let stop = false;
-      let ended = false;
-      await this.#write(async (db) => {
-        // The next page is read under the product's lock: a webhook writing the same releases waits.
-        const next = await pages.next();
-        if (next.done) {
-          ended = true;
-          return { phase: 'releases', cursor: this.#run.cursor, progress: { ...this.#progress, releasesReachedEnd: true } };
-        }
-        const page = next.value;
-        const written = await upsertGithubReleases(db, this.#product.id, page.releases, { syncRunId: this.#run.runId });
-        const oldest = page.releases.reduce<string | null>((min, release) => {
-          const created = release.createdAt?.toISOString() ?? null;
-          return created !== null && (min === null || created < min) ? created : min;
-        }, this.#progress.releasesOldest ?? null);
-        stop = !full && written.unchanged > 0;
-        ended = !page.hasNextPage;
-        return {
-          phase: 'releases',
-          cursor: String(page.page),
-          progress: {
-            ...this.#progress,
-            releasesOldest: oldest,
-            releasesReachedEnd: ended,
-            counts: withCounts(this.#progress, {
-              releases: {
-                pages: 1,
-                listed: page.releases.length,
-                added: written.added,
-                updated: written.written - written.added,
-                unchanged: written.unchanged,
-                dropped: page.dropped,
-              },
-            }),
-          },
-        };
-      });
-      if (stop || ended) break;
-    }
-    await pages.return(undefined);
+    if (notModifiedEtag !== undefined) return this.#finishReleases({ etag: notModifiedEtag, checkDeletions: false });
     await this.#finishReleases({ etag: this.#progress.releasesEtag ?? null, checkDeletions: true });
   }
 
