@@ -19,7 +19,7 @@ import type { Logger } from '../src/logger.ts';
 import { observeIngestLag, recordDeliveryProcessing } from '../src/metrics/metrics.ts';
 import { QUEUES } from '../src/queues.ts';
 import { applyTagStates } from '../src/webhooks/apply-tag-states.ts';
-import { classifyDelivery, type DeliveryClass } from '../src/webhooks/classify-delivery.ts';
+import { classifyStoredDelivery } from '../src/webhooks/classify-delivery.ts';
 import { deliveryJobData, deliveryJobDataSchema } from '../src/webhooks/delivery-job.ts';
 import type { TagStateReader } from '../src/webhooks/tag-states.ts';
 
@@ -99,7 +99,7 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
     const tracked = new Map((await findTrackedProductsByIds(db, [...productIds])).map((product) => [product.id, product]));
     const work = new Map<number, ProductWork>();
     for (const delivery of deliveries) {
-      const classified = classify(delivery);
+      const classified = classifyStoredDelivery(delivery);
       if (classified instanceof PermanentPayloadError) {
         outcomes.set(delivery.deliveryId, { kind: 'failed', error: classified.message, final: true, retryable: false });
         continue;
@@ -240,15 +240,6 @@ function jobResult(outcomes: ReadonlyArray<readonly [string, DeliveryOutcome]>):
   }
   const deferred = outcomes.flatMap(([, outcome]) => (outcome.kind === 'deferred' ? [outcome.until] : []));
   return { status: 'completed', output: deferred.length > 0 ? { ...summary, deferredUntil: deferred[0]!.toISOString() } : summary };
-}
-
-/** What a stored delivery is; an error when it can never be processed. */
-function classify(delivery: StoredDelivery): DeliveryClass | PermanentPayloadError {
-  try {
-    return classifyDelivery(delivery.event, JSON.parse(delivery.payload));
-  } catch (error) {
-    return new PermanentPayloadError(`the stored payload cannot be processed: ${(error as Error).message}`, { cause: error });
-  }
 }
 
 /**

@@ -4,7 +4,7 @@ import { verify } from '@octokit/webhooks-methods';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { InvalidInputError, PayloadTooLargeError, ServiceUnavailableError, UnauthorizedError, UnsupportedMediaTypeError } from '../../src/errors.ts';
-import { classifyDelivery, type ClassifiedDelivery } from '../../src/webhooks/classify-delivery.ts';
+import { classifyDelivery, ignoredReasonOf } from '../../src/webhooks/classify-delivery.ts';
 import { DELIVERY_ID } from '../../src/webhooks/delivery-id.ts';
 import { isDatabaseUnavailable } from '../../src/db/unavailable.ts';
 import { recordWebhookDelivery, type WebhookDeliveryOutcome } from '../../src/metrics/metrics.ts';
@@ -126,13 +126,6 @@ export function registerWebhookRoutes(router: Router, deps: ApiDependencies, cat
     ctx.body = answer.body;
     return answer.outcome;
   }
-}
-
-/** Why a delivery is stored without being processed, or null when the worker is to process it. */
-function ignoredReasonOf(classified: ClassifiedDelivery): string | null {
-  if (classified.kind === 'ping') return 'ping';
-  if (classified.kind === 'ignored') return classified.reason;
-  return classified.envelope.repository === null ? 'the payload names no repository' : null;
 }
 
 /** The answer to a delivery once it is committed, and how it counts in the metrics. */

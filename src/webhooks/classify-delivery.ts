@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { InvalidInputError, issuesFromZod } from '../errors.ts';
+import { InvalidInputError, issuesFromZod, PermanentPayloadError } from '../errors.ts';
 import { envelopeSchema, pushEventSchema, refEventSchema, releaseEventSchema, RELEASE_ACTIONS, repositorySchema } from './payload-schemas.ts';
 
 // Which deliveries this service acts on, and what each one says changed. A delivery never carries
@@ -18,6 +18,25 @@ export type ClassifiedDelivery = DeliveryClass & { envelope: DeliveryEnvelope };
 
 const TAG_REF_PREFIX = 'refs/tags/';
 const HANDLED_RELEASE_ACTIONS: ReadonlySet<string> = new Set(RELEASE_ACTIONS);
+
+/** Why a delivery is stored without being processed, or null when the worker is to process it. */
+export function ignoredReasonOf(classified: ClassifiedDelivery): string | null {
+  if (classified.kind === 'ping') return 'ping';
+  if (classified.kind === 'ignored') return classified.reason;
+  return classified.envelope.repository === null ? 'the payload names no repository' : null;
+}
+
+/**
+ * A stored delivery classified again (the worker, `replay`): its payload text is parsed here, and
+ * one that does not parse or classify can never be processed.
+ */
+export function classifyStoredDelivery(delivery: { event: string; payload: string }): ClassifiedDelivery | PermanentPayloadError {
+  try {
+    return classifyDelivery(delivery.event, JSON.parse(delivery.payload));
+  } catch (error) {
+    return new PermanentPayloadError(`the stored payload cannot be processed: ${(error as Error).message}`, { cause: error });
+  }
+}
 
 /**
  * Classifies a delivery by its X-GitHub-Event and parsed JSON body: with its event's schema when the

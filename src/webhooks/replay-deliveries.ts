@@ -4,9 +4,9 @@ import { bossDatabase } from '../db/boss-database.ts';
 import type { Database } from '../db/pool.ts';
 import { findProductsForRepository } from '../db/products.ts';
 import { findDelivery, requeueDelivery } from '../db/webhook-deliveries.ts';
-import { AppError } from '../errors.ts';
+import { PermanentPayloadError } from '../errors.ts';
 import { QUEUES } from '../queues.ts';
-import { classifyDelivery } from './classify-delivery.ts';
+import { classifyStoredDelivery, ignoredReasonOf } from './classify-delivery.ts';
 import { deliveryJobData } from './delivery-job.ts';
 
 export type ReplayResult =
@@ -28,18 +28,10 @@ export async function replayDeliveries(db: Database, boss: PgBoss, deliveryIds: 
       await db.transaction(async (transaction) => {
         const delivery = await findDelivery(transaction, deliveryId);
         if (delivery === null) return { deliveryId, status: 'not_found' };
-        let reason: string | null = null;
         let productIds: number[] = [];
-        try {
-          const classified = classifyDelivery(delivery.event, JSON.parse(delivery.payload));
-          if (classified.kind === 'ping') reason = 'ping';
-          else if (classified.kind === 'ignored') reason = classified.reason;
-        } catch (error) {
-          // A stored payload that is not JSON can never be processed: ignored with the reason, like
-          // one of the wrong shape.
-          if (!(error instanceof AppError || error instanceof SyntaxError)) throw error;
-          reason = error.message;
-        }
+        // A stored payload that does not parse can never be processed: ignored with the reason.
+        const classified = classifyStoredDelivery(delivery);
+        let reason = classified instanceof PermanentPayloadError ? classified.message : ignoredReasonOf(classified);
         if (reason === null) {
           productIds = (
             await findProductsForRepository(transaction, { id: delivery.repositoryId, fullName: delivery.repositoryFullName })
