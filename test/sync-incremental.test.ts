@@ -192,4 +192,17 @@ incremental('a full run spares a row a webhook wrote after the run began listing
   assert.is(byTag(await releaseRows(db, product.id), 'v9.3.0')?.deleted, false, 'left for the next run to judge');
 });
 
+incremental('an unfinished run whose saved progress this version cannot read is started over, not resumed into a TypeError', async ({ database, fake, products }) => {
+  const { db } = database;
+  const product = products.get('helm')!;
+  await db.query(sql.unsafe`
+    UPDATE sync_state SET run_phase = 'tags', run_mode = 'incremental', run_progress = '{"counts": "from another version"}'
+    WHERE product_id = ${product.id}`);
+  const before = await syncState(db, product.id);
+  const attempt = await runSync(db, fake, product);
+  assert.is(attempt.outcome, 'succeeded', JSON.stringify(attempt.result));
+  assert.is(attempt.result.attempts, 1, 'a new run');
+  assert.is(attempt.result.runId, before.runId + 1);
+});
+
 incremental.run();

@@ -4,14 +4,13 @@ import { z } from 'zod';
 import { bossDatabase } from '../src/db/boss-database.ts';
 import type { Database } from '../src/db/pool.ts';
 import { findProductByName } from '../src/db/products.ts';
-import { SYNC_OUTCOMES } from '../src/db/sync-state.ts';
 import { AppError, issuesFromZod, SyncSupersededError } from '../src/errors.ts';
 import type { GitHubClient } from '../src/github/client.ts';
 import type { Logger } from '../src/logger.ts';
 import { observeJob, observeSync } from '../src/metrics/metrics.ts';
 import { QUEUES } from '../src/queues.ts';
 import { enqueueSync, syncJobSchema, type SyncJobData } from '../src/sync/sync-job.ts';
-import type { SyncRunResult } from '../src/sync/sync-progress.ts';
+import { syncRunResultSchema, type SyncRunResult } from '../src/sync/sync-progress.ts';
 import { syncProduct } from '../src/sync/sync-product.ts';
 
 // The sync-product handler, and the one place where a sync attempt's outcome becomes a job
@@ -24,39 +23,6 @@ import { syncProduct } from '../src/sync/sync-product.ts';
 //                 after the last retry moves it to sync-product-dead; an error that retrying cannot
 //                 fix (a repository GitHub does not know, a rejected token) goes there at once;
 //   malformed job data -> sync-product-dead at once.
-
-const count = z.number().int().nonnegative();
-
-/** SyncRunResult (describeRun), as a job's output holds it. */
-const syncRunResultSchema = z.object({
-  product: z.string(),
-  runId: z.number().int(),
-  mode: z.enum(['full', 'incremental']),
-  releasesPass: z.enum(['full', 'incremental']),
-  outcome: z.enum(SYNC_OUTCOMES),
-  tags: z.object({
-    listed: count,
-    added: count,
-    updated: count,
-    moved: count,
-    revived: count,
-    unchanged: count,
-    tombstoned: count,
-    skipped: count,
-    dropped: count,
-    read: count,
-  }),
-  releases: z.object({ listed: count, added: count, updated: count, unchanged: count, deleted: count, dropped: count, pages: count }),
-  requests: count,
-  notModified: count,
-  points: z.object({ core: count, graphql: count, total: count }),
-  attempts: count,
-  durationMs: count,
-  writeMs: count,
-  tagListingWriteMs: count,
-  deferredUntil: z.string().optional(),
-  error: z.string().optional(),
-}) satisfies z.ZodType<SyncRunResult>;
 
 /**
  * What a sync-product job's output holds once it has ended: written below, read back from the

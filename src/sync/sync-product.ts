@@ -36,7 +36,7 @@ import { streamTagRefs, type TagRefStream } from '../github/tag-refs.ts';
 import { fetchTagStates, TAG_STATES_BATCH } from '../github/tag-states.ts';
 import { tagPages } from '../github/tag-pages.ts';
 import type { Logger } from '../logger.ts';
-import { describeRun, newProgress, withCounts, withRequests, type RunProgress, type SyncRunResult } from './sync-progress.ts';
+import { describeRun, newProgress, runProgressSchema, withCounts, withRequests, type RunProgress, type SyncRunResult } from './sync-progress.ts';
 
 // One sync run of one product, resumable: the algorithm is described in src/sync/README.md.
 // Every write goes through the shared writers (src/db/releases.ts) with change source 'sync',
@@ -108,10 +108,15 @@ async function beginRun(options: SyncOptions): Promise<RunHandle> {
   return db.transaction(async (transaction) => {
     const state = await lockSyncState(transaction, product.id);
     const unfinished = state.runPhase !== null && !(options.mode === 'full' && state.runMode !== 'full');
-    if (unfinished) {
+    // Progress saved by another version of the worker may not be in the shape this one reads: that
+    // run is not resumed but started over (its rows are written; only its counts are lost).
+    const saved = unfinished ? runProgressSchema.safeParse(state.runProgress) : undefined;
+    if (saved?.success === false) {
+      options.logger.warn({ product: product.name, runId: state.runId, issues: saved.error.issues.slice(0, 3) }, 'the unfinished sync run cannot be resumed; starting a new one');
+    }
+    if (saved?.success) {
       const resumed = await resumeRun(transaction, product.id, owner);
-      const progress = { ...(resumed.runProgress as RunProgress) };
-      progress.attempts += 1;
+      const progress = { ...saved.data, attempts: saved.data.attempts + 1 };
       return { runId: resumed.runId, phase: resumed.runPhase!, cursor: resumed.runCursor, listedAt: resumed.runListedAt, progress, state: resumed, resumed: true };
     }
     const mode: RunMode = options.mode ?? (state.lastSuccessAt === null ? 'full' : 'incremental');

@@ -1,4 +1,5 @@
-import type { RunMode } from '../db/sync-state.ts';
+import { z } from 'zod';
+import { SYNC_OUTCOMES, type RunMode } from '../db/sync-state.ts';
 import type { RequestStats } from '../github/request-accounting.ts';
 
 // What a sync run keeps in sync_state.run_progress between its transactions (so a resumed run goes
@@ -52,6 +53,40 @@ export type RunProgress = {
   /** Of which in the transactions that write GraphQL tag pages (no GitHub request inside). */
   tagListingWriteMs?: number;
 };
+
+// The same shapes as zod schemas: run_progress is read back by a later attempt (maybe of another
+// version of the worker), and a job's output by `sync --wait`; both cross that boundary parsed.
+const count = z.number().int().nonnegative();
+const runModeSchema = z.enum(['full', 'incremental']);
+const tagCountsSchema = z.object({
+  listed: count,
+  added: count,
+  updated: count,
+  moved: count,
+  revived: count,
+  unchanged: count,
+  tombstoned: count,
+  skipped: count,
+  dropped: count,
+  read: count,
+}) satisfies z.ZodType<TagCounts>;
+const releaseCountsSchema = z.object({ listed: count, added: count, updated: count, unchanged: count, deleted: count, dropped: count, pages: count }) satisfies z.ZodType<ReleaseCounts>;
+
+export const runProgressSchema = z.object({
+  mode: runModeSchema,
+  releasesFull: z.boolean(),
+  tagStep: z.enum(['probe', 'list', 'recheck', 'read', 'tombstone']),
+  tagsProbeEtag: z.string().nullable().optional(),
+  staged: z.object({ etag: z.string().nullable(), complete: z.boolean() }).optional(),
+  releasesEtag: z.string().nullable().optional(),
+  releasesOldest: z.string().nullable().optional(),
+  releasesReachedEnd: z.boolean().optional(),
+  counts: z.object({ tags: tagCountsSchema, releases: releaseCountsSchema }),
+  attempts: count,
+  requests: z.object({ total: count, notModified: count, points: z.object({ core: count, graphql: count }) }),
+  writeMs: z.number().nonnegative(),
+  tagListingWriteMs: z.number().nonnegative().optional(),
+}) satisfies z.ZodType<RunProgress>;
 
 export function emptyCounts(): SyncCounts {
   return {
@@ -122,6 +157,26 @@ export type SyncRunResult = {
   deferredUntil?: string;
   error?: string;
 };
+
+/** SyncRunResult (describeRun), as sync_state.last_result and a job's output hold it. */
+export const syncRunResultSchema = z.object({
+  product: z.string(),
+  runId: z.number().int(),
+  mode: runModeSchema,
+  releasesPass: runModeSchema,
+  outcome: z.enum(SYNC_OUTCOMES),
+  tags: tagCountsSchema,
+  releases: releaseCountsSchema,
+  requests: count,
+  notModified: count,
+  points: z.object({ core: count, graphql: count, total: count }),
+  attempts: count,
+  durationMs: count,
+  writeMs: count,
+  tagListingWriteMs: count,
+  deferredUntil: z.string().optional(),
+  error: z.string().optional(),
+}) satisfies z.ZodType<SyncRunResult>;
 
 export function describeRun(
   product: string,
