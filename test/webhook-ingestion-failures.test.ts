@@ -9,7 +9,7 @@ import { QUEUES } from '../src/queues.ts';
 import { deliveryJobData } from '../src/webhooks/delivery-job.ts';
 import { tagPushed } from './support/github-events.ts';
 import { startFakeIngestion, type FakeIngestion } from './support/ingestion.ts';
-import { postDelivery, readDelivery, widgetProduct } from './support/webhooks.ts';
+import { postDelivery, widgetProduct } from './support/webhooks.ts';
 import { syncProductDefinitions } from '../src/db/products.ts';
 
 // What happens to a delivery whose processing fails, with the fake GitHub failing as GitHub does:

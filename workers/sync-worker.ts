@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { JobResult, JobWithMetadata, PgBoss } from 'pg-boss';
-import { z } from 'zod';
 import { bossDatabase } from '../src/db/boss-database.ts';
 import type { Database } from '../src/db/pool.ts';
 import { findProductByName } from '../src/db/products.ts';
@@ -9,8 +8,7 @@ import type { GitHubClient } from '../src/github/client.ts';
 import type { Logger } from '../src/logger.ts';
 import { observeJob, observeSync } from '../src/metrics/metrics.ts';
 import { QUEUES } from '../src/queues.ts';
-import { enqueueSync, syncJobSchema, type SyncJobData } from '../src/sync/sync-job.ts';
-import { syncRunResultSchema, type SyncRunResult } from '../src/sync/sync-progress.ts';
+import { enqueueSync, syncJobSchema, type SyncJobData, type SyncJobOutput } from '../src/sync/sync-job.ts';
 import { syncProduct } from '../src/sync/sync-product.ts';
 
 // The sync-product handler, and the one place where a sync attempt's outcome becomes a job
@@ -23,23 +21,6 @@ import { syncProduct } from '../src/sync/sync-product.ts';
 //                 after the last retry moves it to sync-product-dead; an error that retrying cannot
 //                 fix (a repository GitHub does not know, a rejected token) goes there at once;
 //   malformed job data -> sync-product-dead at once.
-
-/**
- * What a sync-product job's output holds once it has ended: written below, read back from the
- * database by whoever waits for the job (`release-registry sync --wait`). A run's result first: the
- * other shapes are what is left when there was no run.
- */
-export const syncJobOutputSchema = z.union([
-  // succeeded, failed, or deferred to the job `nextJobId`
-  syncRunResultSchema.extend({ nextJobId: z.string().optional() }),
-  z.object({ skipped: z.string() }),
-  z.object({ superseded: z.literal(true) }),
-  // malformed job data, or a run that could not start
-  z.object({ error: z.string() }),
-  // what pg-boss records for a handler that threw or a job it failed at shutdown (a serialized Error)
-  z.object({ message: z.string() }),
-]);
-export type SyncJobOutput = z.infer<typeof syncJobOutputSchema>;
 
 export type SyncWorkerOptions = {
   db: Database;

@@ -9,8 +9,7 @@ import { InvalidInputError, issuesFromZod, NotFoundError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { PRODUCT_NAME_PATTERN } from '../products.ts';
 import { createBoss, QUEUES } from '../queues.ts';
-import { enqueueSync } from './sync-job.ts';
-import { syncJobOutputSchema, type SyncJobOutput } from '../../workers/sync-worker.ts';
+import { enqueueSync, syncJobOutputSchema, type SyncJobOutput } from './sync-job.ts';
 import type { SyncRunResult } from './sync-progress.ts';
 
 // `release-registry sync <product> [--full] [--wait] [--timeout <seconds>]`: enqueues a sync of the

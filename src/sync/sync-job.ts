@@ -5,6 +5,7 @@ import { ServiceUnavailableError } from '../errors.ts';
 import type { Queryable } from '../db/pool.ts';
 import { PRODUCT_NAME_PATTERN } from '../products.ts';
 import { QUEUES } from '../queues.ts';
+import { syncRunResultSchema } from './sync-progress.ts';
 
 // The data contract of a `sync-product` job, shared by its senders (scheduler, CLI, the API's admin
 // call) and the worker, which parses it. The singletonKey is the product name: the queue's
@@ -66,3 +67,20 @@ async function findOpenSync(boss: PgBoss, product: string): Promise<{ jobId: str
     after = page.at(-1)!.id;
   }
 }
+
+/**
+ * What a sync-product job's output holds once it has ended: written by the handler (workers/sync-worker.ts), read back from the
+ * database by whoever waits for the job (`release-registry sync --wait`). A run's result first: the
+ * other shapes are what is left when there was no run.
+ */
+export const syncJobOutputSchema = z.union([
+  // succeeded, failed, or deferred to the job `nextJobId`
+  syncRunResultSchema.extend({ nextJobId: z.string().optional() }),
+  z.object({ skipped: z.string() }),
+  z.object({ superseded: z.literal(true) }),
+  // malformed job data, or a run that could not start
+  z.object({ error: z.string() }),
+  // what pg-boss records for a handler that threw or a job it failed at shutdown (a serialized Error)
+  z.object({ message: z.string() }),
+]);
+export type SyncJobOutput = z.infer<typeof syncJobOutputSchema>;
