@@ -20,7 +20,8 @@ import { REPLAY_USAGE, runReplayCommand } from './webhooks/replay-command.ts';
 type Command = {
   summary: string;
   role: ProcessRole;
-  run: (context: { config: Config; logger: Logger; args: string[] }) => Promise<void>;
+  /** Resolves with the exit code (nothing: 0). */
+  run: (context: { config: Config; logger: Logger; args: string[] }) => Promise<number | void>;
 };
 
 const COMMANDS: Record<string, Command> = {
@@ -62,18 +63,12 @@ const COMMANDS: Record<string, Command> = {
   sync: {
     summary: `enqueue a sync of a product; --wait prints its outcome (${SYNC_USAGE})`,
     role: 'cli',
-    run: async ({ config, logger, args }) => {
-      const code = await runSyncCommand(config, logger, args);
-      if (code !== 0) process.exitCode = code;
-    },
+    run: ({ config, logger, args }) => runSyncCommand(config, logger, args),
   },
   replay: {
     summary: `queue stored webhook deliveries again (${REPLAY_USAGE})`,
     role: 'cli',
-    run: async ({ config, logger, args }) => {
-      const code = await runReplayCommand(config, logger, args);
-      if (code !== 0) process.exitCode = code;
-    },
+    run: ({ config, logger, args }) => runReplayCommand(config, logger, args),
   },
   start: {
     summary: 'migrate, then run the API and a worker in one process (embedded PostgreSQL without DATABASE_URL)',
@@ -191,8 +186,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const logger = createLogger(command.role, config.LOG_LEVEL);
   try {
-    await command.run({ config, logger, args });
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    return (await command.run({ config, logger, args })) ?? 0;
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`release-registry: configuration error: ${error.message}\n`);
