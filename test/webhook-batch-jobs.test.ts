@@ -12,7 +12,7 @@ import { tagPushed, type Repo } from './support/github-events.ts';
 import type { FakeRepository } from './support/fake-github/index.ts';
 import { releaseRows, startFakeIngestion, type FakeIngestion } from './support/ingestion.ts';
 import { runCli } from './support/processes.ts';
-import { widgetProduct } from './support/webhooks.ts';
+import { storedPush, widgetProduct } from './support/webhooks.ts';
 import { quietLogger } from './support/database.ts';
 import { fakeClient } from './support/github.ts';
 import { githubTagStateReader } from '../src/webhooks/tag-states.ts';
@@ -67,18 +67,7 @@ async function storeBatch(context: Context, pushes: readonly Pushed[]): Promise<
   const rows = pushes.map(({ product, repo, tag, payload }) => {
     const sha = context.repositories.get(product)!.addTag({ name: tag }).sha;
     const [, push] = tagPushed(repo, tag, sha);
-    return {
-      deliveryId: randomUUID(),
-      event: 'push',
-      action: null,
-      repositoryId: repo.id,
-      repositoryFullName: repo.fullName,
-      hookId: null,
-      payload: Buffer.from(JSON.stringify(payload ?? push!.payload)),
-      headers: {},
-      ignoredReason: null,
-      receivedAt: new Date(),
-    };
+    return storedPush(repo, randomUUID(), JSON.stringify(payload ?? push!.payload));
   });
   await context.app.database.db.transaction(async (transaction) => {
     const stored = await storeDeliveries(transaction, rows, jobId);
@@ -242,20 +231,7 @@ async function storeBatchWithoutJob(context: Context, push: Pushed): Promise<{ j
   const [, payload] = tagPushed(push.repo, push.tag, sha);
   const stored = await storeDeliveries(
     context.app.database.db,
-    [
-      {
-        deliveryId,
-        event: 'push',
-        action: null,
-        repositoryId: push.repo.id,
-        repositoryFullName: push.repo.fullName,
-        hookId: null,
-        payload: Buffer.from(JSON.stringify(payload!.payload)),
-        headers: {},
-        ignoredReason: null,
-        receivedAt: new Date(),
-      },
-    ],
+    [storedPush(push.repo, deliveryId, JSON.stringify(payload!.payload))],
     jobId,
   );
   assert.equal(stored.get(deliveryId), { status: 'queued', productIds: [context.productIds.get(push.product)!] });

@@ -4,12 +4,12 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { z } from 'zod';
 import { bossDatabase } from '../src/db/boss-database.ts';
-import { storeDeliveries, type NewDelivery } from '../src/db/webhook-deliveries.ts';
+import { storeDeliveries } from '../src/db/webhook-deliveries.ts';
 import { QUEUES } from '../src/queues.ts';
 import { deliveryJobData } from '../src/webhooks/delivery-job.ts';
 import { tagPushed } from './support/github-events.ts';
 import { startFakeIngestion, type FakeIngestion } from './support/ingestion.ts';
-import { postDelivery, widgetProduct } from './support/webhooks.ts';
+import { postDelivery, storedPush, widgetProduct } from './support/webhooks.ts';
 import { syncProductDefinitions } from '../src/db/products.ts';
 
 // What happens to a delivery whose processing fails, with the fake GitHub failing as GitHub does:
@@ -88,22 +88,6 @@ failures('a repository GitHub does not know fails the delivery at once (retrying
   assert.is(after.attempts, 1);
   assert.match(after.error ?? '', /Could not resolve to a Repository/);
 });
-
-/** A push delivery of `repo` as the intake would store it, with the payload text given. */
-function storedPush(repo: { id: number; fullName: string }, deliveryId: string, payload: string): NewDelivery {
-  return {
-    deliveryId,
-    event: 'push',
-    action: null,
-    repositoryId: repo.id,
-    repositoryFullName: repo.fullName,
-    hookId: null,
-    payload: Buffer.from(payload),
-    headers: {},
-    ignoredReason: null,
-    receivedAt: new Date(),
-  };
-}
 
 failures('a stored payload that can never be processed is failed at once', async ({ app }) => {
   const [product] = (await syncProductDefinitions(app.database.db, [widgetProduct(), widgetProduct({ name: 'ghost', repository: 'acme/ghost' })])).filter(

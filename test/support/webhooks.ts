@@ -144,6 +144,22 @@ export function trackedReleaseDelivery(payload: Buffer, deliveryId = randomUUID(
   };
 }
 
+/** A push delivery of `repo` as the intake would store it, with the payload text given. */
+export function storedPush(repo: { id: number; fullName: string }, deliveryId: string, payload: string): NewDelivery {
+  return {
+    deliveryId,
+    event: 'push',
+    action: null,
+    repositoryId: repo.id,
+    repositoryFullName: repo.fullName,
+    hookId: null,
+    payload: Buffer.from(payload),
+    headers: {},
+    ignoredReason: null,
+    receivedAt: new Date(),
+  };
+}
+
 export type Intake = {
   database: TestDatabase;
   server: TestServer;
