@@ -4,9 +4,8 @@ import semver from 'semver';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import type { Database } from '../../src/db/pool.ts';
-import { syncProductDefinitions, type Product } from '../../src/db/products.ts';
+import type { Product } from '../../src/db/products.ts';
 import { readSyncState } from '../../src/db/sync-state.ts';
-import { DEFAULT_TAG_PATTERN } from '../../src/domain/version.ts';
 import type { GitHubClient } from '../../src/github/client.ts';
 import type { ProductDefinition } from '../../src/products.ts';
 import { createBoss, installQueues, QUEUES } from '../../src/queues.ts';
@@ -17,18 +16,15 @@ import { eventually } from './eventually.ts';
 import type { FakeGitHub, FakeRepository, ReleaseRecord } from './fake-github/index.ts';
 import type { FixtureTag } from './fixtures.ts';
 import { fakeClient } from './github.ts';
+import { defineProducts as defineFullProducts, productDefinition } from './seed.ts';
 
 // Helpers for the sync tests: products, a sync run against the fake GitHub, the rows it left, and
 // what those rows must be, computed from the fixture (with `semver`) and the fake's releases
 // independently of the code under test.
 
-/** Makes the products table hold exactly these products (default tag pattern unless given). */
+/** Makes the products table hold exactly these products (seed.ts's defaults for what is not given). */
 export async function defineProducts(db: Database, definitions: ReadonlyArray<Partial<ProductDefinition> & { name: string; repository: string }>): Promise<Map<string, Product>> {
-  const products = await syncProductDefinitions(
-    db,
-    definitions.map((definition) => ({ tagPattern: DEFAULT_TAG_PATTERN, plainTagsPublic: false, public: true, ...definition })),
-  );
-  return new Map(products.map((product) => [product.name, product]));
+  return defineFullProducts(db, definitions.map((definition) => productDefinition(definition.name, definition)));
 }
 
 /** One sync attempt of `product` against the fake, as a job with a fresh id would run it. */
