@@ -2,7 +2,7 @@ import { sql, type FragmentSqlToken } from 'slonik';
 import { z } from 'zod';
 import { isoText, isoTimestamp } from './iso-timestamp.ts';
 import type { Queryable } from './pool.ts';
-import { latestVersionOf, type Visibility } from './release-reads.ts';
+import { latestVersionOf, versionCountOf, type Visibility } from './release-reads.ts';
 import { SYNC_OUTCOMES } from './sync-state.ts';
 
 // What the read API answers about products: each row is the API object itself (see
@@ -29,13 +29,11 @@ export const productViewSchema = z.object({
 export type ProductView = z.infer<typeof productViewSchema>;
 
 function productViews(where: FragmentSqlToken, visibility: Visibility) {
-  const versionVisible = visibility === 'public' ? sql.fragment`c.public` : sql.fragment`true`;
   return sql.type(productViewSchema)`
     SELECT
       p.name, p.repository, p.description, p.public,
       ${latestVersionOf(sql.fragment`p.id`)} AS latest_version,
-      (SELECT count(*) FROM releases c
-       WHERE c.product_id = p.id AND c.is_canonical AND c.deleted_at IS NULL AND ${versionVisible})::int AS release_count,
+      ${versionCountOf(sql.fragment`p.id`, visibility)} AS release_count,
       CASE WHEN s.product_id IS NOT NULL THEN json_build_object(
         'started_at', ${isoText(sql.fragment`s.last_started_at`)},
         'finished_at', ${isoText(sql.fragment`s.last_finished_at`)},

@@ -276,6 +276,13 @@ export function latestVersionOf(productId: FragmentSqlToken): FragmentSqlToken {
     LIMIT 1)`;
 }
 
+/** How many live versions of product `productId` the reader sees, as a scalar subquery. */
+export function versionCountOf(productId: FragmentSqlToken, visibility: Visibility): FragmentSqlToken {
+  return sql.fragment`(
+    SELECT count(*) FROM releases c
+    WHERE c.product_id = ${productId} AND ${sql.join(versionConditions({ visibility, includeDeleted: false }), sql.fragment` AND `)})::int`;
+}
+
 const lineSchema = z.object({ highest_final: z.number().nullable(), highest_any: z.number().nullable() });
 
 /**
