@@ -73,9 +73,11 @@ limits('GraphQL: the limit running out between pages defers the rest of the list
 });
 
 limits('a primary limit that resets within the allowed wait is waited for once', async ({ fake }) => {
-  fake.setRateLimit('core', { remaining: 0, resetAt: new Date(Date.now() + 1_000) });
+  // The fake keeps the reset in whole seconds (as GitHub's header does), so a reset 1 s ahead
+  // could be floored to a moment the first request already arrives after; 3 s leaves 2 s at least.
+  fake.setRateLimit('core', { remaining: 0, resetAt: new Date(Date.now() + 3_000) });
   // The wait is real time (the reset is), so this client waits in seconds.
-  const client = fakeClient(fake, { maxRateLimitWaitSeconds: 5, retryUnitMs: 1000 });
+  const client = fakeClient(fake, { maxRateLimitWaitSeconds: 10, retryUnitMs: 1000 });
   const refs = await fetchTagRefs(client, repoRef('sourcegraph/src-cli'));
   assert.is(refs.notModified, false);
   assert.equal(fake.counts().byStatus, { '200': 1, '403': 1 });
