@@ -23,12 +23,22 @@ import { createDeliveryProcessor, type DeliveryJob } from '../workers/process-de
 // works only what is not finished, the last attempt fails only what is left, and a job moved back
 // from the dead-letter queue (`redrive`) works only the deliveries its first run failed.
 
-type Context = { app: FakeIngestion; gadget: Repo; repositories: Map<string, FakeRepository>; failing: { gadget: number }; productIds: Map<string, number> };
+type Context = {
+  app: FakeIngestion;
+  gadget: Repo;
+  repositories: Map<string, FakeRepository>;
+  /** `gadget`: how many of acme/gadget's next reads fail; `widgetRead`: which read of acme/widget fails (1 = the next). */
+  failing: { gadget: number; widgetRead: number };
+  /** How many tags each read of acme/widget asked for. */
+  widgetReads: number[];
+  productIds: Map<string, number>;
+};
 const batches = suite<Context>('webhook batch jobs', {} as never);
 
 batches.before(async (context) => {
-  context.failing = { gadget: 0 };
-  const failing = context.failing;
+  context.failing = { gadget: 0, widgetRead: 0 };
+  context.widgetReads = [];
+  const { failing, widgetReads } = context;
   context.app = await startFakeIngestion({
     label: 'batch_jobs',
     products: [widgetProduct(), widgetProduct({ name: 'gadget', repository: 'acme/gadget' })],
@@ -39,6 +49,10 @@ batches.before(async (context) => {
       if (repository.repo === 'gadget' && failing.gadget > 0) {
         failing.gadget -= 1;
         throw new GitHubUnavailableError('GitHub answered 502 (acme/gadget)', 502);
+      }
+      if (repository.repo === 'widget') {
+        widgetReads.push(tags.length);
+        if (failing.widgetRead > 0 && --failing.widgetRead === 0) throw new GitHubUnavailableError('GitHub answered 502 (acme/widget)', 502);
       }
       return reader(repository, tags);
     },
@@ -64,10 +78,12 @@ type Pushed = { product: string; repo: Repo; tag: string; payload?: unknown };
 /** Stores deliveries in one transaction under one job, as the intake stores a batch. */
 async function storeBatch(context: Context, pushes: readonly Pushed[]): Promise<{ jobId: string; deliveryIds: string[] }> {
   const jobId = randomUUID();
-  const rows = pushes.map(({ product, repo, tag, payload }) => {
+  const receivedFrom = Date.now();
+  const rows = pushes.map(({ product, repo, tag, payload }, index) => {
     const sha = context.repositories.get(product)!.addTag({ name: tag }).sha;
     const [, push] = tagPushed(repo, tag, sha);
-    return storedPush(repo, randomUUID(), JSON.stringify(payload ?? push!.payload));
+    // Received one millisecond apart, in the order given.
+    return { ...storedPush(repo, randomUUID(), JSON.stringify(payload ?? push!.payload)), receivedAt: new Date(receivedFrom + index) };
   });
   await context.app.database.db.transaction(async (transaction) => {
     const stored = await storeDeliveries(transaction, rows, jobId);
@@ -157,6 +173,26 @@ batches('the last attempt fails only what is left; redrive moves the job back an
   assert.is(gadgetAfter?.error, null);
   assert.is(widgetAfter?.attempts, 1, 'what the first run processed is not worked again');
   assert.ok(await hasRelease(app, 'gadget', 'v2.0.0'));
+});
+
+batches("a burst for one product is worked one GraphQL query's worth of tags per hold of its lock; a failed read fails only its own deliveries", async (context) => {
+  const { app } = context;
+  // 250 tags, so three holds (100, 100, 50); the second hold's read fails once.
+  const pushes = Array.from({ length: 250 }, (_, index) => ({ product: 'widget', repo: app.repo, tag: `v9.${Math.floor(index / 100)}.${index % 100}` }));
+  const batch = await storeBatch(context, pushes);
+  context.widgetReads.length = 0;
+  context.failing.widgetRead = 2;
+  await app.settled(batch.deliveryIds, 60_000);
+  assert.equal(context.widgetReads, [100, 100, 50, 100], 'the retry reads only the hold that failed');
+  const after = await states(app, batch.deliveryIds);
+  assert.ok(after.every((delivery) => delivery?.status === 'processed'));
+  const attempts = after.map((delivery) => delivery!.attempts);
+  // Received in order, so the failed hold held the deliveries of v9.1.*.
+  assert.equal(attempts.slice(0, 100), Array(100).fill(1));
+  assert.equal(attempts.slice(100, 200), Array(100).fill(2), 'only the failed hold was worked again');
+  assert.equal(attempts.slice(200), Array(50).fill(1));
+  const rows = await releaseRows(app.database.db, 'widget');
+  for (const { tag } of pushes) assert.ok(rows.some((row) => row.tag === tag && !row.deleted), tag);
 });
 
 batches('a delivery that can never be processed dead-letters its job at once; the rest of the batch is processed', async (context) => {

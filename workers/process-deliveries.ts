@@ -15,6 +15,7 @@ import {
 } from '../src/db/webhook-deliveries.ts';
 import { AppError, GitHubRateLimitedError, PermanentPayloadError } from '../src/errors.ts';
 import { whileLockHeld } from '../src/github/lock-bounds.ts';
+import { TAG_STATES_BATCH } from '../src/github/tag-states.ts';
 import type { Logger } from '../src/logger.ts';
 import { observeIngestLag, recordDeliveryProcessing } from '../src/metrics/metrics.ts';
 import { QUEUES } from '../src/queues.ts';
@@ -24,16 +25,17 @@ import { deliveryJobData, deliveryJobDataSchema } from '../src/webhooks/delivery
 import type { TagStateReader } from '../src/webhooks/tag-states.ts';
 
 // The process-delivery handler. pg-boss hands it a batch of jobs, each naming the deliveries one
-// sweep of the enqueuer gave it (or one replayed delivery, or those one rate limit deferred). Each job claims the deliveries
-// it is still responsible for; all claimed deliveries are grouped by product, and for each product
-// the tags they name are read from GitHub once and written with the shared writers, under the
-// product's release-writing lock (see src/webhooks/README.md for why this converges). Every
-// delivery gets its own outcome, recorded on its row: processed, ignored, failed for good (retrying
-// cannot help), failed for now (retried with its job), or deferred to the rate limit's reset under
-// a new job (one per reset). A job's result follows from its deliveries': failed when one of them
-// may pass on a retry (pg-boss retries the job, and the retry works only what is not finished; the
-// last attempt marks those deliveries failed and the job goes to the dead-letter queue),
-// dead-lettered at once when one can never be processed, completed otherwise.
+// sweep of the enqueuer gave it (or one replayed delivery, or those one rate limit deferred). Each
+// job claims the deliveries it is still responsible for; all claimed deliveries are grouped by
+// product, and for each product the tags they name are read from GitHub and written with the shared
+// writers, under the product's release-writing lock, one GraphQL query's worth of tags per hold of
+// the lock (see src/webhooks/README.md for why this converges). Every delivery gets its own
+// outcome, recorded on its row: processed, ignored, failed for good (retrying cannot help), failed
+// for now (retried with its job), or deferred to the rate limit's reset under a new job (one per
+// reset). A job's result follows from its deliveries': failed when one of them may pass on a retry
+// (pg-boss retries the job, and the retry works only what is not finished; the last attempt marks
+// those deliveries failed and the job goes to the dead-letter queue), dead-lettered at once when
+// one can never be processed, completed otherwise.
 
 export type DeliveryJob = JobWithMetadata<unknown>;
 
@@ -44,10 +46,19 @@ export type DeliveryProcessorOptions = {
   readTagStates: TagStateReader;
 };
 
+/**
+ * Most tags one hold of a product's lock reads and writes: one GraphQL query's worth. A burst of
+ * deliveries for one product is worked in several short holds, each with its own transaction, so
+ * the lock never waits on more than one GitHub request, one slow request cannot exhaust the time
+ * allowed under the lock for all of them (src/github/lock-bounds.ts), and a failure fails only the
+ * deliveries of that hold.
+ */
+const TAGS_PER_HOLD = TAG_STATES_BATCH;
+
 type ProductWork = {
   product: Product;
-  tags: Set<string>;
-  deliveryIds: Set<string>;
+  /** The deliveries in order of receipt, cut where their tags would pass TAGS_PER_HOLD. */
+  holds: { tags: Set<string>; deliveryIds: Set<string> }[];
   /** The repository's name in the latest delivery: GitHub's name for it then (renames, transfers). */
   latest: { receivedAt: Date; fullName: string | null };
 };
@@ -98,7 +109,8 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
     const productIds = new Set(deliveries.flatMap((delivery) => delivery.productIds));
     const tracked = new Map((await findTrackedProductsByIds(db, [...productIds])).map((product) => [product.id, product]));
     const work = new Map<number, ProductWork>();
-    for (const delivery of deliveries) {
+    const inOrderOfReceipt = deliveries.toSorted((a, b) => a.receivedAt.getTime() - b.receivedAt.getTime() || (a.deliveryId < b.deliveryId ? -1 : 1));
+    for (const delivery of inOrderOfReceipt) {
       const classified = classifyStoredDelivery(delivery);
       if (classified instanceof PermanentPayloadError) {
         outcomes.set(delivery.deliveryId, { kind: 'failed', error: classified.message, final: true, retryable: false });
@@ -114,9 +126,15 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
         continue;
       }
       for (const product of products) {
-        const entry = work.get(product.id) ?? { product, tags: new Set<string>(), deliveryIds: new Set<string>(), latest: { receivedAt: new Date(0), fullName: null } };
-        for (const tag of classified.changes.tags) entry.tags.add(tag);
-        entry.deliveryIds.add(delivery.deliveryId);
+        const entry = work.get(product.id) ?? { product, holds: [], latest: { receivedAt: new Date(0), fullName: null } };
+        let hold = entry.holds.at(-1);
+        const added = classified.changes.tags.filter((tag) => !hold?.tags.has(tag)).length;
+        if (hold === undefined || (hold.tags.size > 0 && hold.tags.size + added > TAGS_PER_HOLD)) {
+          hold = { tags: new Set<string>(), deliveryIds: new Set<string>() };
+          entry.holds.push(hold);
+        }
+        for (const tag of classified.changes.tags) hold.tags.add(tag);
+        hold.deliveryIds.add(delivery.deliveryId);
         if (delivery.receivedAt >= entry.latest.receivedAt) entry.latest = { receivedAt: delivery.receivedAt, fullName: delivery.repositoryFullName };
         work.set(product.id, entry);
       }
@@ -124,7 +142,7 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
 
     const failures = new Map<string, unknown>();
     const lagObserved = new Set<string>();
-    for (const { product, tags, deliveryIds, latest } of work.values()) {
+    for (const { product, tags, deliveryIds, latest } of [...work.values()].flatMap(({ product, holds, latest }) => holds.map((hold) => ({ product, latest, ...hold })))) {
       try {
         const counts = await db.transaction(async (transaction) => {
           await lockProductReleases(transaction, product.id);
@@ -153,7 +171,7 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
       }
     }
     for (const entry of work.values()) {
-      for (const deliveryId of entry.deliveryIds) if (!failures.has(deliveryId)) outcomes.set(deliveryId, { kind: 'processed' });
+      for (const hold of entry.holds) for (const deliveryId of hold.deliveryIds) if (!failures.has(deliveryId)) outcomes.set(deliveryId, { kind: 'processed' });
     }
 
     /** Deliveries met by a spent rate limit, by its reset. */
