@@ -1,5 +1,6 @@
 import { sql } from 'slonik';
 import { z } from 'zod';
+import { SyncSupersededError } from '../errors.ts';
 import type { Queryable } from './pool.ts';
 
 // sync_ref_listing holds one listing of a product's tag refs (name and ref sha) while a sync run
@@ -11,17 +12,30 @@ export async function clearRefListing(db: Queryable, productId: number): Promise
   await db.query(sql.unsafe`DELETE FROM sync_ref_listing WHERE product_id = ${productId}`);
 }
 
-/** Adds a batch of refs of the listing (one statement; a ref listed again keeps the last sha). */
-export async function addToRefListing(db: Queryable, productId: number, refs: ReadonlyArray<{ name: string; sha: string }>): Promise<void> {
+/**
+ * Adds a batch of refs of the listing (one statement; a ref listed again keeps the last sha),
+ * fenced on the run's owner like every write of a run: the listing is staged outside the run's
+ * write transactions, so a job whose run was taken over (its claim lapsed) must not add its
+ * older refs to the listing of the run that replaced it. Throws SyncSupersededError.
+ */
+export async function addToRefListing(db: Queryable, productId: number, owner: string, refs: ReadonlyArray<{ name: string; sha: string }>): Promise<void> {
   if (refs.length === 0) return;
-  await db.query(sql.unsafe`
-    INSERT INTO sync_ref_listing (product_id, tag, ref_sha)
-    SELECT ${productId}, tag, ref_sha FROM ${sql.unnest(
-      refs.map((ref) => [ref.name, ref.sha]),
-      ['text', 'text'],
-    )} AS t(tag, ref_sha)
-    ON CONFLICT (product_id, tag) DO UPDATE SET ref_sha = excluded.ref_sha
-    WHERE sync_ref_listing.ref_sha IS DISTINCT FROM excluded.ref_sha`);
+  // FOR SHARE: a takeover (an UPDATE of run_owner) waits for this statement, or this statement
+  // sees the new owner; either way no ref of the old owner lands after the takeover.
+  const owned = await db.oneFirst(sql.type(z.object({ owned: z.boolean() }))`
+    WITH run AS (
+      SELECT product_id FROM sync_state WHERE product_id = ${productId} AND run_owner = ${owner} FOR SHARE
+    ), added AS (
+      INSERT INTO sync_ref_listing (product_id, tag, ref_sha)
+      SELECT run.product_id, t.tag, t.ref_sha FROM run, ${sql.unnest(
+        refs.map((ref) => [ref.name, ref.sha]),
+        ['text', 'text'],
+      )} AS t(tag, ref_sha)
+      ON CONFLICT (product_id, tag) DO UPDATE SET ref_sha = excluded.ref_sha
+      WHERE sync_ref_listing.ref_sha IS DISTINCT FROM excluded.ref_sha
+    )
+    SELECT EXISTS (SELECT 1 FROM run) AS owned`);
+  if (!owned) throw new SyncSupersededError(productId, owner);
 }
 
 /**

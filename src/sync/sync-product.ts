@@ -327,14 +327,14 @@ class SyncRun {
         batch.push({ name: ref.name, sha: ref.sha });
       }
       if (batch.length >= REF_BATCH) {
-        await addToRefListing(db, this.#product.id, batch);
+        await addToRefListing(db, this.#product.id, this.#options.owner, batch);
         listed += batch.length;
         batch = [];
       }
     }
     const dropped = probe.dropped();
     await this.#write(async (transaction) => {
-      await addToRefListing(transaction, this.#product.id, batch);
+      await addToRefListing(transaction, this.#product.id, this.#options.owner, batch);
       listed += batch.length;
       const counts = this.#progress.counts;
       return {
