@@ -157,7 +157,7 @@ test('a shuffled stream of real deliveries with duplicates converges to the full
     await converged();
 
     // Replaying every stored delivery, in any order, changes nothing.
-    await replayDeliveries(app.database.db, app.workerBoss, [...accepted].sort(() => rand() - 0.5));
+    await replayDeliveries(app.database.db, [...accepted].sort(() => rand() - 0.5));
     await app.settled(accepted, 60_000);
     await converged();
   } finally {

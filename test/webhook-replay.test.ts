@@ -1,7 +1,8 @@
+import pg from 'pg';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { syncProductDefinitions } from '../src/db/products.ts';
-import { recordDeliveryFailure } from '../src/db/webhook-deliveries.ts';
+import { recordDeliveryFailure, STORED_DELIVERIES_CHANNEL } from '../src/db/webhook-deliveries.ts';
 import { runCli } from './support/processes.ts';
 import { fixturePayload, postDelivery, readDelivery, startIntake, TRACKED_REPOSITORY, widgetProduct, type Intake } from './support/webhooks.ts';
 
@@ -18,7 +19,7 @@ replay.after(async (context) => {
   await context.api.close();
 });
 
-replay('replay --failed queues every failed delivery again under a new job', async ({ api, env }) => {
+replay('replay --failed queues every failed delivery again; the enqueuer gives them one new job together', async ({ api, env }) => {
   const first = await postDelivery(api.server.url, { event: 'release', payload: fixturePayload('release/published', { repository: TRACKED_REPOSITORY, tag: 'v1.0.0' }) });
   const second = await postDelivery(api.server.url, { event: 'create', payload: fixturePayload('create/payload', { repository: TRACKED_REPOSITORY, tag: 'v1.0.1' }) });
   const untouched = await postDelivery(api.server.url, { event: 'create', payload: fixturePayload('create/payload', { repository: TRACKED_REPOSITORY, tag: 'v1.0.2' }) });
@@ -36,19 +37,35 @@ replay('replay --failed queues every failed delivery again under a new job', asy
     true,
   );
 
-  const result = await runCli(['replay', '--failed'], env);
+  // The replay wakes the worker's enqueuer, as the intake does.
+  const listener = new pg.Client({ connectionString: api.database.url });
+  await listener.connect();
+  const announced: string[] = [];
+  listener.on('notification', (message) => announced.push(message.channel));
+  await listener.query(`LISTEN ${STORED_DELIVERIES_CHANNEL}`);
+  const result = await runCli(['replay', '--failed'], env).finally(async () => {
+    await listener.query('SELECT 1');
+    await listener.end();
+  });
   assert.is(result.code, 0, result.stderr);
+  assert.ok(announced.includes(STORED_DELIVERIES_CHANNEL), 'announced');
   const lines = result.stdout.trim().split('\n').sort();
   assert.is(lines.length, 2, result.stdout);
   for (const deliveryId of [first.deliveryId, second.deliveryId]) {
     const row = await readDelivery(api.database.db, deliveryId);
     assert.is(row?.status, 'queued');
     assert.is(row?.error, null);
-    assert.ok(row?.jobId);
-    assert.equal(row?.jobData, { deliveryIds: [deliveryId] }, 'the new job exists');
-    assert.ok(lines.includes(`${deliveryId} queued (job ${row?.jobId})`), result.stdout);
+    assert.is(row?.jobId, null, 'off its old job, stored as the intake stores a delivery');
+    assert.ok(lines.includes(`${deliveryId} queued for widget`), result.stdout);
   }
-  assert.is.not((await readDelivery(api.database.db, first.deliveryId))?.jobId, oldJob);
+  // As the worker's enqueuer does: both in one job, not a job each.
+  await api.enqueueStored();
+  const [firstAfter, secondAfter] = [await readDelivery(api.database.db, first.deliveryId), await readDelivery(api.database.db, second.deliveryId)];
+  assert.ok(firstAfter?.jobId);
+  assert.is.not(firstAfter?.jobId, oldJob);
+  assert.is(secondAfter?.jobId, firstAfter?.jobId);
+  const named = (firstAfter?.jobData as { deliveryIds: string[] } | undefined)?.deliveryIds ?? [];
+  assert.equal([...named].sort(), [first.deliveryId, second.deliveryId].sort(), 'the new job exists and names both');
   assert.is((await readDelivery(api.database.db, untouched.deliveryId))?.jobId, untouchedJob, 'a delivery that did not fail is left alone');
   const again = await runCli(['replay', '--failed'], env);
   assert.is(again.stdout.trim(), 'no failed deliveries');
@@ -69,8 +86,8 @@ replay('replay <id> matches products afresh: a delivery ignored for an untracked
   assert.is(row?.status, 'queued');
   assert.is(row?.ignoredReason, null);
   assert.is(row?.productIds.length, 1);
-  assert.is(after.stdout.trim(), `${ignored.deliveryId} queued (job ${row?.jobId})`);
-  assert.equal(row?.jobData, { deliveryIds: [ignored.deliveryId] });
+  assert.is(after.stdout.trim(), `${ignored.deliveryId} queued for gadget`);
+  assert.is(row?.jobId, null, 'the enqueuer gives it its job');
 });
 
 replay('replay <known> <unknown> replays the known delivery and reports the unknown one', async ({ api, env }) => {
@@ -82,8 +99,9 @@ replay('replay <known> <unknown> replays the known delivery and reports the unkn
   assert.match(result.stderr, /no stored delivery has the id no-such-delivery/);
   const row = await readDelivery(api.database.db, known.deliveryId);
   assert.is(row?.status, 'queued');
-  assert.is.not(row?.jobId, oldJob, 'the known delivery has a new job');
-  assert.is(result.stdout.trim(), `${known.deliveryId} queued (job ${row?.jobId})`);
+  assert.ok(oldJob);
+  assert.is(row?.jobId, null, 'the known delivery is off its old job');
+  assert.is(result.stdout.trim(), `${known.deliveryId} queued for widget`);
 
   const malformed = await runCli(['replay', '../etc'], env);
   assert.is(malformed.code, 1);

@@ -25,8 +25,8 @@ import { deliveryJobData, deliveryJobDataSchema } from '../src/webhooks/delivery
 import type { TagStateReader } from '../src/webhooks/tag-states.ts';
 
 // The process-delivery handler. pg-boss hands it a batch of jobs, each naming the deliveries one
-// sweep of the enqueuer gave it (or one replayed delivery, or those one rate limit deferred). Each
-// job claims the deliveries it is still responsible for; all claimed deliveries are grouped by
+// sweep of the enqueuer gave it (replayed deliveries included), or those one rate limit deferred.
+// Each job claims the deliveries it is still responsible for; all claimed deliveries are grouped by
 // product, and for each product the tags they name are read from GitHub and written with the shared
 // writers, under the product's release-writing lock, one GraphQL query's worth of tags per hold of
 // the lock (see src/webhooks/README.md for why this converges). Every delivery gets its own

@@ -131,8 +131,8 @@ export async function findDelivery(db: Queryable, deliveryId: string): Promise<S
 
 /**
  * A delivery as its job's worker holds it: the job it is stored under (`job_id`). Writes after the
- * claim apply only while the delivery still names that job, so an operator's `replay` (which moves
- * the delivery to a new job) is never overwritten by the old job's outcome.
+ * claim apply only while the delivery still names that job, so an operator's `replay` (which takes
+ * the delivery off its job, for a new one) is never overwritten by the old job's outcome.
  */
 export type DeliveryClaim = { deliveryId: string; jobId: string };
 
@@ -198,10 +198,10 @@ export async function recordDeliveryFailure(db: Queryable, claims: readonly Deli
     WHERE d.delivery_id = c.delivery_id AND d.job_id = c.job_id AND d.status NOT IN ('processed', 'ignored')`);
 }
 
-/** The channel a committed intake batch is announced on, waking the worker's enqueuer. */
+/** The channel stored deliveries without a job are announced on (the intake's commits, replays), waking the worker's enqueuer. */
 export const STORED_DELIVERIES_CHANNEL = 'webhook_deliveries_stored';
 
-/** Wakes the worker's enqueuer (a NOTIFY in a transaction of its own, after the deliveries' commit). */
+/** Wakes the worker's enqueuer; delivered when the transaction it is sent in commits (the intake sends it in one of its own, after its commit). */
 export async function announceStoredDeliveries(db: Queryable): Promise<void> {
   await db.query(sql.unsafe`SELECT pg_notify(${STORED_DELIVERIES_CHANNEL}, '')`);
 }
@@ -256,14 +256,18 @@ export async function listFailedDeliveryIds(db: Queryable): Promise<string[]> {
   return rows.map((row) => row.deliveryId);
 }
 
-/** Queues a stored delivery again under a new job (replay), with the products it matches now. */
+/**
+ * Stores a delivery again as the intake would (replay): `queued` without a job (the enqueuer gives
+ * it one) with the products it matches now, or `ignored` with the reason. Its old job, if any, no
+ * longer names it.
+ */
 export async function requeueDelivery(
   db: Queryable,
-  delivery: { deliveryId: string; jobId: string | null; productIds: readonly number[]; status: 'queued' | 'ignored'; ignoredReason: string | null },
+  delivery: { deliveryId: string; productIds: readonly number[]; status: 'queued' | 'ignored'; ignoredReason: string | null },
 ): Promise<void> {
   await db.query(sql.unsafe`
     UPDATE webhook_deliveries
-    SET status = ${delivery.status}, job_id = ${delivery.jobId}::uuid, product_ids = ${sql.array([...delivery.productIds], 'int4')},
+    SET status = ${delivery.status}, job_id = NULL, product_ids = ${sql.array([...delivery.productIds], 'int4')},
         ignored_reason = ${delivery.ignoredReason}, error = NULL, processed_at = NULL, updated_at = now()
     WHERE delivery_id = ${delivery.deliveryId}`);
 }

@@ -6,7 +6,6 @@ import { createDatabasePool } from '../db/pool.ts';
 import { listFailedDeliveryIds } from '../db/webhook-deliveries.ts';
 import { InvalidInputError, issuesFromZod } from '../errors.ts';
 import type { Logger } from '../logger.ts';
-import { createBoss } from '../queues.ts';
 import { deliveryIdSchema } from './delivery-id.ts';
 import { replayDeliveries } from './replay-deliveries.ts';
 
@@ -40,27 +39,24 @@ export async function runReplayCommand(
   }
   const databaseUrl = requireDatabaseUrl(config);
   const db = await createDatabasePool(databaseUrl, { logger, maximumPoolSize: 2, applicationName: 'release-registry-replay' });
-  const boss = createBoss(databaseUrl, { logger, applicationName: 'release-registry-replay-boss', maxConnections: 2 });
   try {
-    await boss.start();
     const deliveryIds = values.failed ? await listFailedDeliveryIds(db) : ids.data;
     if (deliveryIds.length === 0) out.write('no failed deliveries\n');
     let code = 0;
-    for (const result of await replayDeliveries(db, boss, deliveryIds)) {
+    for (const result of await replayDeliveries(db, deliveryIds)) {
       if (result.status === 'not_found') {
         err.write(`release-registry replay: no stored delivery has the id ${result.deliveryId}\n`);
         code = 1;
       } else {
         out.write(
           result.status === 'queued'
-            ? `${result.deliveryId} queued (job ${result.jobId})\n`
+            ? `${result.deliveryId} queued for ${result.products.join(', ')}\n`
             : `${result.deliveryId} ignored: ${result.reason}\n`,
         );
       }
     }
     return code;
   } finally {
-    await boss.stop({ graceful: false, close: true });
     await db.end();
   }
 }
