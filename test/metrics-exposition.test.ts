@@ -138,7 +138,7 @@ exposition('stored deliveries waiting for a job show as a backlog with the age o
   await syncProductDefinitions(database.db, [widgetProduct()]);
   const received = new Date(Date.now() - 30_000);
   const payload = Buffer.from(JSON.stringify(fixturePayload('release/published', { repository: TRACKED_REPOSITORY })));
-  await storeDeliveries(database.db, [{ ...trackedReleaseDelivery(payload), receivedAt: received }, trackedReleaseDelivery(payload)], null);
+  await storeDeliveries(database.db, [{ ...trackedReleaseDelivery(payload), receivedAt: received }, trackedReleaseDelivery(payload)]);
   // Samples are reused for a second.
   await new Promise((resolve) => setTimeout(resolve, 1_100));
   const waiting = await scrape(server);

@@ -4,7 +4,6 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { z } from 'zod';
 import { bossDatabase } from '../src/db/boss-database.ts';
-import { storeDeliveries } from '../src/db/webhook-deliveries.ts';
 import { GitHubUnavailableError } from '../src/errors.ts';
 import { QUEUES } from '../src/queues.ts';
 import { deliveryJobData } from '../src/webhooks/delivery-job.ts';
@@ -12,7 +11,7 @@ import { tagPushed, type Repo } from './support/github-events.ts';
 import type { FakeRepository } from './support/fake-github/index.ts';
 import { releaseRows, startFakeIngestion, type FakeIngestion } from './support/ingestion.ts';
 import { runCli } from './support/processes.ts';
-import { storedPush, widgetProduct } from './support/webhooks.ts';
+import { storedPush, storeUnderJob, widgetProduct } from './support/webhooks.ts';
 import { quietLogger } from './support/database.ts';
 import { fakeClient } from './support/github.ts';
 import { githubTagStateReader } from '../src/webhooks/tag-states.ts';
@@ -86,7 +85,7 @@ async function storeBatch(context: Context, pushes: readonly Pushed[]): Promise<
     return { ...storedPush(repo, randomUUID(), JSON.stringify(payload ?? push!.payload)), receivedAt: new Date(receivedFrom + index) };
   });
   await context.app.database.db.transaction(async (transaction) => {
-    const stored = await storeDeliveries(transaction, rows, jobId);
+    const stored = await storeUnderJob(transaction, rows, jobId);
     assert.ok([...stored.values()].every((outcome) => outcome.status === 'queued'));
     await context.app.workerBoss.insert(QUEUES.processDelivery, [{ id: jobId, data: deliveryJobData(rows.map((row) => row.deliveryId)) }], { db: bossDatabase(transaction) });
   });
@@ -265,7 +264,7 @@ async function storeBatchWithoutJob(context: Context, push: Pushed): Promise<{ j
   const deliveryId = randomUUID();
   const sha = context.repositories.get(push.product)!.addTag({ name: push.tag }).sha;
   const [, payload] = tagPushed(push.repo, push.tag, sha);
-  const stored = await storeDeliveries(
+  const stored = await storeUnderJob(
     context.app.database.db,
     [storedPush(push.repo, deliveryId, JSON.stringify(payload!.payload))],
     jobId,

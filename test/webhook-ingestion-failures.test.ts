@@ -4,12 +4,11 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { z } from 'zod';
 import { bossDatabase } from '../src/db/boss-database.ts';
-import { storeDeliveries } from '../src/db/webhook-deliveries.ts';
 import { QUEUES } from '../src/queues.ts';
 import { deliveryJobData } from '../src/webhooks/delivery-job.ts';
 import { tagPushed } from './support/github-events.ts';
 import { startFakeIngestion, type FakeIngestion } from './support/ingestion.ts';
-import { postDelivery, storedPush, widgetProduct } from './support/webhooks.ts';
+import { postDelivery, storedPush, storeUnderJob, widgetProduct } from './support/webhooks.ts';
 import { syncProductDefinitions } from '../src/db/products.ts';
 
 // What happens to a delivery whose processing fails, with the fake GitHub failing as GitHub does:
@@ -96,7 +95,7 @@ failures('a stored payload that can never be processed is failed at once', async
   const deliveryId = randomUUID();
   const jobId = randomUUID();
   await app.database.db.transaction(async (transaction) => {
-    const stored = await storeDeliveries(
+    const stored = await storeUnderJob(
       transaction,
       [storedPush(app.repo, deliveryId, JSON.stringify({ ref: 'refs/tags/v9.9.9' }))],
       jobId,
@@ -118,7 +117,7 @@ failures('a stored payload that is not JSON fails alone; the deliveries claimed 
   const sha = app.repository.addTag({ name: good.tag }).sha;
   const [, push] = tagPushed(app.repo, good.tag, sha);
   await app.database.db.transaction(async (transaction) => {
-    const stored = await storeDeliveries(transaction, [storedPush(app.repo, good.deliveryId, JSON.stringify(push!.payload)), storedPush(app.repo, bad, '{}')], jobId);
+    const stored = await storeUnderJob(transaction, [storedPush(app.repo, good.deliveryId, JSON.stringify(push!.payload)), storedPush(app.repo, bad, '{}')], jobId);
     assert.ok([...stored.values()].every((outcome) => outcome.status === 'queued'));
     // The intake stores only JSON; a row written around it (or damaged since) is not.
     await transaction.query(sql.unsafe`UPDATE webhook_deliveries SET payload = '{"ref": "refs/tags/v9' WHERE delivery_id = ${bad}`);
@@ -181,7 +180,7 @@ failures('a spent rate limit defers the deliveries it met to the reset under one
       const [, push] = tagPushed(app.repo, name, app.repository.addTag({ name }).sha);
       return storedPush(app.repo, deliveryIds[index]!, JSON.stringify(push!.payload));
     });
-    await storeDeliveries(transaction, pushes, firstJob);
+    await storeUnderJob(transaction, pushes, firstJob);
     await app.workerBoss.insert(QUEUES.processDelivery, [{ id: firstJob, data: deliveryJobData(deliveryIds) }], { db: bossDatabase(transaction) });
   });
   const deadline = Date.now() + 20_000;

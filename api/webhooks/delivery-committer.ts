@@ -117,7 +117,7 @@ export class DeliveryCommitter {
 
   async #store(deliveries: readonly NewDelivery[]): Promise<Map<string, CommitOutcome>> {
     // One statement, so one autocommit transaction: no BEGIN and COMMIT round trips.
-    const stored = await storeDeliveries(this.#db, deliveries, null);
+    const stored = await storeDeliveries(this.#db, deliveries);
     if ([...stored.values()].some((outcome) => outcome.status === 'queued')) this.#announcer.announce();
     return new Map(
       deliveries.map((delivery): [string, CommitOutcome] => {

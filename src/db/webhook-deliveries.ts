@@ -44,11 +44,10 @@ const storedRow = z.object({
  * one it stored (a delivery id already stored, GitHub redelivering it, is left as it was and is
  * absent from the answer). A handled delivery is matched to the tracked products of its repository
  * as findProductsForRepository matches them (GitHub's id first, then the name) and is stored
- * `queued` when some match, `ignored` otherwise. Queued deliveries are stored under `jobId`, which
- * the caller enqueues in the same transaction, or with no job (null: the intake), for the worker's
- * enqueuer to give them one (assignStoredDeliveriesToJob).
+ * `queued` when some match, `ignored` otherwise; with no job, which the worker's enqueuer gives
+ * them (assignStoredDeliveriesToJob).
  */
-export async function storeDeliveries(db: Queryable, deliveries: readonly NewDelivery[], jobId: string | null): Promise<Map<string, StoreOutcome>> {
+export async function storeDeliveries(db: Queryable, deliveries: readonly NewDelivery[]): Promise<Map<string, StoreOutcome>> {
   if (deliveries.length === 0) return new Map();
   const column = <T>(pick: (delivery: NewDelivery) => T) => deliveries.map(pick);
   // One statement whatever the number of deliveries: each column is one array (the payloads one
@@ -58,14 +57,13 @@ export async function storeDeliveries(db: Queryable, deliveries: readonly NewDel
   // running it, and PostgreSQL parsed and planned it again in every transaction.
   const rows = await db.any(sql.prepared('store_webhook_deliveries', storedRow)`
     INSERT INTO webhook_deliveries (delivery_id, event, action, repository_id, repository_full_name, hook_id, product_ids,
-                                    payload, headers, status, ignored_reason, job_id, received_at)
+                                    payload, headers, status, ignored_reason, received_at)
     SELECT v.delivery_id, v.event, v.action, v.repository_id, v.repository_full_name, v.hook_id,
            coalesce(m.product_ids, '{}'), v.payload, v.headers,
            CASE WHEN m.product_ids IS NULL THEN 'ignored' ELSE 'queued' END,
            CASE WHEN m.product_ids IS NULL
              THEN coalesce(v.ignored_reason, 'repository ' || v.repository_full_name || ' (id ' || v.repository_id || ') is not a tracked product')
            END,
-           CASE WHEN m.product_ids IS NOT NULL THEN ${jobId}::uuid END,
            v.received_at
     FROM unnest(
       ${sql.array(column((delivery) => delivery.deliveryId), 'text')},

@@ -76,7 +76,7 @@ async function databaseOnly(database: TestDatabase, payload: Buffer): Promise<nu
   const end = started + DURATION_SECONDS * 1000;
   while (performance.now() < end) {
     const rows = Array.from({ length: DATABASE_ONLY_BATCH }, row);
-    await storeDeliveries(database.db, rows, null);
+    await storeDeliveries(database.db, rows);
     written += rows.length;
   }
   return written / ((performance.now() - started) / 1000);

@@ -3,7 +3,7 @@ import { sign } from '@octokit/webhooks-methods';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import type { Queryable } from '../../src/db/pool.ts';
-import type { NewDelivery } from '../../src/db/webhook-deliveries.ts';
+import { storeDeliveries, type NewDelivery, type StoreOutcome } from '../../src/db/webhook-deliveries.ts';
 import type { PgBoss } from 'pg-boss';
 import { createApp } from '../../api/app.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -142,6 +142,24 @@ export function trackedReleaseDelivery(payload: Buffer, deliveryId = randomUUID(
     ignoredReason: null,
     receivedAt: new Date(),
   };
+}
+
+/**
+ * Stores deliveries as the intake does and gives the queued ones the job `jobId`, as the worker's
+ * enqueuer would but under a job the test names (and enqueues, or not). One transaction, so a
+ * running enqueuer cannot give them its own job in between.
+ */
+export async function storeUnderJob(db: Queryable, deliveries: readonly NewDelivery[], jobId: string): Promise<Map<string, StoreOutcome>> {
+  return db.transaction(async (transaction) => {
+    const stored = await storeDeliveries(transaction, deliveries);
+    await transaction.query(sql.unsafe`
+      UPDATE webhook_deliveries SET job_id = ${jobId}::uuid
+      WHERE status = 'queued' AND job_id IS NULL AND delivery_id = ANY(${sql.array(
+        deliveries.map((delivery) => delivery.deliveryId),
+        'text',
+      )})`);
+    return stored;
+  });
 }
 
 /** A push delivery of `repo` as the intake would store it, with the payload text given. */
