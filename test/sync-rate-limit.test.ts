@@ -2,6 +2,7 @@ import type { JobWithMetadata, PgBoss } from 'pg-boss';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Product } from '../src/db/products.ts';
+import { findProductView } from '../src/db/product-reads.ts';
 import { QUEUES } from '../src/queues.ts';
 import { enqueueSync } from '../src/sync/sync-job.ts';
 import type { SyncRunResult } from '../src/sync/sync-progress.ts';
@@ -66,6 +67,12 @@ rateLimit('a spent primary limit defers the job to the reset, keeps the pages re
   assert.is(state.lastOutcome, 'deferred');
   assert.is(state.deferredUntil?.getTime(), resetAt.getTime());
   assert.is(state.runPhase, 'tags', 'the run stays open, to be resumed');
+  // What the read API answers about it (GET /v1/products/helm): the deferral and, with a token, why.
+  const view = await findProductView(db, 'helm', 'all');
+  assert.is(view?.last_sync?.outcome, 'deferred');
+  assert.is(view?.last_sync?.deferred_until, resetAt.toISOString());
+  assert.match(view?.last_sync?.error ?? '', /rate limit/i);
+  assert.is((await findProductView(db, 'helm', 'public'))?.last_sync?.error, null, 'the error is shown with a token only');
   assert.ok((await releaseRows(db, product.id)).length >= 190, 'the two pages read before the limit are written');
 
   // Asking again while the deferred job waits: the exclusive queue answers with that job.

@@ -22,6 +22,7 @@ export const productViewSchema = z.object({
       succeeded_at: isoTimestamp.nullable(),
       outcome: z.enum(SYNC_OUTCOMES).nullable(),
       error: z.string().nullable().describe('The last failure (shown with a token only)'),
+      deferred_until: isoTimestamp.nullable().describe("While a run waits for GitHub's rate limit to reset (outcome `deferred`): when it goes on"),
     })
     .nullable()
     .describe('The last sync run, or null before the first'),
@@ -39,7 +40,8 @@ function productViews(where: FragmentSqlToken, visibility: Visibility) {
         'finished_at', ${isoText(sql.fragment`s.last_finished_at`)},
         'succeeded_at', ${isoText(sql.fragment`s.last_success_at`)},
         'outcome', s.last_outcome,
-        'error', ${visibility === 'all' ? sql.fragment`s.last_error` : sql.fragment`NULL::text`}
+        'error', ${visibility === 'all' ? sql.fragment`s.last_error` : sql.fragment`NULL::text`},
+        'deferred_until', ${isoText(sql.fragment`s.deferred_until`)}
       ) END AS last_sync
     FROM products p
     LEFT JOIN sync_state s ON s.product_id = p.id
