@@ -1,7 +1,7 @@
 import type { Middleware } from 'koa';
 import { asDatabaseUnavailable } from '../src/db/unavailable.ts';
 import { errorResponse } from '../src/error-response.ts';
-import { AppError, DatabaseUnavailableError, MethodNotAllowedError, UnauthorizedError } from '../src/errors.ts';
+import { AppError, DatabaseUnavailableError } from '../src/errors.ts';
 import type { Logger } from '../src/logger.ts';
 
 // The one place where the API's errors become HTTP answers, shaped by src/error-response.ts: every
@@ -17,17 +17,15 @@ export function errorMiddleware(logger: Logger): Middleware {
       await next();
     } catch (thrown) {
       const error = thrown instanceof AppError ? thrown : asDatabaseUnavailable(thrown);
-      const { status, code, body } = errorResponse(error);
+      const { status, code, body, headers } = errorResponse(error);
       if (error instanceof DatabaseUnavailableError) {
-        ctx.set('Retry-After', String(error.retryAfterSeconds));
         logger.warn({ err: error, method: ctx.method, path: ctx.path, status }, 'request failed: database unavailable');
       } else if (status >= 500) {
         logger.error({ err: error, method: ctx.method, path: ctx.path, status }, 'request failed');
       } else {
         logger.debug({ method: ctx.method, path: ctx.path, status, code }, 'request rejected');
       }
-      if (error instanceof MethodNotAllowedError) ctx.set('Allow', error.allowed.join(', '));
-      if (error instanceof UnauthorizedError && !ctx.response.get('WWW-Authenticate')) ctx.set('WWW-Authenticate', 'Bearer');
+      ctx.set(headers);
       ctx.status = status;
       ctx.type = 'application/json';
       ctx.body = body;

@@ -1,7 +1,8 @@
-import { AppError, InvalidInputError } from './errors.ts';
+import { AppError, DatabaseUnavailableError, InvalidInputError, MethodNotAllowedError, UnauthorizedError } from './errors.ts';
 
 // How an error becomes an HTTP answer, shared by the API (api/error-middleware.ts) and the
-// worker's metrics server so that both answer { "error": { "code", "message" } } alike. Messages
+// worker's metrics server so that both answer { "error": { "code", "message" } }, with the same
+// headers, alike. Messages
 // of expected errors (AppError, and exposed 4xx errors of HTTP libraries such as Koa's) are shown;
 // anything else is a bug, answered 500 without details.
 
@@ -20,11 +21,19 @@ const CODES_BY_STATUS: Record<number, string> = {
 
 export type ErrorBody = { error: { code: string; message: string; issues?: InvalidInputError['issues'] } };
 
-export type ErrorResponse = { status: number; code: string; body: ErrorBody };
+/** `headers`: what the answer must carry besides the body (Allow on a 405, WWW-Authenticate on a 401, Retry-After on a 503 of a database away). */
+export type ErrorResponse = { status: number; code: string; body: ErrorBody; headers: Record<string, string> };
 
 export function errorResponse(error: unknown): ErrorResponse {
   const { status, code, message, issues } = describe(error);
-  return { status, code, body: { error: { code, message, ...(issues === undefined ? {} : { issues }) } } };
+  return { status, code, body: { error: { code, message, ...(issues === undefined ? {} : { issues }) } }, headers: headersOf(error) };
+}
+
+function headersOf(error: unknown): Record<string, string> {
+  if (error instanceof MethodNotAllowedError) return { Allow: error.allowed.join(', ') };
+  if (error instanceof UnauthorizedError) return { 'WWW-Authenticate': error.challenge };
+  if (error instanceof DatabaseUnavailableError) return { 'Retry-After': String(error.retryAfterSeconds) };
+  return {};
 }
 
 function describe(error: unknown): { status: number; code: string; message: string; issues?: InvalidInputError['issues'] } {

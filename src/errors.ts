@@ -85,6 +85,13 @@ export class MethodNotAllowedError extends AppError {
 export class UnauthorizedError extends AppError {
   readonly code = 'unauthorized';
   readonly status = 401;
+  /** The WWW-Authenticate challenge a 401 answers with (RFC 9110 requires one). */
+  readonly challenge: string;
+
+  constructor(message: string, options?: { cause?: unknown; challenge?: string }) {
+    super(message, options);
+    this.challenge = options?.challenge ?? 'Bearer';
+  }
 }
 
 export class PayloadTooLargeError extends AppError {

@@ -42,6 +42,7 @@ server('GET /-/healthz: database reachable and pg-boss running', async ({ url })
 server('GET /metrics needs the token, then serves the worker registry', async ({ url }) => {
   const refused = await get(`${url}/metrics`);
   assert.is(refused.status, 401);
+  assert.is(refused.headers.get('www-authenticate'), 'Bearer realm="metrics"', "the API's /metrics challenge");
   assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'unauthorized');
   const response = await get(`${url}/metrics`, { headers: { Authorization: `Bearer ${METRICS_TOKEN}` } });
   assert.is(response.status, 200);

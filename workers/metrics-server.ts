@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { buildInfo } from '../src/build-info.ts';
 import type { Config } from '../src/config.ts';
 import { errorResponse } from '../src/error-response.ts';
-import { MethodNotAllowedError, NotFoundError, UnauthorizedError } from '../src/errors.ts';
-import { metricsAccessAllowed } from '../src/metrics/metrics-access.ts';
+import { MethodNotAllowedError, NotFoundError } from '../src/errors.ts';
+import { metricsAccessAllowed, metricsAccessRefused } from '../src/metrics/metrics-access.ts';
 import { renderMetrics } from '../src/metrics/registry.ts';
 import type { Logger } from '../src/logger.ts';
 
@@ -21,14 +21,13 @@ const ROUTES = new Set(['/metrics', '/-/healthz', '/-/version']);
 export async function startMetricsServer(config: Config, logger: Logger, health: WorkerHealth): Promise<RunningMetricsServer> {
   const server = createServer((request, response) => {
     handle(request, response, config, health).catch((error: unknown) => {
-      const { status, body } = errorResponse(error);
+      const { status, body, headers } = errorResponse(error);
       if (status >= 500) logger.error({ err: error, path: request.url }, 'metrics server request failed');
       if (response.headersSent) {
         response.destroy();
         return;
       }
-      if (error instanceof MethodNotAllowedError) response.setHeader('Allow', error.allowed.join(', '));
-      if (error instanceof UnauthorizedError) response.setHeader('WWW-Authenticate', 'Bearer realm="metrics"');
+      for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
       sendJson(response, status, body);
     });
   });
@@ -59,9 +58,7 @@ async function handle(request: IncomingMessage, response: ServerResponse, config
   if (request.method !== 'GET' && request.method !== 'HEAD') throw new MethodNotAllowedError(String(request.method), ['GET', 'HEAD']);
   response.setHeader('Cache-Control', 'no-store');
   if (path === '/metrics') {
-    if (!metricsAccessAllowed(request.headers.authorization, config.METRICS_TOKEN)) {
-      throw new UnauthorizedError('GET /metrics needs Authorization: Bearer <METRICS_TOKEN>');
-    }
+    if (!metricsAccessAllowed(request.headers.authorization, config.METRICS_TOKEN)) throw metricsAccessRefused();
     const { contentType, body } = await renderMetrics();
     response.writeHead(200, { 'Content-Type': contentType });
     response.end(request.method === 'HEAD' ? undefined : body);

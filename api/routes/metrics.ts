@@ -1,7 +1,6 @@
 import type { Router } from '@koa/router';
 import { z } from 'zod';
-import { UnauthorizedError } from '../../src/errors.ts';
-import { metricsAccessAllowed } from '../../src/metrics/metrics-access.ts';
+import { metricsAccessAllowed, metricsAccessRefused } from '../../src/metrics/metrics-access.ts';
 import { renderMetrics } from '../../src/metrics/registry.ts';
 import type { ApiDependencies } from '../dependencies.ts';
 import type { RouteCatalog } from '../route-spec.ts';
@@ -21,8 +20,7 @@ export function registerMetricsRoute(router: Router, deps: ApiDependencies, cata
     },
     async (ctx) => {
       if (!metricsAccessAllowed(ctx.get('Authorization') || undefined, deps.config.METRICS_TOKEN)) {
-        ctx.set('WWW-Authenticate', 'Bearer realm="metrics"');
-        throw new UnauthorizedError('GET /metrics needs Authorization: Bearer <METRICS_TOKEN>');
+        throw metricsAccessRefused();
       }
       const { contentType, body } = await renderMetrics();
       ctx.set('Cache-Control', 'no-store');

@@ -1,4 +1,5 @@
 import { bearerToken, matchesAnyToken, tokenDigest } from '../bearer-token.ts';
+import { UnauthorizedError } from '../errors.ts';
 
 /**
  * Whether a request may read /metrics: always when METRICS_TOKEN is unset, else only with
@@ -8,4 +9,9 @@ export function metricsAccessAllowed(authorization: string | undefined, token: s
   if (token === undefined) return true;
   const presented = bearerToken(authorization);
   return presented !== null && matchesAnyToken(presented, [tokenDigest(token)]);
+}
+
+/** What a request refused by metricsAccessAllowed is answered (the API's /metrics and the worker's alike). */
+export function metricsAccessRefused(): UnauthorizedError {
+  return new UnauthorizedError('GET /metrics needs Authorization: Bearer <METRICS_TOKEN>', { challenge: 'Bearer realm="metrics"' });
 }
