@@ -2,6 +2,7 @@ import { sql } from 'slonik';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { z } from 'zod';
+import { beginReleaseWrite } from '../src/db/product-locks.ts';
 import { syncProductDefinitions, type Product } from '../src/db/products.ts';
 import {
   deleteGithubReleases,
@@ -187,6 +188,27 @@ writes('the change log names its source and only records visible changes', async
   await db.transaction((trx) => upsertTags(trx, context.product, [tag('v6.0.0', 60)], { syncRunId: 99 }));
   const after = await db.oneFirst(sql.type(z.object({ count: z.number() }))`SELECT count(*)::int AS count FROM release_changes`);
   assert.is(after, before, 'marking a row as seen by a sync is not a change');
+});
+
+writes('beginReleaseWrite holds the product lock, names the change source and turns JIT off, for its transaction only', async (context) => {
+  const { db } = context.database;
+  const settings = sql.type(z.object({ jit: z.string(), source: z.string().nullable(), locks: z.number() }))`
+    SELECT current_setting('jit') AS jit, nullif(current_setting('release_registry.change_source', true), '') AS source,
+           (SELECT count(*)::int FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND objid = ${context.product.id}) AS locks`;
+  const inside = await db.transaction(async (trx) => {
+    await beginReleaseWrite(trx, context.product.id, 'webhook');
+    await upsertTags(trx, context.product, [tag('v7.0.0', 70)]);
+    return trx.one(settings);
+  });
+  assert.equal(inside, { jit: 'off', source: 'webhook', locks: 1 });
+  const source = await db.oneFirst(sql.type(z.object({ source: z.string().nullable() }))`
+    SELECT source FROM release_changes ORDER BY id DESC LIMIT 1`);
+  assert.is(source, 'webhook', 'the change log names it');
+  const after = await db.transaction((trx) => trx.one(settings));
+  assert.is(after.source, null);
+  assert.is(after.locks, 0);
+  const serverDefault = await db.oneFirst(sql.type(z.object({ value: z.string() }))`SELECT reset_val AS value FROM pg_settings WHERE name = 'jit'`);
+  assert.is(after.jit, serverDefault, 'the server default is back');
 });
 
 writes.run();

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { JobResult, JobWithMetadata, PgBoss } from 'pg-boss';
 import { bossDatabase } from '../src/db/boss-database.ts';
 import type { Database } from '../src/db/pool.ts';
-import { lockProductReleases } from '../src/db/product-locks.ts';
+import { beginReleaseWrite } from '../src/db/product-locks.ts';
 import { findTrackedProductsByIds, recordRepositoryIdentity, repositoryPath, type Product } from '../src/db/products.ts';
 import {
   claimDeliveries,
@@ -145,7 +145,7 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
     for (const { product, tags, deliveryIds, latest } of [...work.values()].flatMap(({ product, holds, latest }) => holds.map((hold) => ({ product, latest, ...hold })))) {
       try {
         const counts = await db.transaction(async (transaction) => {
-          await lockProductReleases(transaction, product.id);
+          await beginReleaseWrite(transaction, product.id, 'webhook');
           // Read after taking the lock: whoever writes next has read GitHub after us. Bounded: a
           // spent rate limit defers the delivery rather than holding the lock until the reset.
           const current = await whileLockHeld(() =>

@@ -1,10 +1,9 @@
 import { findUnseenReleases } from '../db/github-releases.ts';
 import type { Database, Queryable } from '../db/pool.ts';
-import { lockProductReleases } from '../db/product-locks.ts';
+import { beginReleaseWrite } from '../db/product-locks.ts';
 import { recordRepositoryIdentity, repositoryPath, type Product } from '../db/products.ts';
 import {
   deleteGithubReleases,
-  setChangeSource,
   tombstoneTags,
   tombstoneTagsNotInRefListing,
   tombstoneTagsNotSeenInRun,
@@ -25,7 +24,6 @@ import {
   type RunPhase,
   type SyncState,
 } from '../db/sync-state.ts';
-import { disableJit } from '../db/transaction-settings.ts';
 import { parseTag } from '../domain/version.ts';
 import { GitHubRateLimitedError, SyncSupersededError } from '../errors.ts';
 import type { GitHubClient } from '../github/client.ts';
@@ -165,9 +163,7 @@ class SyncRun {
     const started = performance.now();
     this.#options.signal?.throwIfAborted();
     const update = await this.#options.db.transaction(async (transaction) => {
-      await lockProductReleases(transaction, this.#product.id);
-      await setChangeSource(transaction, 'sync');
-      await disableJit(transaction);
+      await beginReleaseWrite(transaction, this.#product.id, 'sync');
       // GitHub reads in `work` happen under the lock, and are bounded accordingly.
       const next = await whileLockHeld(() => work(transaction));
       if (this.#identity !== undefined && !this.#identityRecorded) {

@@ -1,7 +1,7 @@
 import { findLiveReleaseIds } from '../db/github-releases.ts';
 import type { Queryable } from '../db/pool.ts';
 import type { Product } from '../db/products.ts';
-import { deleteGithubReleases, setChangeSource, tombstoneTags, upsertGithubReleases, upsertTags } from '../db/releases.ts';
+import { deleteGithubReleases, tombstoneTags, upsertGithubReleases, upsertTags } from '../db/releases.ts';
 import type { TagState } from './tag-states.ts';
 
 export type AppliedCounts = {
@@ -14,7 +14,7 @@ export type AppliedCounts = {
 
 /**
  * Makes a product's rows for the named tags what GitHub says they are now, with the same writers
- * as the sync (src/db/releases.ts), in the caller's transaction:
+ * as the sync (src/db/releases.ts), in the caller's transaction (begun with beginReleaseWrite):
  *
  * - a tag GitHub has is upserted (revived if it was tombstoned, moved if its ref changed); a tag it
  *   does not have is tombstoned;
@@ -26,7 +26,6 @@ export type AppliedCounts = {
  * Applying the same states twice changes nothing the second time.
  */
 export async function applyTagStates(db: Queryable, product: Pick<Product, 'id' | 'tagPattern'>, states: readonly TagState[]): Promise<AppliedCounts> {
-  await setChangeSource(db, 'webhook');
   const present = states.flatMap((state) => (state.tag === null ? [] : [state.tag]));
   const absent = states.filter((state) => state.tag === null).map((state) => state.name);
   const written = await upsertTags(db, product, present);

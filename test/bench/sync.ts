@@ -25,10 +25,9 @@ import type { JobWithMetadata } from 'pg-boss';
 import copyStreams from 'pg-copy-streams';
 import { sql } from 'slonik';
 import { z } from 'zod';
-import { lockProductReleases } from '../../src/db/product-locks.ts';
+import { beginReleaseWrite } from '../../src/db/product-locks.ts';
 import { listProducts, type Product } from '../../src/db/products.ts';
-import { setChangeSource, upsertTags, type TagFact } from '../../src/db/releases.ts';
-import { disableJit } from '../../src/db/transaction-settings.ts';
+import { upsertTags, type TagFact } from '../../src/db/releases.ts';
 import { createGitHubClient } from '../../src/github/client.ts';
 import { tagPages } from '../../src/github/tag-pages.ts';
 import { TAG_PAGES_PER_WRITE } from '../../src/sync/sync-product.ts';
@@ -157,9 +156,7 @@ async function replayWrites(database: TestDatabase, product: Product): Promise<{
   const started = performance.now();
   for (let start = 0; start < tags.length; start += TAG_PAGES_PER_WRITE * 100) {
     await database.db.transaction(async (transaction) => {
-      await lockProductReleases(transaction, product.id);
-      await setChangeSource(transaction, 'sync');
-      await disableJit(transaction);
+      await beginReleaseWrite(transaction, product.id, 'sync');
       await upsertTags(transaction, product, tags.slice(start, start + TAG_PAGES_PER_WRITE * 100), { syncRunId: 1 });
     });
   }
