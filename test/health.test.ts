@@ -62,7 +62,8 @@ health('with the database out of reach the check answers 503 quickly', async ({ 
     const response = await fetch(`${server.url}/-/healthz`);
     assert.is(response.status, 503);
     assert.is(((await response.json()) as { database: string }).database, 'unavailable');
-    assert.ok(performance.now() - started < 1_500, 'answers within the check timeout');
+    // The check gives up after 1 s; without it the answer would wait for the pool's 5 s connection timeout.
+    assert.ok(performance.now() - started < 3_000, 'answers within the check timeout');
     proxy.restore();
     assert.is((await fetch(`${server.url}/-/healthz`)).status, 200, 'serves again once the database is back, without a restart');
   } finally {
