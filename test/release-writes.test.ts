@@ -6,6 +6,7 @@ import { beginReleaseWrite } from '../src/db/product-locks.ts';
 import { syncProductDefinitions, type Product } from '../src/db/products.ts';
 import {
   deleteGithubReleases,
+  refreshReleaseRows,
   setChangeSource,
   tombstoneTags,
   tombstoneTagsNotSeenInRun,
@@ -16,6 +17,7 @@ import {
 } from '../src/db/releases.ts';
 import { DEFAULT_TAG_PATTERN } from '../src/domain/version.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
+import { seededRandom } from './support/seeded-random.ts';
 
 const writes = suite<{ database: TestDatabase; product: Product; plain: Product }>('release writes', {} as never);
 
@@ -188,6 +190,69 @@ writes('the change log names its source and only records visible changes', async
   await db.transaction((trx) => upsertTags(trx, context.product, [tag('v6.0.0', 60)], { syncRunId: 99 }));
   const after = await db.oneFirst(sql.type(z.object({ count: z.number() }))`SELECT count(*)::int AS count FROM release_changes`);
   assert.is(after, before, 'marking a row as seen by a sync is not a change');
+});
+
+writes("a new row's fields, set by the insert's shortcut, are what the full refresh computes, whatever the order of writes", async (context) => {
+  // upsertTags settles a new row itself in the common case (a version first seen, no GitHub
+  // release yet) and leaves the rest to refreshReleaseRows: the two must agree. A seeded history of
+  // tags with spellings that share versions, prereleases, build metadata, GitHub releases (drafts,
+  // prereleases, unpublished) arriving before or after their tags, moves and tombstones; then a
+  // refresh of every row must change nothing.
+  const { db } = context.database;
+  const products = await syncProductDefinitions(db, [
+    { name: 'app', repository: 'acme/app', tagPattern: DEFAULT_TAG_PATTERN, plainTagsPublic: false, public: true },
+    { name: 'plain', repository: 'acme/plain', tagPattern: DEFAULT_TAG_PATTERN, plainTagsPublic: true, public: true },
+    { name: 'mixed', repository: 'acme/mixed', tagPattern: DEFAULT_TAG_PATTERN, plainTagsPublic: false, public: true },
+    { name: 'mixed-plain', repository: 'acme/mixed-plain', tagPattern: DEFAULT_TAG_PATTERN, plainTagsPublic: true, public: true },
+  ]);
+  const snapshot = (productId: number) =>
+    db.any(sql.unsafe`
+      SELECT tag, version, ref_sha, git_sha, tagged_at, deleted_at, public, is_development, is_canonical, promoted_at,
+             github_release_id, release_name, release_draft, release_prerelease, release_published_at
+      FROM releases WHERE product_id = ${productId} ORDER BY tag COLLATE "C"`);
+  for (const product of products.filter((candidate) => candidate.name.startsWith('mixed'))) {
+    const random = seededRandom(product.id);
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+    const spellings = [(v: string) => `v${v}`, (v: string) => v, (v: string) => `v${v}-rc.1`, (v: string) => `${v}+build.5`, (v: string) => `v${v}-beta`];
+    const names = [...new Set(Array.from({ length: 160 }, () => pick(spellings)(`${pick([1, 2])}.${pick([0, 1, 2])}.${pick([0, 1, 2, 3])}`)))];
+    let nextRelease = 1;
+    for (let step = 0; step < 40; step += 1) {
+      const batch = names.filter(() => random() < 0.15);
+      await db.transaction(async (trx) => {
+        await setChangeSource(trx, 'test');
+        const action = random();
+        if (action < 0.55) {
+          const days = (name: string) => `2024-0${1 + (name.length % 9)}-1${Math.floor(random() * 10)}T00:00:00Z`;
+          await upsertTags(trx, product, batch.map((name) => ({ ...tag(name, Math.floor(random() * 1_000)), taggedAt: random() < 0.2 ? null : new Date(days(name)) })));
+        } else if (action < 0.85) {
+          const releases = batch.map((name) =>
+            release(nextRelease++, name, {
+              draft: random() < 0.2,
+              prerelease: random() < 0.3,
+              publishedAt: random() < 0.15 ? null : new Date(`2024-03-0${1 + Math.floor(random() * 9)}T00:00:00Z`),
+            }),
+          );
+          await upsertGithubReleases(trx, product.id, releases);
+        } else {
+          await tombstoneTags(trx, product.id, batch);
+        }
+      });
+    }
+    // Last, tags never seen, written once: rows only the shortcut has set (the history above has
+    // refreshed most of its rows one way or another), with versions they share among themselves.
+    await db.transaction(async (trx) => {
+      await setChangeSource(trx, 'test');
+      const fresh = Array.from({ length: 30 }, (_, index) => pick(spellings)(`3.${index % 10}.${Math.floor(index / 10)}`));
+      await upsertTags(trx, product, [...new Set(fresh)].map((name, index) => ({ ...tag(name, 5_000 + index), taggedAt: index % 5 === 0 ? null : new Date(`2024-06-1${index % 10}T00:00:00Z`) })));
+    });
+    const written = await snapshot(product.id);
+    assert.ok(written.length > 30, `${product.name}: a history worth checking (${written.length} rows)`);
+    await db.transaction(async (trx) => {
+      await setChangeSource(trx, 'test');
+      await refreshReleaseRows(trx, product.id, 'all');
+    });
+    assert.equal(await snapshot(product.id), written, `${product.name}: the refresh changed nothing`);
+  }
 });
 
 writes('beginReleaseWrite holds the product lock, names the change source and turns JIT off, for its transaction only', async (context) => {
