@@ -80,6 +80,18 @@ export const configSchema = z.object({
     .default('true')
     .pipe(z.enum(['true', 'false'], { error: 'expected true or false' }))
     .transform((value) => value === 'true'),
+  /**
+   * Days a processed or ignored webhook delivery is kept (its payload is kilobytes, and its
+   * release changes are in the releases themselves); failed and unfinished ones are kept until
+   * they are worked. 0 keeps every delivery.
+   */
+  WEBHOOK_RETENTION_DAYS: z
+    .string()
+    .trim()
+    .default('30')
+    .pipe(z.string().regex(/^\d{1,4}$/, 'expected a whole number of days from 0 (keep every delivery) to 3650'))
+    .transform(Number)
+    .pipe(z.number().max(3650, 'expected a whole number of days from 0 (keep every delivery) to 3650')),
   /** When set, GET /metrics (API and worker) requires `Authorization: Bearer <METRICS_TOKEN>`. */
   METRICS_TOKEN: optionalText.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
   /** The commit the build was made from (Dockerfile build argument GIT_SHA); else `git rev-parse`. */

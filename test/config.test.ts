@@ -24,6 +24,7 @@ test('an empty environment gives the documented defaults', () => {
   assert.is(config.DATABASE_URL, undefined);
   assert.is(config.GITHUB_TOKEN, undefined);
   assert.is(config.GITHUB_WEBHOOK_SECRET, undefined);
+  assert.is(config.WEBHOOK_RETENTION_DAYS, 30);
 });
 
 test('values are parsed and normalised', () => {
@@ -60,6 +61,12 @@ test('each variable is validated', () => {
   assert.is(configError({ API_TOKENS: 'short' }).variable, 'API_TOKENS');
   assert.is(configError({ DATABASE_POOL_SIZE: '0' }).variable, 'DATABASE_POOL_SIZE');
   assert.is(configError({ METRICS_PORT: '1.5' }).variable, 'METRICS_PORT');
+  assert.is(loadConfig({ WEBHOOK_RETENTION_DAYS: '0' }).WEBHOOK_RETENTION_DAYS, 0, '0 keeps every delivery');
+  for (const days of ['-1', '1.5', 'forever', '3651']) {
+    const error = configError({ WEBHOOK_RETENTION_DAYS: days });
+    assert.is(error.variable, 'WEBHOOK_RETENTION_DAYS');
+    assert.match(error.message, /whole number of days from 0/);
+  }
 });
 
 test('secrets are never echoed in configuration errors', () => {

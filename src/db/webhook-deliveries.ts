@@ -269,3 +269,22 @@ export async function requeueDelivery(
         ignored_reason = ${delivery.ignoredReason}, error = NULL, processed_at = NULL, updated_at = now()
     WHERE delivery_id = ${delivery.deliveryId}`);
 }
+
+/**
+ * Deletes up to `limit` deliveries that are done with (processed or ignored) and were received
+ * before `receivedBefore`; returns how many. Failed, queued and processing ones are never deleted:
+ * they still need a worker or an operator. Rows another replica is deleting are skipped, not
+ * waited for. No index serves it, on purpose: old rows lie early in the table, where a bounded
+ * scan meets them first, and an index of finished rows would cost every delivery's update.
+ */
+export async function deleteFinishedDeliveries(db: Queryable, receivedBefore: Date, limit: number): Promise<number> {
+  const deleted = await db.anyFirst(sql.type(z.object({ deliveryId: z.string() }))`
+    DELETE FROM webhook_deliveries d
+    WHERE d.delivery_id IN (
+      SELECT delivery_id FROM webhook_deliveries
+      WHERE status IN ('processed', 'ignored') AND received_at < ${receivedBefore.toISOString()}::timestamptz
+      LIMIT ${limit}
+      FOR UPDATE SKIP LOCKED)
+    RETURNING d.delivery_id AS "deliveryId"`);
+  return deleted.length;
+}

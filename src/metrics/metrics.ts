@@ -149,6 +149,12 @@ export const deliveryProcessing = new Counter({
   registers,
 });
 
+export const deliveriesDeleted = new Counter({
+  name: `${PREFIX}webhook_deliveries_deleted_total`,
+  help: 'Processed and ignored webhook deliveries deleted after WEBHOOK_RETENTION_DAYS.',
+  registers,
+});
+
 export const ingestLag = new Histogram({
   name: `${PREFIX}ingest_lag_seconds`,
   help: 'Time from a webhook delivery being received to its release change being committed (visible to readers).',

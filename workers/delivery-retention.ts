@@ -1,0 +1,70 @@
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Database } from '../src/db/pool.ts';
+import { deleteFinishedDeliveries } from '../src/db/webhook-deliveries.ts';
+import type { Logger } from '../src/logger.ts';
+import { deliveriesDeleted } from '../src/metrics/metrics.ts';
+
+// Stored deliveries are kilobytes each (the payload as GitHub sent it), and once processed or
+// ignored they are history: the releases hold what they changed. Every hour each worker replica
+// deletes those older than WEBHOOK_RETENTION_DAYS, a batch per statement so that no statement
+// holds many rows or runs long; replicas skip each other's rows (SKIP LOCKED), so running the same
+// hour in every replica only shares the work. A redelivery of a deleted delivery (GitHub redelivers
+// for a few days) is stored and processed again, which is harmless: processing is idempotent.
+
+/** Rows per DELETE. */
+const DELETE_BATCH = 1_000;
+/** Most batches one run deletes; the rest waits for the next run (a backlog drains over hours, not in one long burst). */
+const MAX_BATCHES_PER_RUN = 100;
+
+export type DeliveryRetentionOptions = {
+  db: Database;
+  logger: Logger;
+  /** 0: keep every delivery (no task runs). */
+  retentionDays: number;
+  /** node-cron expression of the runs (default: hourly, at minute 23). */
+  schedule?: string;
+};
+
+export type DeliveryRetention = {
+  /** Deletes what is past retention at `now`; returns how many deliveries. */
+  run: (now?: Date) => Promise<number>;
+  stop: () => Promise<void>;
+};
+
+export function startDeliveryRetention(options: DeliveryRetentionOptions): DeliveryRetention {
+  const { db, logger, retentionDays } = options;
+  const run = async (now = new Date()): Promise<number> => {
+    if (retentionDays === 0) return 0;
+    const receivedBefore = new Date(now.getTime() - retentionDays * 86_400_000);
+    let total = 0;
+    for (let batch = 0; batch < MAX_BATCHES_PER_RUN; batch += 1) {
+      const deleted = await deleteFinishedDeliveries(db, receivedBefore, DELETE_BATCH);
+      total += deleted;
+      deliveriesDeleted.inc(deleted);
+      if (deleted < DELETE_BATCH) break;
+    }
+    if (total > 0) logger.info({ deleted: total, receivedBefore: receivedBefore.toISOString() }, 'deleted webhook deliveries past retention');
+    return total;
+  };
+  let task: ScheduledTask | undefined;
+  if (retentionDays > 0) {
+    task = cron.schedule(
+      options.schedule ?? '23 * * * *',
+      async () => {
+        try {
+          await run();
+        } catch (error) {
+          // The database is away: the next run deletes what this one did not.
+          logger.warn({ err: error }, 'deleting webhook deliveries past retention failed');
+        }
+      },
+      { name: 'delivery-retention', noOverlap: true },
+    );
+  }
+  return {
+    run,
+    stop: async () => {
+      await task?.destroy();
+    },
+  };
+}
