@@ -5,8 +5,8 @@ import * as assert from 'uvu/assert';
 import { z } from 'zod';
 import { DeliveryCommitter, type CommitOutcome } from '../api/webhooks/delivery-committer.ts';
 import { findProductsForRepository, listProducts, recordRepositoryIdentity, syncProductDefinitions } from '../src/db/products.ts';
-import type { NewDelivery } from '../src/db/webhook-deliveries.ts';
-import { enqueueStoredDeliveries } from '../src/webhooks/enqueue-stored-deliveries.ts';
+import { storeDeliveries, type NewDelivery } from '../src/db/webhook-deliveries.ts';
+import { enqueueStoredDeliveries, SWEEP_SIZE } from '../src/webhooks/enqueue-stored-deliveries.ts';
 import { InvalidInputError } from '../src/errors.ts';
 import { createBoss, installQueues } from '../src/queues.ts';
 import type { PgBoss } from 'pg-boss';
@@ -81,6 +81,37 @@ groupCommit('deliveries arriving during a commit share the next transaction; the
   assert.is(new Set(rows.map((row) => row.jobId)).size, 1, 'one job for the twenty');
   for (const row of rows) assert.is(row.jobXid, row.deliveryXid, `${row.deliveryId} was given its job in the job's transaction`);
   assert.equal([...(rows[0]!.jobDeliveryIds ?? [])].sort(), [...ids].sort(), 'the job names exactly those deliveries');
+});
+
+groupCommit('one sweep gives a backlog jobs of at most 100 deliveries, oldest first, all in one transaction', async ({ database, boss }) => {
+  const from = Date.now() - 60_000;
+  // Received one millisecond apart, 760 of them: more than one sweep's 500.
+  const backlog = Array.from({ length: 760 }, (_, index) => ({ ...delivery(), receivedAt: new Date(from + index) }));
+  await storeDeliveries(database.db, backlog);
+  const ids = backlog.map((item) => item.deliveryId);
+
+  assert.is(await enqueueStoredDeliveries(database.db, boss), SWEEP_SIZE);
+  let rows = await transactionsOf(database, ids);
+  const given = rows.filter((row) => row.jobId !== null);
+  assert.is(given.length, 500);
+  assert.is(new Set(given.map((row) => row.jobXid)).size, 1, 'the five jobs and their rows in one transaction');
+  const jobOf = new Map(rows.map((row) => [row.deliveryId, row.jobId]));
+  // The oldest 500, in order of receipt: the first hundred share the first job, and so on.
+  const jobsInOrder = ids.slice(0, 500).map((id) => jobOf.get(id));
+  assert.is(new Set(jobsInOrder).size, 5);
+  for (let job = 0; job < 5; job += 1) {
+    const part = jobsInOrder.slice(job * 100, job * 100 + 100);
+    assert.is(new Set(part).size, 1, `deliveries ${job * 100} to ${job * 100 + 99} share a job`);
+    const named = given.find((row) => row.jobId === part[0])!.jobDeliveryIds ?? [];
+    assert.equal([...named].sort(), [...ids.slice(job * 100, job * 100 + 100)].sort(), 'the job names exactly those');
+  }
+  assert.ok(ids.slice(500).every((id) => jobOf.get(id) === null), 'the newer ones wait for the next sweep');
+
+  assert.is(await enqueueStoredDeliveries(database.db, boss), 260);
+  rows = await transactionsOf(database, ids.slice(500));
+  const sizes = [...Map.groupBy(rows, (row) => row.jobId).values()].map((part) => part.length).sort((a, b) => b - a);
+  assert.equal(sizes, [100, 100, 60], 'a partial sweep: jobs of 100 and the rest');
+  assert.is(await enqueueStoredDeliveries(database.db, boss), 0);
 });
 
 groupCommit('the same delivery id twice in one batch is stored once and answered duplicate the second time', async ({ database, boss, productId }) => {

@@ -3,7 +3,7 @@ import { listenForChanges } from '../src/db/change-listener.ts';
 import type { Database } from '../src/db/pool.ts';
 import { STORED_DELIVERIES_CHANNEL } from '../src/db/webhook-deliveries.ts';
 import type { Logger } from '../src/logger.ts';
-import { ENQUEUE_BATCH, enqueueStoredDeliveries } from '../src/webhooks/enqueue-stored-deliveries.ts';
+import { enqueueStoredDeliveries, SWEEP_SIZE } from '../src/webhooks/enqueue-stored-deliveries.ts';
 
 // Gives the deliveries the intake stored their process-delivery jobs. Woken by the intake's NOTIFY
 // on webhook_deliveries_stored (at once while idle, at most every few milliseconds under load), and
@@ -43,8 +43,8 @@ export function startDeliveryEnqueuer(options: DeliveryEnqueuerOptions): Deliver
       do {
         again = false;
         try {
-          // A full job means more may be waiting.
-          while (!stopped && (await enqueueStoredDeliveries(db, boss)) === ENQUEUE_BATCH);
+          // A full sweep means more may be waiting.
+          while (!stopped && (await enqueueStoredDeliveries(db, boss)) === SWEEP_SIZE);
         } catch (error) {
           // The database is away, or the boss stopping: the next wake-up or tick tries again.
           if (!stopped) logger.warn({ err: error }, 'enqueueing stored deliveries failed');

@@ -9,7 +9,7 @@ import { createDeliveryProcessor } from './process-deliveries.ts';
 
 /**
  * Most deliveries one handler call works, in a backlog (jobs of ENQUEUE_BATCH each): their payloads
- * are in memory together, and each product's tags are read under its lock in one transaction.
+ * are in memory together (a product's tags are then read and written 100 per hold of its lock).
  */
 const DELIVERIES_PER_BATCH = 500;
 

@@ -45,7 +45,7 @@ const storedRow = z.object({
  * absent from the answer). A handled delivery is matched to the tracked products of its repository
  * as findProductsForRepository matches them (GitHub's id first, then the name) and is stored
  * `queued` when some match, `ignored` otherwise; with no job, which the worker's enqueuer gives
- * them (assignStoredDeliveriesToJob).
+ * them (assignStoredDeliveriesToJobs).
  */
 export async function storeDeliveries(db: Queryable, deliveries: readonly NewDelivery[]): Promise<Map<string, StoreOutcome>> {
   if (deliveries.length === 0) return new Map();
@@ -205,22 +205,32 @@ export async function announceStoredDeliveries(db: Queryable): Promise<void> {
 }
 
 /**
- * Gives up to `limit` stored deliveries that have no job yet, oldest first, the job `jobId`, and
- * returns their ids; the caller enqueues that job in the same transaction. Rows another enqueuer
- * has taken are skipped, not waited for.
+ * Gives stored deliveries that have no job yet, oldest first, the jobs `jobIds`: up to `perJob` to
+ * each, the first `perJob` to the first job and so on; returns each delivery with its job, and
+ * the caller enqueues those jobs in the same transaction. Rows another enqueuer has taken are
+ * skipped, not waited for.
  */
-export async function assignStoredDeliveriesToJob(db: Queryable, jobId: string, limit: number): Promise<string[]> {
+export async function assignStoredDeliveriesToJobs(
+  db: Queryable,
+  jobIds: readonly string[],
+  perJob: number,
+): Promise<Array<{ deliveryId: string; jobId: string }>> {
+  if (jobIds.length === 0) return [];
   return [
-    ...(await db.anyFirst(sql.type(z.object({ deliveryId: z.string() }))`
+    ...(await db.any(sql.type(z.object({ deliveryId: z.string(), jobId: z.string() }))`
       UPDATE webhook_deliveries d
-      SET job_id = ${jobId}::uuid, updated_at = now()
-      WHERE d.delivery_id IN (
-        SELECT delivery_id FROM webhook_deliveries
-        WHERE status = 'queued' AND job_id IS NULL
-        ORDER BY received_at
-        LIMIT ${limit}
-        FOR UPDATE SKIP LOCKED)
-      RETURNING d.delivery_id AS "deliveryId"`)),
+      SET job_id = (${sql.array([...jobIds], 'uuid')})[(s.n - 1) / ${perJob}::int + 1], updated_at = now()
+      FROM (
+        SELECT delivery_id, row_number() OVER (ORDER BY received_at, delivery_id) AS n
+        FROM (
+          SELECT delivery_id, received_at FROM webhook_deliveries
+          WHERE status = 'queued' AND job_id IS NULL
+          ORDER BY received_at
+          LIMIT ${jobIds.length * perJob}
+          FOR UPDATE SKIP LOCKED) picked
+      ) s
+      WHERE d.delivery_id = s.delivery_id
+      RETURNING d.delivery_id AS "deliveryId", d.job_id::text AS "jobId"`)),
   ];
 }
 
