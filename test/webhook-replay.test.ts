@@ -2,9 +2,14 @@ import pg from 'pg';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { syncProductDefinitions } from '../src/db/products.ts';
-import { recordDeliveryFailure, STORED_DELIVERIES_CHANNEL } from '../src/db/webhook-deliveries.ts';
+import { sql } from 'slonik';
+import { recordDeliveryFailure, storeDeliveries, STORED_DELIVERIES_CHANNEL } from '../src/db/webhook-deliveries.ts';
+import { replayDeliveries } from '../src/webhooks/replay-deliveries.ts';
+import { startDeliveryEnqueuer } from '../workers/delivery-enqueuer.ts';
+import { quietLogger } from './support/database.ts';
+import { eventually } from './support/eventually.ts';
 import { runCli } from './support/processes.ts';
-import { fixturePayload, postDelivery, readDelivery, startIntake, TRACKED_REPOSITORY, widgetProduct, type Intake } from './support/webhooks.ts';
+import { fixturePayload, postDelivery, readDelivery, startIntake, TRACKED_REPOSITORY, trackedReleaseDelivery, widgetProduct, type Intake } from './support/webhooks.ts';
 
 // `release-registry replay <delivery-id>...` and `replay --failed`, through the real CLI.
 
@@ -106,6 +111,32 @@ replay('replay <known> <unknown> replays the known delivery and reports the unkn
   const malformed = await runCli(['replay', '../etc'], env);
   assert.is(malformed.code, 1);
   assert.match(malformed.stderr, /not a GitHub delivery id: \.\.\/etc/);
+});
+
+replay('with an enqueuer running, a replay of many deliveries becomes jobs of up to 100, not a job per delivery', async ({ api }) => {
+  const payload = Buffer.from(JSON.stringify(fixturePayload('release/published', { repository: TRACKED_REPOSITORY, tag: 'v3.0.0' })));
+  const failed = Array.from({ length: 150 }, () => trackedReleaseDelivery(payload));
+  await storeDeliveries(api.database.db, failed);
+  const ids = failed.map((delivery) => delivery.deliveryId);
+  await api.database.db.query(sql.unsafe`UPDATE webhook_deliveries SET status = 'failed' WHERE delivery_id = ANY(${sql.array(ids, 'text')})`);
+  const enqueuer = startDeliveryEnqueuer({ db: api.database.db, boss: api.boss, databaseUrl: api.database.url, logger: quietLogger });
+  try {
+    await enqueuer.ready;
+    const results = await replayDeliveries(api.database.db, ids);
+    assert.ok(results.every((result) => result.status === 'queued'));
+    const jobs = await eventually(
+      async () => {
+        const rows = await Promise.all(ids.map((id) => readDelivery(api.database.db, id)));
+        return rows.map((row) => row?.jobId ?? null);
+      },
+      (jobIds) => jobIds.every((jobId) => jobId !== null),
+      'the enqueuer gives every replayed delivery a job',
+    );
+    // Replayed 100 to a transaction, and a sweep sees a whole transaction or none of it.
+    assert.equal([...Map.groupBy(jobs, (jobId) => jobId).values()].map((part) => part.length).sort((a, b) => b - a), [100, 50]);
+  } finally {
+    await enqueuer.stop();
+  }
 });
 
 replay('an unknown delivery id or bad arguments stop with exit 1 and one clear line', async ({ env }) => {

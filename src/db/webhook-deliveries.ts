@@ -123,8 +123,18 @@ const deliveryColumns = sql.fragment`
   d.product_ids AS "productIds", d.payload, d.status, d.ignored_reason AS "ignoredReason", d.error, d.attempts, d.job_id AS "jobId",
   d.received_at AS "receivedAt", d.processed_at AS "processedAt"`;
 
-export async function findDelivery(db: Queryable, deliveryId: string): Promise<StoredDelivery | null> {
-  return db.maybeOne(sql.type(storedDeliverySchema)`SELECT ${deliveryColumns} FROM webhook_deliveries d WHERE d.delivery_id = ${deliveryId}`);
+/**
+ * The stored deliveries with these ids (those that exist), locked until the caller's transaction
+ * ends: what the caller decides about them holds when it writes (retention, for one, skips them).
+ */
+export async function lockDeliveries(db: Queryable, deliveryIds: readonly string[]): Promise<StoredDelivery[]> {
+  if (deliveryIds.length === 0) return [];
+  return [
+    ...(await db.any(sql.type(storedDeliverySchema)`
+      SELECT ${deliveryColumns} FROM webhook_deliveries d
+      WHERE d.delivery_id = ANY(${sql.array([...deliveryIds], 'text')})
+      FOR UPDATE`)),
+  ];
 }
 
 /**
@@ -282,10 +292,9 @@ export async function requeueDelivery(
 
 /**
  * Deletes up to `limit` deliveries that are done with (processed or ignored) and were received
- * before `receivedBefore`; returns how many. Failed, queued and processing ones are never deleted:
- * they still need a worker or an operator. Rows another replica is deleting are skipped, not
- * waited for. No index serves it, on purpose: old rows lie early in the table, where a bounded
- * scan meets them first, and an index of finished rows would cost every delivery's update.
+ * before `receivedBefore`, oldest first (migration 0032 indexes exactly those); returns how many.
+ * Failed, queued and processing ones are never deleted: they still need a worker or an operator.
+ * Rows another replica is deleting, or a replay is holding, are skipped, not waited for.
  */
 export async function deleteFinishedDeliveries(db: Queryable, receivedBefore: Date, limit: number): Promise<number> {
   const deleted = await db.anyFirst(sql.type(z.object({ deliveryId: z.string() }))`
@@ -293,6 +302,7 @@ export async function deleteFinishedDeliveries(db: Queryable, receivedBefore: Da
     WHERE d.delivery_id IN (
       SELECT delivery_id FROM webhook_deliveries
       WHERE status IN ('processed', 'ignored') AND received_at < ${receivedBefore.toISOString()}::timestamptz
+      ORDER BY received_at
       LIMIT ${limit}
       FOR UPDATE SKIP LOCKED)
     RETURNING d.delivery_id AS "deliveryId"`);
