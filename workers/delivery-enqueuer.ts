@@ -9,7 +9,7 @@ import { enqueueStoredDeliveries, SWEEP_SIZE } from '../src/webhooks/enqueue-sto
 // on webhook_deliveries_stored (at once while idle, at most every few milliseconds under load), and
 // by a timer: a NOTIFY is lost when no worker listens or an API dies between its commit and its
 // notification, and the timer (and the sweep at start) find what it would have announced. Sweeps
-// run one at a time and go on while a sweep fills a whole job; every worker replica sweeps, and
+// run one at a time and go on while a sweep fills all its jobs; every worker replica sweeps, and
 // SKIP LOCKED keeps two from taking the same rows.
 
 export type DeliveryEnqueuerOptions = {

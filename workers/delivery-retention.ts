@@ -47,16 +47,17 @@ export function startDeliveryRetention(options: DeliveryRetentionOptions): Deliv
     return total;
   };
   let task: ScheduledTask | undefined;
+  /** The scheduled run under way: stopping waits for it, so that it does not outlive the pool. */
+  let running: Promise<unknown> | undefined;
   if (retentionDays > 0) {
     task = cron.schedule(
       options.schedule ?? '23 * * * *',
       async () => {
-        try {
-          await run();
-        } catch (error) {
+        running = run().catch((error: unknown) => {
           // The database is away: the next run deletes what this one did not.
           logger.warn({ err: error }, 'deleting webhook deliveries past retention failed');
-        }
+        });
+        await running;
       },
       { name: 'delivery-retention', noOverlap: true },
     );
@@ -65,6 +66,7 @@ export function startDeliveryRetention(options: DeliveryRetentionOptions): Deliv
     run,
     stop: async () => {
       await task?.destroy();
+      await running;
     },
   };
 }
