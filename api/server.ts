@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Server as NetServer, type AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { buildInfo } from '../src/build-info.ts';
 import type { Config } from '../src/config.ts';
 import { createDatabasePool } from '../src/db/pool.ts';
@@ -12,6 +13,9 @@ import { createApp } from './app.ts';
 import { startLiveCache } from './live-cache.ts';
 
 export type RunningApi = { url: string; port: number; server: Server; lifecycle: Lifecycle; stop: () => Promise<void> };
+
+/** How long idle keep-alive sockets stay open after SIGTERM, for requests already sent on them to be read. */
+const IDLE_SOCKETS_GRACE_MS = 50;
 
 /** Connections of the API's pg-boss pool when JOBS_POOL_SIZE is unset: it only enqueues. */
 const API_JOBS_POOL_SIZE = 4;
@@ -60,11 +64,17 @@ export async function startApi(config: Config, databaseUrl: string, logger: Logg
   const stop = () =>
     (stopping ??= (async () => {
       lifecycle.markStopping();
-      // Stop accepting; idle keep-alive sockets close now, busy ones after their response (which
-      // carries `Connection: close`). Requests still running when the drain budget is spent are cut
-      // so that the process exits within SHUTDOWN_TIMEOUT_MS.
+      // Stop accepting new connections at once (net's close: http's would also close the idle
+      // keep-alive sockets right away). A request a client sent on an idle keep-alive socket just
+      // before the signal may still be unread in that socket; closing it now would reset a request
+      // the client rightly counts as sent before we stopped. So the idle sockets close a moment
+      // later, once the event loop has read what had arrived (such requests are answered, with
+      // `Connection: close`, like the ones running); busy sockets close after their response.
+      // Requests still running when the drain budget is spent are cut so that the process exits
+      // within SHUTDOWN_TIMEOUT_MS.
       const drainMs = Math.max(1_000, config.SHUTDOWN_TIMEOUT_MS - 3_000);
-      const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+      const drained = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
+      await sleep(IDLE_SOCKETS_GRACE_MS);
       server.closeIdleConnections();
       let timer: NodeJS.Timeout | undefined;
       const cut = new Promise<'cut'>((resolve) => {

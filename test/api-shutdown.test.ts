@@ -1,10 +1,14 @@
 import { get as httpGet, type IncomingMessage } from 'node:http';
+import { connect } from 'node:net';
 import pg from 'pg';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { startApi } from '../api/server.ts';
+import { loadConfig } from '../src/config.ts';
 import { installQueues } from '../src/queues.ts';
 import { logged, startCliProcess } from './support/cli-process.ts';
 import { createTestDatabase, quietLogger } from './support/database.ts';
+import { eventually } from './support/eventually.ts';
 import { defineProducts, productDefinition } from './support/seed.ts';
 
 // SIGTERM on the real API process (`node src/cli.ts api`): it stops accepting at once, finishes the
@@ -98,6 +102,37 @@ test('SIGTERM: stop accepting, finish the in-flight request, exit 0 within 10 s'
     await api.kill();
     await locker.end().catch(() => undefined);
     await observer.end().catch(() => undefined);
+    await database.drop();
+  }
+});
+
+test('a request sent on an idle keep-alive connection just before the stop is answered, not reset', async () => {
+  const database = await createTestDatabase({ label: 'api_shutdown_keepalive' });
+  await installQueues(database.url, quietLogger);
+  const api = await startApi(loadConfig({ DATABASE_URL: database.url, PORT: '0' }), database.url, quietLogger);
+  const socket = connect({ host: '127.0.0.1', port: api.port });
+  try {
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (received += chunk));
+    const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => undefined);
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    const request = 'GET /-/version HTTP/1.1\r\nHost: localhost\r\n\r\n';
+    socket.write(request);
+    await eventually(async () => received, (text) => text.includes('"version"'), 'the first answer');
+    // The connection is idle now. The second request is on its way (written to the socket) when the
+    // stop begins, in the same tick: the server has not read it yet.
+    received = '';
+    socket.write(request);
+    const stopped = api.stop();
+    await ended;
+    await stopped;
+    assert.match(received, /^HTTP\/1\.1 200 /, `answered, not reset (got ${JSON.stringify(received.slice(0, 80))})`);
+    assert.match(received, /\r\nconnection: close\r\n/i, 'and told the connection closes');
+  } finally {
+    socket.destroy();
+    await api.stop();
     await database.drop();
   }
 });
