@@ -2,11 +2,11 @@ import { z } from 'zod';
 import { deliveryIdSchema } from './delivery-id.ts';
 
 // The data of a process-delivery job: the deliveries it is responsible for. The worker's enqueuer
-// gives the deliveries the intake stored `queued` one job per sweep (enqueue-stored-deliveries.ts;
-// a job insert costs the database about as much as a delivery row, so one per delivery would
-// double the cost); `replay` enqueues one job per delivery, a rate-limit deferral one per reset.
-// Each delivery row names its job (`job_id`): a job works only the deliveries that still name it,
-// so a delivery replayed or deferred under a new job is left to that job (see
+// gives the deliveries stored `queued` without a job (by the intake, or again by `replay`) jobs of
+// up to 100 (enqueue-stored-deliveries.ts; a job insert costs the database about as much as a
+// delivery row, so one per delivery would double the cost); a rate-limit deferral gives one per
+// reset. Each delivery row names its job (`job_id`): a job works only the deliveries that still
+// name it, so a delivery replayed or deferred meanwhile is left to its new job (see
 // workers/process-deliveries.ts).
 
 export type DeliveryJobData = { deliveryIds: string[] };
