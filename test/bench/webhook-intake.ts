@@ -17,7 +17,7 @@ import { createTestDatabase, quietLogger, type TestDatabase } from '../support/d
 import { startFakeGitHub } from '../support/fake-github/index.ts';
 import { tagPushed } from '../support/github-events.ts';
 import { TEST_TOKEN } from '../support/github.ts';
-import { fixturePayload, signedRequest, TRACKED_REPOSITORY, trackedReleaseDelivery, WEBHOOK_SECRET, widgetProduct } from '../support/webhooks.ts';
+import { countWrites, fixturePayload, signedRequest, TRACKED_REPOSITORY, trackedReleaseDelivery, WEBHOOK_SECRET, widgetProduct } from '../support/webhooks.ts';
 import { cpuAccountingAvailable, cpuBetween, cpuSnapshot } from './support/process-cpu.ts';
 
 // Webhook intake throughput: deliveries/s and p99 of the real `api` process (signature check and
@@ -87,13 +87,12 @@ async function drainWithEnqueuer(database: TestDatabase): Promise<{ deliveriesPe
   const boss = createBoss(database.url, { logger: quietLogger, applicationName: 'bench-enqueuer', maxConnections: 2 });
   await boss.start();
   try {
-    const jobCount = () => database.db.oneFirst(sql.type(z.object({ count: z.number() }))`SELECT count(*)::int AS count FROM pgboss.job WHERE name = 'process-delivery'`);
-    const jobsBefore = await jobCount();
+    const jobsBefore = (await countWrites(database.db)).jobs;
     let enqueued = 0;
     const started = performance.now();
     for (let count = await enqueueStoredDeliveries(database.db, boss); count > 0; count = await enqueueStoredDeliveries(database.db, boss)) enqueued += count;
     const deliveriesPerSecond = enqueued / ((performance.now() - started) / 1000);
-    return { deliveriesPerSecond, jobs: (await jobCount()) - jobsBefore };
+    return { deliveriesPerSecond, jobs: (await countWrites(database.db)).jobs - jobsBefore };
   } finally {
     await boss.stop({ graceful: false, close: true });
   }
@@ -230,8 +229,6 @@ function startBaselineApi(directory: string, database: TestDatabase): Promise<{ 
   });
 }
 
-const count = z.object({ count: z.number() });
-
 export async function benchWebhookIntake(): Promise<IntakeFigures> {
   const database = await createTestDatabase({ label: 'bench_intake', poolSize: 2 });
   try {
@@ -276,9 +273,9 @@ export async function benchWebhookIntake(): Promise<IntakeFigures> {
       api.child.kill('SIGTERM');
       await api.exited;
     }
-    const storedDeliveries = await database.db.oneFirst(sql.type(count)`SELECT count(*)::int AS count FROM webhook_deliveries`);
+    const storedDeliveries = (await countWrites(database.db)).deliveries;
     const enqueuer = await drainWithEnqueuer(database);
-    const storedJobs = await database.db.oneFirst(sql.type(count)`SELECT count(*)::int AS count FROM pgboss.job WHERE name = 'process-delivery'`);
+    const storedJobs = (await countWrites(database.db)).jobs;
     const databaseOnlyRate = await databaseOnly(database, Buffer.from(signed.body, 'utf8'));
     return {
       connections: CONNECTIONS,
