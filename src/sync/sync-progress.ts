@@ -3,62 +3,14 @@ import { SYNC_OUTCOMES, type RunMode } from '../db/sync-state.ts';
 import type { RequestStats } from '../github/request-accounting.ts';
 
 // What a sync run keeps in sync_state.run_progress between its transactions (so a resumed run goes
-// on where the last one stopped) and reports in sync_state.last_result when it ends.
-
-export type TagCounts = {
-  /** Tags listed (GraphQL pages, or refs of a listing that match the product's pattern). */
-  listed: number;
-  added: number;
-  updated: number;
-  moved: number;
-  revived: number;
-  unchanged: number;
-  tombstoned: number;
-  /** Tags whose names are not releases of the product (pattern or SemVer). */
-  skipped: number;
-  /** Items GitHub answered that did not parse: the listing was incomplete. */
-  dropped: number;
-  /** Tags read again by name (new or moved since the stored listing). */
-  read: number;
-};
-
-export type ReleaseCounts = { listed: number; added: number; updated: number; unchanged: number; deleted: number; dropped: number; pages: number };
-
-export type SyncCounts = { tags: TagCounts; releases: ReleaseCounts };
-
-/** The step of the tag phase a run is at; `run_cursor` means a GraphQL cursor in `list`, a tag name in `read`. */
-export type TagStep = 'probe' | 'list' | 'recheck' | 'read' | 'tombstone';
-
-export type RunProgress = {
-  mode: RunMode;
-  /** Whether this run lists every release (mode full, or the periodic full pass is due). */
-  releasesFull: boolean;
-  tagStep: TagStep;
-  /** Full mode: the ETag of the refs probe taken before the listing. */
-  tagsProbeEtag?: string | null;
-  /** The refs listing in sync_ref_listing: its ETag, and whether every item parsed. */
-  staged?: { etag: string | null; complete: boolean };
-  /** ETag of the first release page of this run's listing (taken before paging on). */
-  releasesEtag?: string | null;
-  /** created_at of the oldest release listed so far (ISO), and whether the listing reached its end. */
-  releasesOldest?: string | null;
-  releasesReachedEnd?: boolean;
-  counts: SyncCounts;
-  /** Attempts of this run (a retry or a resumed deferral adds one). */
-  attempts: number;
-  /** GitHub requests of the finished attempts of this run. */
-  requests: { total: number; notModified: number; points: { core: number; graphql: number } };
-  /** Milliseconds spent in write transactions (for the write throughput). */
-  writeMs: number;
-  /** Of which in the transactions that write GraphQL tag pages (no GitHub request inside). */
-  tagListingWriteMs?: number;
-};
-
-// The same shapes as zod schemas: run_progress is read back by a later attempt (maybe of another
+// on where the last one stopped) and reports in sync_state.last_result when it ends. Zod schemas,
+// the types derived from them: run_progress is read back by a later attempt (maybe of another
 // version of the worker), and a job's output by `sync --wait`; both cross that boundary parsed.
 const count = z.number().int().nonnegative();
-const runModeSchema = z.enum(['full', 'incremental']);
+const runModeSchema = z.enum(['full', 'incremental']) satisfies z.ZodType<RunMode>;
+
 const tagCountsSchema = z.object({
+  /** Tags listed (GraphQL pages, or refs of a listing that match the product's pattern). */
   listed: count,
   added: count,
   updated: count,
@@ -66,27 +18,46 @@ const tagCountsSchema = z.object({
   revived: count,
   unchanged: count,
   tombstoned: count,
+  /** Tags whose names are not releases of the product (pattern or SemVer). */
   skipped: count,
+  /** Items GitHub answered that did not parse: the listing was incomplete. */
   dropped: count,
+  /** Tags read again by name (new or moved since the stored listing). */
   read: count,
-}) satisfies z.ZodType<TagCounts>;
-const releaseCountsSchema = z.object({ listed: count, added: count, updated: count, unchanged: count, deleted: count, dropped: count, pages: count }) satisfies z.ZodType<ReleaseCounts>;
+});
+export type TagCounts = z.infer<typeof tagCountsSchema>;
+
+const releaseCountsSchema = z.object({ listed: count, added: count, updated: count, unchanged: count, deleted: count, dropped: count, pages: count });
+export type ReleaseCounts = z.infer<typeof releaseCountsSchema>;
+
+export type SyncCounts = { tags: TagCounts; releases: ReleaseCounts };
 
 export const runProgressSchema = z.object({
   mode: runModeSchema,
+  /** Whether this run lists every release (mode full, or the periodic full pass is due). */
   releasesFull: z.boolean(),
+  /** The step of the tag phase a run is at; `run_cursor` means a GraphQL cursor in `list`, a tag name in `read`. */
   tagStep: z.enum(['probe', 'list', 'recheck', 'read', 'tombstone']),
+  /** Full mode: the ETag of the refs probe taken before the listing. */
   tagsProbeEtag: z.string().nullable().optional(),
+  /** The refs listing in sync_ref_listing: its ETag, and whether every item parsed. */
   staged: z.object({ etag: z.string().nullable(), complete: z.boolean() }).optional(),
+  /** ETag of the first release page of this run's listing (taken before paging on). */
   releasesEtag: z.string().nullable().optional(),
+  /** created_at of the oldest release listed so far (ISO), and whether the listing reached its end. */
   releasesOldest: z.string().nullable().optional(),
   releasesReachedEnd: z.boolean().optional(),
   counts: z.object({ tags: tagCountsSchema, releases: releaseCountsSchema }),
+  /** Attempts of this run (a retry or a resumed deferral adds one). */
   attempts: count,
+  /** GitHub requests of the finished attempts of this run. */
   requests: z.object({ total: count, notModified: count, points: z.object({ core: count, graphql: count }) }),
+  /** Milliseconds spent in write transactions (for the write throughput). */
   writeMs: z.number().nonnegative(),
+  /** Of which in the transactions that write GraphQL tag pages (no GitHub request inside). */
   tagListingWriteMs: z.number().nonnegative().optional(),
-}) satisfies z.ZodType<RunProgress>;
+});
+export type RunProgress = z.infer<typeof runProgressSchema>;
 
 export function emptyCounts(): SyncCounts {
   return {
@@ -136,29 +107,7 @@ export function withRequests(progress: RunProgress, stats: RequestStats): RunPro
   };
 }
 
-/** What sync_state.last_result and the job's output say about a run (or an attempt of it). */
-export type SyncRunResult = {
-  product: string;
-  runId: number;
-  mode: RunMode;
-  releasesPass: 'full' | 'incremental';
-  outcome: 'succeeded' | 'failed' | 'deferred';
-  tags: TagCounts;
-  releases: ReleaseCounts;
-  /** GitHub requests of the whole run, 304s among them, and rate-limit points spent. */
-  requests: number;
-  notModified: number;
-  points: { core: number; graphql: number; total: number };
-  attempts: number;
-  /** Wall time of this attempt. */
-  durationMs: number;
-  writeMs: number;
-  tagListingWriteMs: number;
-  deferredUntil?: string;
-  error?: string;
-};
-
-/** SyncRunResult (describeRun), as sync_state.last_result and a job's output hold it. */
+/** What sync_state.last_result and the job's output say about a run (or an attempt of it): describeRun. */
 export const syncRunResultSchema = z.object({
   product: z.string(),
   runId: z.number().int(),
@@ -167,16 +116,19 @@ export const syncRunResultSchema = z.object({
   outcome: z.enum(SYNC_OUTCOMES),
   tags: tagCountsSchema,
   releases: releaseCountsSchema,
+  /** GitHub requests of the whole run, 304s among them, and rate-limit points spent. */
   requests: count,
   notModified: count,
   points: z.object({ core: count, graphql: count, total: count }),
   attempts: count,
+  /** Wall time of this attempt. */
   durationMs: count,
   writeMs: count,
   tagListingWriteMs: count,
   deferredUntil: z.string().optional(),
   error: z.string().optional(),
-}) satisfies z.ZodType<SyncRunResult>;
+});
+export type SyncRunResult = z.infer<typeof syncRunResultSchema>;
 
 export function describeRun(
   product: string,
