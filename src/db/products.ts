@@ -106,30 +106,12 @@ export async function findTrackedProductsByIds(db: Queryable, ids: readonly numb
 }
 
 /**
- * The tracked products of a GitHub repository. GitHub's repository id wins over the name, so a
- * renamed or transferred repository keeps its products; the name matches the configured repository
- * or the last name GitHub reported.
- */
-export async function findProductsForRepository(
-  db: Queryable,
-  repository: { id?: number | null | undefined; fullName?: string | null | undefined },
-): Promise<Product[]> {
-  const id = repository.id ?? null;
-  const fullName = repository.fullName?.toLowerCase() ?? null;
-  return [
-    ...(await db.any(sql.type(productSchema)`
-      SELECT ${productColumns} FROM products p
-      WHERE ${repositoryMatch(sql.fragment`${id}::bigint`, sql.fragment`${fullName}::text`)}
-      ORDER BY name`)),
-  ];
-}
-
-/**
  * The condition that a product `p` is one of the tracked products of the repository with GitHub id
- * `id` and lower-cased owner/name `lowerFullName` (either may be null): the id wins over the name.
- * The one spelling of the match, for findProductsForRepository and for the intake's statement that
- * matches each delivery as it stores it. Constant text for given arguments (the intake's statement
- * is a named prepared one).
+ * `id` and lower-cased owner/name `lowerFullName` (either may be null): GitHub's id wins over the
+ * name, so a renamed or transferred repository keeps its products; the name matches the configured
+ * repository or the last name GitHub reported. The one spelling of the match, for the intake's
+ * statement that matches each delivery as it stores it and for replay's. Constant text for given
+ * arguments (the intake's statement is a named prepared one).
  */
 export function repositoryMatch(id: FragmentSqlToken, lowerFullName: FragmentSqlToken): FragmentSqlToken {
   return sql.fragment`p.tracked AND (

@@ -1,4 +1,4 @@
-import { sql } from 'slonik';
+import { sql, type FragmentSqlToken } from 'slonik';
 import { z } from 'zod';
 import { binaryTextArray } from './binary-text-array.ts';
 import type { Queryable } from './pool.ts';
@@ -39,11 +39,16 @@ const storedRow = z.object({
   ignoredReason: z.string().nullable(),
 });
 
+/** Why a handled delivery that matches no product is ignored, from the columns of `row` (constant text: prepared statements use it). */
+function untrackedReason(row: FragmentSqlToken): FragmentSqlToken {
+  return sql.fragment`'repository ' || ${row}.repository_full_name || ' (id ' || ${row}.repository_id || ') is not a tracked product'`;
+}
+
 /**
  * Stores the deliveries whose id is not stored yet, in one statement, and says what became of each
  * one it stored (a delivery id already stored, GitHub redelivering it, is left as it was and is
  * absent from the answer). A handled delivery is matched to the tracked products of its repository
- * as findProductsForRepository matches them (GitHub's id first, then the name) and is stored
+ * (repositoryMatch: GitHub's id first, then the name) and is stored
  * `queued` when some match, `ignored` otherwise; with no job, which the worker's enqueuer gives
  * them (assignStoredDeliveriesToJobs).
  */
@@ -61,9 +66,7 @@ export async function storeDeliveries(db: Queryable, deliveries: readonly NewDel
     SELECT v.delivery_id, v.event, v.action, v.repository_id, v.repository_full_name, v.hook_id,
            coalesce(m.product_ids, '{}'), v.payload, v.headers,
            CASE WHEN m.product_ids IS NULL THEN 'ignored' ELSE 'queued' END,
-           CASE WHEN m.product_ids IS NULL
-             THEN coalesce(v.ignored_reason, 'repository ' || v.repository_full_name || ' (id ' || v.repository_id || ') is not a tracked product')
-           END,
+           CASE WHEN m.product_ids IS NULL THEN coalesce(v.ignored_reason, ${untrackedReason(sql.fragment`v`)}) END,
            v.received_at
     FROM unnest(
       ${sql.array(column((delivery) => delivery.deliveryId), 'text')},
@@ -80,7 +83,7 @@ export async function storeDeliveries(db: Queryable, deliveries: readonly NewDel
       ${sql.binary(binaryTextArray(column((delivery) => delivery.payload)))}::text[]
     ) AS v (delivery_id, event, action, repository_id, repository_full_name, hook_id, headers, ignored_reason, received_at, payload)
     LEFT JOIN LATERAL (
-      -- findProductsForRepository's match, per delivery (no product: array_agg is null)
+      -- repositoryMatch, per delivery (no product: array_agg is null)
       SELECT array_agg(p.id ORDER BY p.name) AS product_ids
       FROM products p
       WHERE v.ignored_reason IS NULL AND ${repositoryMatch(sql.fragment`v.repository_id`, sql.fragment`lower(v.repository_full_name)`)}
@@ -275,19 +278,45 @@ export async function listFailedDeliveryIds(db: Queryable): Promise<string[]> {
 }
 
 /**
- * Stores a delivery again as the intake would (replay): `queued` without a job (the enqueuer gives
- * it one) with the products it matches now, or `ignored` with the reason. Its old job, if any, no
- * longer names it.
+ * Stores deliveries again as the intake stores them (replay), in one statement: matched to products
+ * afresh, `queued` without a job (the enqueuer gives them one) when some match, else `ignored`
+ * with the reason given or the intake's "not a tracked product"; off their old job. Returns, for
+ * each delivery that exists, its new status, reason and the names of its products.
  */
-export async function requeueDelivery(
+export async function requeueDeliveries(
   db: Queryable,
-  delivery: { deliveryId: string; productIds: readonly number[]; status: 'queued' | 'ignored'; ignoredReason: string | null },
-): Promise<void> {
-  await db.query(sql.unsafe`
-    UPDATE webhook_deliveries
-    SET status = ${delivery.status}, job_id = NULL, product_ids = ${sql.array([...delivery.productIds], 'int4')},
-        ignored_reason = ${delivery.ignoredReason}, error = NULL, processed_at = NULL, updated_at = now()
-    WHERE delivery_id = ${delivery.deliveryId}`);
+  deliveries: ReadonlyArray<{ deliveryId: string; ignoredReason: string | null }>,
+): Promise<Array<{ deliveryId: string; status: 'queued' | 'ignored'; ignoredReason: string | null; products: string[] }>> {
+  if (deliveries.length === 0) return [];
+  return [
+    ...(await db.any(sql.type(
+      z.object({ deliveryId: z.string(), status: z.enum(['queued', 'ignored']), ignoredReason: z.string().nullable(), products: z.array(z.string()) }),
+    )`
+      WITH matched AS (
+        SELECT d.delivery_id, d.repository_id, d.repository_full_name, v.ignored_reason, (
+          -- the intake's match (storeDeliveries), per delivery (no product: array_agg is null)
+          SELECT array_agg(p.id ORDER BY p.name) FROM products p
+          WHERE v.ignored_reason IS NULL AND ${repositoryMatch(sql.fragment`d.repository_id`, sql.fragment`lower(d.repository_full_name)`)}
+        ) AS product_ids
+        FROM webhook_deliveries d
+        JOIN unnest(${sql.array(
+          deliveries.map((delivery) => delivery.deliveryId),
+          'text',
+        )}::text[], ${sql.array(
+          deliveries.map((delivery) => delivery.ignoredReason),
+          'text',
+        )}::text[]) AS v(delivery_id, ignored_reason) ON v.delivery_id = d.delivery_id
+      )
+      UPDATE webhook_deliveries d
+      SET status = CASE WHEN m.product_ids IS NULL THEN 'ignored' ELSE 'queued' END,
+          product_ids = coalesce(m.product_ids, '{}'),
+          ignored_reason = CASE WHEN m.product_ids IS NULL THEN coalesce(m.ignored_reason, ${untrackedReason(sql.fragment`m`)}) END,
+          job_id = NULL, error = NULL, processed_at = NULL, updated_at = now()
+      FROM matched m
+      WHERE d.delivery_id = m.delivery_id
+      RETURNING d.delivery_id AS "deliveryId", d.status, d.ignored_reason AS "ignoredReason",
+                ARRAY(SELECT p.name FROM products p WHERE p.id = ANY(d.product_ids) ORDER BY p.name) AS products`)),
+  ];
 }
 
 /**
