@@ -57,11 +57,14 @@ const TAGS_PER_HOLD = TAG_STATES_BATCH;
 
 type ProductWork = {
   product: Product;
-  /** The deliveries in order of receipt, cut where their tags would pass TAGS_PER_HOLD. */
-  holds: { tags: Set<string>; deliveryIds: Set<string> }[];
   /** The repository's name in the latest delivery: GitHub's name for it then (renames, transfers). */
   latest: { receivedAt: Date; fullName: string | null };
+  /** The hold the product's next deliveries join, until their tags would pass TAGS_PER_HOLD. */
+  open?: Hold;
 };
+
+/** One hold of a product's lock: the tags it reads and writes, for the deliveries that name them. */
+type Hold = { work: ProductWork; tags: Set<string>; deliveryIds: Set<string> };
 
 type DeliveryOutcome =
   | { kind: 'processed' }
@@ -109,6 +112,7 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
     const productIds = new Set(deliveries.flatMap((delivery) => delivery.productIds));
     const tracked = new Map((await findTrackedProductsByIds(db, [...productIds])).map((product) => [product.id, product]));
     const work = new Map<number, ProductWork>();
+    const holds: Hold[] = [];
     const inOrderOfReceipt = deliveries.toSorted((a, b) => a.receivedAt.getTime() - b.receivedAt.getTime() || (a.deliveryId < b.deliveryId ? -1 : 1));
     for (const delivery of inOrderOfReceipt) {
       const classified = classifyStoredDelivery(delivery);
@@ -126,12 +130,13 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
         continue;
       }
       for (const product of products) {
-        const entry = work.get(product.id) ?? { product, holds: [], latest: { receivedAt: new Date(0), fullName: null } };
-        let hold = entry.holds.at(-1);
+        const entry: ProductWork = work.get(product.id) ?? { product, latest: { receivedAt: new Date(0), fullName: null } };
+        let hold = entry.open;
         const added = classified.changes.tags.filter((tag) => !hold?.tags.has(tag)).length;
         if (hold === undefined || (hold.tags.size > 0 && hold.tags.size + added > TAGS_PER_HOLD)) {
-          hold = { tags: new Set<string>(), deliveryIds: new Set<string>() };
-          entry.holds.push(hold);
+          hold = { work: entry, tags: new Set<string>(), deliveryIds: new Set<string>() };
+          entry.open = hold;
+          holds.push(hold);
         }
         for (const tag of classified.changes.tags) hold.tags.add(tag);
         hold.deliveryIds.add(delivery.deliveryId);
@@ -142,7 +147,7 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
 
     const failures = new Map<string, unknown>();
     const lagObserved = new Set<string>();
-    for (const { product, tags, deliveryIds, latest } of [...work.values()].flatMap(({ product, holds, latest }) => holds.map((hold) => ({ product, latest, ...hold })))) {
+    for (const { work: { product, latest }, tags, deliveryIds } of holds) {
       try {
         const counts = await db.transaction(async (transaction) => {
           await beginReleaseWrite(transaction, product.id, 'webhook');
@@ -170,8 +175,8 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
         for (const deliveryId of deliveryIds) if (!failures.has(deliveryId)) failures.set(deliveryId, error);
       }
     }
-    for (const entry of work.values()) {
-      for (const hold of entry.holds) for (const deliveryId of hold.deliveryIds) if (!failures.has(deliveryId)) outcomes.set(deliveryId, { kind: 'processed' });
+    for (const hold of holds) {
+      for (const deliveryId of hold.deliveryIds) if (!failures.has(deliveryId)) outcomes.set(deliveryId, { kind: 'processed' });
     }
 
     /** Deliveries met by a spent rate limit, by its reset. */
