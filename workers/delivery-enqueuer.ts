@@ -1,4 +1,5 @@
 import type { PgBoss } from 'pg-boss';
+import { coalescedRuns } from '../src/coalesced-runs.ts';
 import { listenForChanges } from '../src/db/change-listener.ts';
 import type { Database } from '../src/db/pool.ts';
 import { STORED_DELIVERIES_CHANNEL } from '../src/db/webhook-deliveries.ts';
@@ -30,29 +31,17 @@ export type DeliveryEnqueuer = {
 export function startDeliveryEnqueuer(options: DeliveryEnqueuerOptions): DeliveryEnqueuer {
   const { db, boss, logger } = options;
   let stopped = false;
-  let sweeping: Promise<void> | undefined;
-  let again = false;
-
-  const sweep = (): void => {
-    if (stopped) return;
-    if (sweeping !== undefined) {
-      again = true;
-      return;
+  const sweeps = coalescedRuns(async () => {
+    try {
+      // A full sweep means more may be waiting.
+      while (!stopped && (await enqueueStoredDeliveries(db, boss)) === SWEEP_SIZE);
+    } catch (error) {
+      // The database is away, or the boss stopping: the next wake-up or tick tries again.
+      if (!stopped) logger.warn({ err: error }, 'enqueueing stored deliveries failed');
     }
-    sweeping = (async () => {
-      do {
-        again = false;
-        try {
-          // A full sweep means more may be waiting.
-          while (!stopped && (await enqueueStoredDeliveries(db, boss)) === SWEEP_SIZE);
-        } catch (error) {
-          // The database is away, or the boss stopping: the next wake-up or tick tries again.
-          if (!stopped) logger.warn({ err: error }, 'enqueueing stored deliveries failed');
-        }
-      } while (again && !stopped);
-    })().finally(() => {
-      sweeping = undefined;
-    });
+  });
+  const sweep = (): void => {
+    if (!stopped) sweeps.request();
   };
 
   const listener = listenForChanges(
@@ -71,7 +60,7 @@ export function startDeliveryEnqueuer(options: DeliveryEnqueuerOptions): Deliver
       stopped = true;
       clearInterval(timer);
       await listener.stop();
-      await sweeping;
+      await sweeps.idle();
     },
   };
 }

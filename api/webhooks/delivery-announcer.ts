@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { coalescedRuns, type CoalescedRuns } from '../../src/coalesced-runs.ts';
 import type { Database } from '../../src/db/pool.ts';
 import { announceStoredDeliveries } from '../../src/db/webhook-deliveries.ts';
 import type { Logger } from '../../src/logger.ts';
@@ -12,40 +12,22 @@ import type { Logger } from '../../src/logger.ts';
 // announcement delays a delivery until the enqueuer's next tick; it loses nothing.
 
 export class DeliveryAnnouncer {
-  readonly #db: Database;
-  readonly #logger: Logger;
-  readonly #minIntervalMs: number;
-  #sending = false;
-  #again = false;
+  readonly #runs: CoalescedRuns;
 
   constructor(db: Database, logger: Logger, minIntervalMs = 5) {
-    this.#db = db;
-    this.#logger = logger;
-    this.#minIntervalMs = minIntervalMs;
+    this.#runs = coalescedRuns(
+      async () => {
+        try {
+          await announceStoredDeliveries(db);
+        } catch (error) {
+          logger.debug({ err: error }, 'announcing stored deliveries failed; the enqueuer finds them on its next tick');
+        }
+      },
+      { minIntervalMs },
+    );
   }
 
   announce(): void {
-    if (this.#sending) {
-      this.#again = true;
-      return;
-    }
-    this.#sending = true;
-    void this.#send();
-  }
-
-  async #send(): Promise<void> {
-    try {
-      do {
-        this.#again = false;
-        try {
-          await announceStoredDeliveries(this.#db);
-        } catch (error) {
-          this.#logger.debug({ err: error }, 'announcing stored deliveries failed; the enqueuer finds them on its next tick');
-        }
-        await sleep(this.#minIntervalMs);
-      } while (this.#again);
-    } finally {
-      this.#sending = false;
-    }
+    this.#runs.request();
   }
 }
