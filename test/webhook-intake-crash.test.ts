@@ -4,10 +4,9 @@ import * as assert from 'uvu/assert';
 import { z } from 'zod';
 import { syncProductDefinitions } from '../src/db/products.ts';
 import { createBoss, installQueues } from '../src/queues.ts';
-import { enqueueStoredDeliveries } from '../src/webhooks/enqueue-stored-deliveries.ts';
 import { logged, startCliProcess } from './support/cli-process.ts';
 import { createTestDatabase, quietLogger } from './support/database.ts';
-import { fixturePayload, signedRequest, TRACKED_REPOSITORY, WEBHOOK_SECRET, widgetProduct } from './support/webhooks.ts';
+import { enqueueAllStored, fixturePayload, signedRequest, TRACKED_REPOSITORY, WEBHOOK_SECRET, widgetProduct } from './support/webhooks.ts';
 
 // The real `api` process is SIGKILLed while deliveries pour in. Whatever it answered 2xx must be
 // stored; whatever it stored (answered or not) must get its job, though the API died before it
@@ -56,7 +55,7 @@ test('an api process killed mid-load loses no delivery it answered 2xx, and the 
     const boss = createBoss(database.url, { logger: quietLogger, applicationName: 'test-enqueuer', maxConnections: 2 });
     await boss.start();
     try {
-      while ((await enqueueStoredDeliveries(database.db, boss)) > 0);
+      await enqueueAllStored(database.db, boss);
     } finally {
       await boss.stop({ graceful: false, close: true });
     }

@@ -11,13 +11,13 @@ import { z } from 'zod';
 import { syncProductDefinitions } from '../../src/db/products.ts';
 import { storeDeliveries, type NewDelivery } from '../../src/db/webhook-deliveries.ts';
 import { createBoss, installQueues } from '../../src/queues.ts';
-import { ENQUEUE_BATCH, enqueueStoredDeliveries, JOBS_PER_SWEEP } from '../../src/webhooks/enqueue-stored-deliveries.ts';
+import { ENQUEUE_BATCH, JOBS_PER_SWEEP } from '../../src/webhooks/enqueue-stored-deliveries.ts';
 import { logged, startCliProcess, type CliProcess } from '../support/cli-process.ts';
 import { createTestDatabase, quietLogger, type TestDatabase } from '../support/database.ts';
 import { startFakeGitHub } from '../support/fake-github/index.ts';
 import { tagPushed } from '../support/github-events.ts';
 import { TEST_TOKEN } from '../support/github.ts';
-import { countWrites, fixturePayload, signedRequest, TRACKED_REPOSITORY, trackedReleaseDelivery, WEBHOOK_SECRET, widgetProduct } from '../support/webhooks.ts';
+import { countWrites, enqueueAllStored, fixturePayload, signedRequest, TRACKED_REPOSITORY, trackedReleaseDelivery, WEBHOOK_SECRET, widgetProduct } from '../support/webhooks.ts';
 import { cpuAccountingAvailable, cpuBetween, cpuSnapshot } from './support/process-cpu.ts';
 
 // Webhook intake throughput: deliveries/s and p99 of the real `api` process (signature check and
@@ -88,9 +88,8 @@ async function drainWithEnqueuer(database: TestDatabase): Promise<{ deliveriesPe
   await boss.start();
   try {
     const jobsBefore = (await countWrites(database.db)).jobs;
-    let enqueued = 0;
     const started = performance.now();
-    for (let count = await enqueueStoredDeliveries(database.db, boss); count > 0; count = await enqueueStoredDeliveries(database.db, boss)) enqueued += count;
+    const enqueued = await enqueueAllStored(database.db, boss);
     const deliveriesPerSecond = enqueued / ((performance.now() - started) / 1000);
     return { deliveriesPerSecond, jobs: (await countWrites(database.db)).jobs - jobsBefore };
   } finally {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sign } from '@octokit/webhooks-methods';
 import { sql } from 'slonik';
 import { z } from 'zod';
-import type { Queryable } from '../../src/db/pool.ts';
+import type { Database, Queryable } from '../../src/db/pool.ts';
 import { storeDeliveries, type NewDelivery, type StoreOutcome } from '../../src/db/webhook-deliveries.ts';
 import type { PgBoss } from 'pg-boss';
 import { createApp } from '../../api/app.ts';
@@ -178,6 +178,13 @@ export function storedPush(repo: { id: number; fullName: string }, deliveryId: s
   };
 }
 
+/** What the worker's enqueuer does when woken: gives every stored delivery without a job its job. Returns how many. */
+export async function enqueueAllStored(db: Database, boss: PgBoss): Promise<number> {
+  let enqueued = 0;
+  for (let count = await enqueueStoredDeliveries(db, boss); count > 0; count = await enqueueStoredDeliveries(db, boss)) enqueued += count;
+  return enqueued;
+}
+
 export type Intake = {
   database: TestDatabase;
   server: TestServer;
@@ -205,7 +212,7 @@ export async function startIntake(options: { label: string; secret?: string | nu
     server,
     boss,
     enqueueStored: async () => {
-      while ((await enqueueStoredDeliveries(database.db, boss)) > 0);
+      await enqueueAllStored(database.db, boss);
     },
     close: async () => {
       await server.close();
