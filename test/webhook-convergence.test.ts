@@ -3,8 +3,7 @@ import * as assert from 'uvu/assert';
 import { syncProductDefinitions } from '../src/db/products.ts';
 import { setChangeSource, upsertGithubReleases, upsertTags } from '../src/db/releases.ts';
 import { replayDeliveries } from '../src/webhooks/replay-deliveries.ts';
-import { releaseEvent, tagDeleted, tagMoved, tagPushed, type Repo } from './support/github-events.ts';
-import type { FakeRepository, ReleaseRecord } from './support/fake-github/index.ts';
+import { randomChange } from './support/github-changes.ts';
 import { fullState, releaseRows, startFakeIngestion, type ReleaseRow } from './support/ingestion.ts';
 import { seededRandom } from './support/seeded-random.ts';
 import { postDelivery, widgetProduct, type Delivery } from './support/webhooks.ts';
@@ -20,66 +19,6 @@ import { postDelivery, widgetProduct, type Delivery } from './support/webhooks.t
 const SEED = Number(process.env.CONVERGENCE_SEED ?? 20_261_129);
 const STEPS = 160;
 const NAMES = ['v1.0.0', 'v1.0.1', 'v1.1.0', '1.1.0', 'v1.2.0-rc.1', 'v1.2.0', 'v2.0.0+build.5', 'v2.0.0', 'nightly'];
-
-/** One random change to GitHub, and the deliveries GitHub sends for it (none when nothing applies). */
-function step(github: FakeRepository, repo: Repo, rand: () => number): Delivery[] {
-  const pick = <T>(items: readonly T[]): T | undefined => items[Math.floor(rand() * items.length)];
-  const liveNames = [...github.tagNames()];
-  const absentNames = NAMES.filter((name) => !liveNames.includes(name));
-  const releases = github.releases();
-  const hasPublished = (tagName: string, except?: number) => releases.some((release) => release.tagName === tagName && !release.draft && release.id !== except);
-  const outcome = (release: ReleaseRecord) => (release.prerelease ? 'prereleased' : 'released');
-  const roll = rand();
-  if (roll < 0.22) {
-    const name = pick(absentNames);
-    if (name === undefined) return [];
-    return tagPushed(repo, name, github.addTag({ name, annotated: rand() < 0.6 }).sha);
-  }
-  if (roll < 0.34) {
-    const name = pick(liveNames);
-    if (name === undefined) return [];
-    return tagMoved(repo, name, github.moveTag(name, { annotated: rand() < 0.6 }).sha);
-  }
-  if (roll < 0.44) {
-    const name = pick(liveNames);
-    if (name === undefined) return [];
-    github.deleteTag(name);
-    return tagDeleted(repo, name);
-  }
-  if (roll < 0.6) {
-    const tagName = pick(NAMES)!;
-    // At most one published release per tag: which of two GitHub returns for a tag is undocumented.
-    const draft = rand() < 0.35 || hasPublished(tagName);
-    const release = github.createRelease({ tagName, draft, prerelease: rand() < 0.3, name: `Release ${tagName}` });
-    const created = releaseEvent(repo, 'created', release);
-    return draft ? [created] : [created, releaseEvent(repo, 'published', release), releaseEvent(repo, outcome(release), release)];
-  }
-  if (roll < 0.7) {
-    const draft = pick(releases.filter((release) => release.draft && !hasPublished(release.tagName)));
-    if (draft === undefined) return [];
-    const published = github.publishRelease(draft.id, new Date(Date.UTC(2025, 0, 1) + Math.floor(rand() * 1e6) * 1000));
-    return [releaseEvent(repo, 'published', published), releaseEvent(repo, outcome(published), published)];
-  }
-  if (roll < 0.78) {
-    const published = pick(releases.filter((release) => !release.draft));
-    if (published === undefined) return [];
-    return [releaseEvent(repo, 'unpublished', github.editRelease(published.id, { draft: true }))];
-  }
-  if (roll < 0.9) {
-    const release = pick(releases);
-    if (release === undefined) return [];
-    if (rand() < 0.5) return [releaseEvent(repo, 'edited', github.editRelease(release.id, { name: `Renamed ${Math.floor(rand() * 100)}`, prerelease: rand() < 0.3 }))];
-    const to = pick(NAMES.filter((name) => name !== release.tagName && (release.draft || !hasPublished(name))));
-    if (to === undefined) return [];
-    const from = release.tagName;
-    return [releaseEvent(repo, 'edited', github.editRelease(release.id, { tagName: to }), { previousTag: from })];
-  }
-  const release = pick(releases);
-  if (release === undefined) return [];
-  const gone = { ...release };
-  github.deleteRelease(release.id);
-  return [releaseEvent(repo, 'deleted', gone)];
-}
 
 const comparable = (rows: ReleaseRow[]) => rows.map(({ deleted: _deleted, ...row }) => row);
 
@@ -117,7 +56,7 @@ test('a shuffled stream of real deliveries with duplicates converges to the full
     };
 
     for (let index = 0; index < STEPS; index += 1) {
-      pending.push(...step(github, repo, rand));
+      pending.push(...randomChange(github, repo, rand, { names: NAMES }));
       if (rand() < 0.4 && pending.length > 0) {
         const burst: Array<Delivery & { deliveryId?: string }> = [];
         for (let count = 1 + Math.floor(rand() * 6); count > 0 && pending.length > 0; count -= 1) {

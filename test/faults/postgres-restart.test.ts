@@ -9,7 +9,7 @@ import { quietLogger } from '../support/database.ts';
 import { assertAcceptedProcessed, assertNoJobLeft, waitUntilSettled } from './support/delivery-checks.ts';
 import { sendDeliveries } from './support/delivery-sender.ts';
 import { processOutput, startFaultStack, type FaultStack } from './support/fault-stack.ts';
-import { deliveriesForChanges } from './support/github-changes.ts';
+import { deliveriesForChanges } from '../support/github-changes.ts';
 import { assertMatchesFullSync } from './support/ground-truth.ts';
 import { get, HANG_MS, startReadLoad, type ReadSample } from './support/read-load.ts';
 

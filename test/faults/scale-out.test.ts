@@ -6,7 +6,7 @@ import { QUEUES } from '../../src/queues.ts';
 import { assertAcceptedProcessed, assertNoJobLeft, jobCounts, waitUntilSettled } from './support/delivery-checks.ts';
 import { sendDeliveries } from './support/delivery-sender.ts';
 import { processOutput, startFaultStack, type ApiProcess, type WorkerProcess } from './support/fault-stack.ts';
-import { deliveriesForChanges } from './support/github-changes.ts';
+import { deliveriesForChanges } from '../support/github-changes.ts';
 import { assertMatchesFullSync } from './support/ground-truth.ts';
 
 // Scenario 6. Two API and three worker processes on one database take scenario 1's load (2,000

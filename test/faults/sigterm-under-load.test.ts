@@ -11,7 +11,7 @@ import { BUILT_CLI, runCli } from '../support/processes.ts';
 import { assertAcceptedProcessed, assertNoJobLeft, jobCounts, waitUntilSettled } from './support/delivery-checks.ts';
 import { sendDeliveries } from './support/delivery-sender.ts';
 import { processOutput, startFaultStack } from './support/fault-stack.ts';
-import { deliveriesForChanges } from './support/github-changes.ts';
+import { deliveriesForChanges } from '../support/github-changes.ts';
 import { assertMatchesFullSync } from './support/ground-truth.ts';
 import { settledSyncJob } from '../support/sync.ts';
 import { startReadLoad } from './support/read-load.ts';

@@ -4,7 +4,7 @@ import { freePort } from '../../src/embedded-postgres.ts';
 import { assertAcceptedProcessed, assertNoJobLeft, waitUntilSettled } from './support/delivery-checks.ts';
 import { sendDeliveries } from './support/delivery-sender.ts';
 import { processOutput, startFaultStack, type ApiProcess, type WorkerProcess } from './support/fault-stack.ts';
-import { deliveriesForChanges } from './support/github-changes.ts';
+import { deliveriesForChanges } from '../support/github-changes.ts';
 import { assertMatchesFullSync } from './support/ground-truth.ts';
 
 // Scenario 1. 2,000 webhook deliveries (real payload shapes, signed) for a repository that keeps
