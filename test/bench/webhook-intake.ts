@@ -174,7 +174,9 @@ function stopChild(child: ChildProcess): Promise<void> {
 }
 
 function startBareServer(): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [BARE_SERVER], { env: { ...process.env, GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET }, stdio: ['ignore', 'pipe', 'inherit'] });
+  // BENCH_BARE_NODE_ARGS: Node.js flags for the bare server, e.g. `--cpu-prof --cpu-prof-dir=<dir>` to profile both sides.
+  const nodeArgs = (process.env.BENCH_BARE_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
+  const child = spawn(process.execPath, [...nodeArgs, BARE_SERVER], { env: { ...process.env, GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET }, stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`bare server exited with ${code}`)));
     child.stdout.once('data', (chunk: Buffer) => {
