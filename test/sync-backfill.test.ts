@@ -4,7 +4,8 @@ import type { Product } from '../src/db/products.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { startFakeGitHub, type FakeGitHub } from './support/fake-github/index.ts';
 import { readTagList, TAG_LISTS, type FixtureTag } from './support/fixtures.ts';
-import { changeCount, comparable, defineProducts, expectedRows, expectedVersion, releaseRows, runSync, syncState } from './support/sync.ts';
+import { changeCount, comparable, defineProducts, expectedRows, expectedVersion, runSync, syncState } from './support/sync.ts';
+import { releaseRows } from './support/release-rows.ts';
 
 // A first sync of each real tag list stores exactly the releases the fixture implies (versions,
 // shas, dates, flags, canonical tags), within the request budget ceil(T/100) + ceil(R/100) + 5;

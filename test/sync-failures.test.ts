@@ -7,7 +7,8 @@ import { enqueueSync } from '../src/sync/sync-job.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { startFakeGitHub, type FakeGitHub } from './support/fake-github/index.ts';
 import { readTagList } from './support/fixtures.ts';
-import { defineProducts, expectedRows, releaseRows, runSync, settledSyncJob, startTestSyncWorker, syncState, waitFor } from './support/sync.ts';
+import { defineProducts, expectedRows, runSync, settledSyncJob, startTestSyncWorker, syncState, waitFor } from './support/sync.ts';
+import { releaseRows } from './support/release-rows.ts';
 
 // What a sync does when GitHub misbehaves: 5xx answers are retried by the client and the run
 // succeeds; a malformed answer fails the job with a clear error, pg-boss retries it, and after the

@@ -6,7 +6,8 @@ import type { Product } from '../src/db/products.ts';
 import { setChangeSource, upsertTags } from '../src/db/releases.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { startFakeGitHub, type FakeGitHub, type FakeRepository } from './support/fake-github/index.ts';
-import { comparable, defineProducts, expectedVersion, releaseRows, runSync, syncState, waitFor, type ReleaseRow } from './support/sync.ts';
+import { comparable, defineProducts, expectedVersion, runSync, syncState, waitFor } from './support/sync.ts';
+import { releaseRows, type ReleaseRow } from './support/release-rows.ts';
 
 // Between syncs, tags are added, moved and deleted and releases published, edited and deleted on
 // the fake GitHub; an incremental sync (the refs probe, a diff in SQL, reads by name) reflects each
@@ -72,14 +73,14 @@ incremental('a tag added, moved and deleted, a release created, edited and delet
   const truth = repo.expectedTag('v9.0.0')!;
   assert.equal({ refSha: added.refSha, gitSha: added.gitSha, taggedAt: added.taggedAt?.getTime() }, { refSha: truth.refSha, gitSha: truth.gitSha, taggedAt: truth.taggedAt!.getTime() });
   assert.is(added.public, false, 'a draft release does not make it public');
-  assert.is(added.releaseId, draft.id);
+  assert.is(added.githubReleaseId, draft.id);
   const moved = byTag(rows, 'v3.21.4')!;
   assert.equal({ refSha: moved.refSha, gitSha: moved.gitSha }, { refSha: repo.expectedTag('v3.21.4')!.refSha, gitSha: repo.expectedTag('v3.21.4')!.gitSha });
   assert.is(byTag(rows, 'v3.21.3')!.deleted, true, 'a deleted tag is tombstoned, not removed');
   assert.is(byTag(rows, 'nightly'), undefined, 'a tag without a version is skipped');
   assert.is(byTag(rows, newest.tagName)!.releaseName, 'Helm, renamed');
   const orphan = byTag(rows, second.tagName)!;
-  assert.equal({ releaseId: orphan.releaseId, public: orphan.public }, { releaseId: null, public: false }, 'its deleted release no longer makes it public');
+  assert.equal({ githubReleaseId: orphan.githubReleaseId, public: orphan.public }, { githubReleaseId: null, public: false }, 'its deleted release no longer makes it public');
 
   assert.equal(
     { added: attempt.result.tags.added, moved: attempt.result.tags.moved, tombstoned: attempt.result.tags.tombstoned, read: attempt.result.tags.read },

@@ -9,7 +9,8 @@ import type { SyncRunResult } from '../src/sync/sync-progress.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { startFakeGitHub, type FakeGitHub } from './support/fake-github/index.ts';
 import { readTagList } from './support/fixtures.ts';
-import { defineProducts, expectedRows, releaseRows, settledSyncJob, startTestSyncWorker, syncState } from './support/sync.ts';
+import { defineProducts, expectedRows, settledSyncJob, startTestSyncWorker, syncState } from './support/sync.ts';
+import { releaseRows } from './support/release-rows.ts';
 
 // GitHub's primary rate limit runs out in the middle of a first sync: the job is not failed and
 // does not spin. It ends as `deferred`, the pages already read stay written, and a new job of the

@@ -13,7 +13,8 @@ import { startCliProcess, type CliProcess } from './support/cli-process.ts';
 import { createTestDatabase, quietLogger } from './support/database.ts';
 import { startFakeGitHub } from './support/fake-github/index.ts';
 import { TEST_TOKEN } from './support/github.ts';
-import { comparable, defineProducts, releaseRows, runSync, settledSyncJob, waitFor } from './support/sync.ts';
+import { comparable, defineProducts, runSync, settledSyncJob, waitFor } from './support/sync.ts';
+import { releaseRows } from './support/release-rows.ts';
 
 // A real worker process (`node src/cli.ts worker`) is SIGKILLed in the middle of a first sync. The
 // job's heartbeat stops, pg-boss hands it to a second worker, which resumes the run from the last

@@ -4,7 +4,8 @@ import { syncProductDefinitions } from '../src/db/products.ts';
 import { setChangeSource, upsertGithubReleases, upsertTags } from '../src/db/releases.ts';
 import { replayDeliveries } from '../src/webhooks/replay-deliveries.ts';
 import { randomChange } from './support/github-changes.ts';
-import { fullState, releaseRows, startFakeIngestion, type ReleaseRow } from './support/ingestion.ts';
+import { fullState, startFakeIngestion } from './support/ingestion.ts';
+import { releaseRows, type ReleaseRow } from './support/release-rows.ts';
 import { seededRandom } from './support/seeded-random.ts';
 import { postDelivery, widgetProduct, type Delivery } from './support/webhooks.ts';
 

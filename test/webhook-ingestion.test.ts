@@ -3,7 +3,8 @@ import { suite, test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { z } from 'zod';
 import { releaseEvent, tagDeleted, tagMoved, tagPushed } from './support/github-events.ts';
-import { releaseRows, startFakeIngestion, type FakeIngestion } from './support/ingestion.ts';
+import { startFakeIngestion, type FakeIngestion } from './support/ingestion.ts';
+import { releaseRows } from './support/release-rows.ts';
 import { postDelivery, readDelivery, type Delivery } from './support/webhooks.ts';
 
 // Real payloads (rewritten to the tracked repository and re-signed) go through the intake and the

@@ -75,40 +75,6 @@ async function waitUntilSettled(db: Queryable, deliveryIds: readonly string[], t
   }
 }
 
-export const releaseRow = z.object({
-  tag: z.string(),
-  version: z.string(),
-  refSha: z.string().nullable(),
-  gitSha: z.string().nullable(),
-  taggedAt: z.date().nullable(),
-  githubReleaseId: z.number().nullable(),
-  releaseName: z.string().nullable(),
-  releaseDraft: z.boolean().nullable(),
-  releasePrerelease: z.boolean().nullable(),
-  releasePublishedAt: z.date().nullable(),
-  public: z.boolean(),
-  isDevelopment: z.boolean(),
-  promotedAt: z.date().nullable(),
-  isCanonical: z.boolean(),
-  deleted: z.boolean(),
-});
-export type ReleaseRow = z.infer<typeof releaseRow>;
-
-/** A product's releases rows, by tag, in the columns a client can see. */
-export async function releaseRows(db: Queryable, productName: string): Promise<ReleaseRow[]> {
-  return [
-    ...(await db.any(sql.type(releaseRow)`
-      SELECT r.tag, r.version, r.ref_sha AS "refSha", r.git_sha AS "gitSha", r.tagged_at AS "taggedAt",
-             r.github_release_id AS "githubReleaseId", r.release_name AS "releaseName", r.release_draft AS "releaseDraft",
-             r.release_prerelease AS "releasePrerelease", r.release_published_at AS "releasePublishedAt", r.public,
-             r.is_development AS "isDevelopment", r.promoted_at AS "promotedAt", r.is_canonical AS "isCanonical",
-             r.deleted_at IS NOT NULL AS deleted
-      FROM releases r JOIN products p ON p.id = r.product_id
-      WHERE p.name = ${productName}
-      ORDER BY r.tag COLLATE "C"`)),
-  ];
-}
-
 export type FakeIngestion = Ingestion & {
   fake: FakeGitHub;
   /** acme/widget on the fake GitHub: the tracked product's repository. */

@@ -16,6 +16,7 @@ import { eventually } from './eventually.ts';
 import type { FakeGitHub, FakeRepository, ReleaseRecord } from './fake-github/index.ts';
 import type { FixtureTag } from './fixtures.ts';
 import { fakeClient } from './github.ts';
+import type { ReleaseRow } from './release-rows.ts';
 import { defineProducts as defineFullProducts, productDefinition } from './seed.ts';
 
 // Helpers for the sync tests: products, a sync run against the fake GitHub, the rows it left, and
@@ -50,39 +51,15 @@ export async function syncState(db: Database, productId: number) {
   return state;
 }
 
-const rowSchema = z.object({
-  tag: z.string(),
-  version: z.string(),
-  refSha: z.string().nullable(),
-  gitSha: z.string().nullable(),
-  taggedAt: z.date().nullable(),
-  public: z.boolean(),
-  isDevelopment: z.boolean(),
-  promotedAt: z.date().nullable(),
-  isCanonical: z.boolean(),
-  deleted: z.boolean(),
-  releaseId: z.number().nullable(),
-  releaseName: z.string().nullable(),
-});
-export type ReleaseRow = z.infer<typeof rowSchema>;
-
-/** Every releases row of a product, in tag order, as comparable values. */
-export async function releaseRows(db: Database, productId: number): Promise<ReleaseRow[]> {
-  return [
-    ...(await db.any(sql.type(rowSchema)`
-      SELECT tag, version, ref_sha AS "refSha", git_sha AS "gitSha", tagged_at AS "taggedAt", public, is_development AS "isDevelopment",
-             promoted_at AS "promotedAt", is_canonical AS "isCanonical", deleted_at IS NOT NULL AS deleted,
-             github_release_id AS "releaseId", release_name AS "releaseName"
-      FROM releases WHERE product_id = ${productId} ORDER BY tag COLLATE "C"`)),
-  ];
-}
-
 /** Rows of the change log of a product (a re-sync that changes nothing must add none). */
 export async function changeCount(db: Database, productId: number): Promise<number> {
   return db.oneFirst(sql.type(z.object({ count: z.number() }))`SELECT count(*)::int AS count FROM release_changes WHERE product_id = ${productId}`);
 }
 
-export type ExpectedRow = Omit<ReleaseRow, 'releaseName'>;
+export type ExpectedRow = Pick<
+  ReleaseRow,
+  'tag' | 'version' | 'refSha' | 'gitSha' | 'taggedAt' | 'public' | 'isDevelopment' | 'promotedAt' | 'isCanonical' | 'deleted' | 'githubReleaseId'
+>;
 
 /**
  * The version a tag carries under the default pattern (an optional `v`, then SemVer 2.0), decided
@@ -122,7 +99,7 @@ export function expectedRows(tags: readonly FixtureTag[], repo: FakeRepository, 
       promotedAt: released ? release.publishedAt : options.plainTagsPublic ? taggedAt : null,
       isCanonical: false,
       deleted: false,
-      releaseId: release?.id ?? null,
+      githubReleaseId: release?.id ?? null,
       build: version.build,
     });
   }
@@ -154,7 +131,7 @@ export function comparable(row: ExpectedRow | ReleaseRow | undefined) {
     promotedAt: row.promotedAt?.getTime() ?? null,
     isCanonical: row.isCanonical,
     deleted: row.deleted,
-    releaseId: row.releaseId,
+    githubReleaseId: row.githubReleaseId,
   };
 }
 

@@ -5,7 +5,7 @@ import { syncProduct } from '../../../src/sync/sync-product.ts';
 import { createTestDatabase, quietLogger } from '../../support/database.ts';
 import type { FakeGitHub } from '../../support/fake-github/index.ts';
 import { fakeClient } from '../../support/github.ts';
-import { releaseRows, type ReleaseRow } from '../../support/ingestion.ts';
+import { releaseRows, type ReleaseRow } from '../../support/release-rows.ts';
 import { defineProducts } from '../../support/sync.ts';
 import type { ProductSpec } from './fault-stack.ts';
 
