@@ -190,6 +190,22 @@ export async function tombstoneTags(db: Queryable, productId: number, tagNames: 
 }
 
 /**
+ * Makes the named tags what GitHub says they are now: a tag it has (`tag` set) is upserted, revived
+ * or moved as need be; a tag it does not have (`tag` null) is tombstoned. The sync's read of listed
+ * tags and webhook ingestion both write tag states so.
+ */
+export async function writeTagPresence(
+  db: Queryable,
+  product: Pick<Product, 'id' | 'tagPattern'>,
+  states: ReadonlyArray<{ name: string; tag: TagFact | null }>,
+): Promise<TagWriteResult & { tombstoned: number }> {
+  const present = states.flatMap((state) => (state.tag === null ? [] : [state.tag]));
+  const absent = states.filter((state) => state.tag === null).map((state) => state.name);
+  const written = await upsertTags(db, product, present);
+  return { ...written, tombstoned: await tombstoneTags(db, product.id, absent) };
+}
+
+/**
  * After a complete listing by sync run `runId`, tombstones every live tag the run did not list.
  * Only call this when the listing really was complete: a partial listing must tombstone nothing.
  * As for tombstoneTagsNotInRefListing, rows written since `listedAt` are spared.

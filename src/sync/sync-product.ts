@@ -4,11 +4,11 @@ import { beginReleaseWrite } from '../db/product-locks.ts';
 import { recordRepositoryIdentity, repositoryPath, type Product } from '../db/products.ts';
 import {
   deleteGithubReleases,
-  tombstoneTags,
   tombstoneTagsNotInRefListing,
   tombstoneTagsNotSeenInRun,
   upsertGithubReleases,
   upsertTags,
+  writeTagPresence,
   type TagFact,
 } from '../db/releases.ts';
 import { addToRefListing, clearRefListing, listedTagsToRead } from '../db/sync-ref-listing.ts';
@@ -373,10 +373,7 @@ class SyncRun {
           // Read under the product's lock: a webhook writing the same tags waits, so the newer read wins.
           const states = await fetchTagStates(this.#options.client, this.#repository, names);
           this.#identity ??= states.repository;
-          const present = states.states.flatMap((state) => (state.tag === null ? [] : [state.tag]));
-          const absent = states.states.filter((state) => state.tag === null).map((state) => state.name);
-          const { added, updated, moved, revived, unchanged } = await upsertTags(db, this.#product, present);
-          const tombstoned = await tombstoneTags(db, this.#product.id, absent);
+          const { added, updated, moved, revived, unchanged, tombstoned } = await writeTagPresence(db, this.#product, states.states);
           return {
             phase: 'tags',
             cursor: names.at(-1)!,

@@ -1,7 +1,7 @@
 import { findLiveReleaseIds } from '../db/github-releases.ts';
 import type { Queryable } from '../db/pool.ts';
 import type { Product } from '../db/products.ts';
-import { deleteGithubReleases, tombstoneTags, upsertGithubReleases, upsertTags } from '../db/releases.ts';
+import { deleteGithubReleases, upsertGithubReleases, writeTagPresence } from '../db/releases.ts';
 import type { TagState } from './tag-states.ts';
 
 export type AppliedCounts = {
@@ -17,7 +17,7 @@ export type AppliedCounts = {
  * as the sync (src/db/releases.ts), in the caller's transaction (begun with beginReleaseWrite):
  *
  * - a tag GitHub has is upserted (revived if it was tombstoned, moved if its ref changed); a tag it
- *   does not have is tombstoned;
+ *   does not have is tombstoned (writeTagPresence, as the sync's read of listed tags);
  * - the release GitHub returns for a tag is upserted; any other release we hold for that tag is
  *   marked deleted (the tag's release is GitHub's answer). Upserts come first, so a release whose
  *   tag was renamed (one state lists it under its new tag, the old tag's state no longer does) is
@@ -26,10 +26,7 @@ export type AppliedCounts = {
  * Applying the same states twice changes nothing the second time.
  */
 export async function applyTagStates(db: Queryable, product: Pick<Product, 'id' | 'tagPattern'>, states: readonly TagState[]): Promise<AppliedCounts> {
-  const present = states.flatMap((state) => (state.tag === null ? [] : [state.tag]));
-  const absent = states.filter((state) => state.tag === null).map((state) => state.name);
-  const written = await upsertTags(db, product, present);
-  const tagsTombstoned = await tombstoneTags(db, product.id, absent);
+  const written = await writeTagPresence(db, product, states);
 
   const releases = states.flatMap((state) => state.releases);
   const { written: releasesWritten } = await upsertGithubReleases(db, product.id, releases);
@@ -47,7 +44,7 @@ export async function applyTagStates(db: Queryable, product: Pick<Product, 'id' 
   return {
     tagsWritten: written.added + written.updated + written.moved + written.revived,
     tagsSkipped: written.skipped,
-    tagsTombstoned,
+    tagsTombstoned: written.tombstoned,
     releasesWritten,
     releasesDeleted,
   };
