@@ -86,6 +86,15 @@ export async function upsertTags(
   if (rows.length === 0) return { added: 0, updated: 0, moved: 0, revived: 0, unchanged: 0, skipped };
 
   const runId = options.syncRunId ?? null;
+  // A new row has no GitHub release yet as far as the insert knows (a tag that has one is refreshed below).
+  const newRow = derivedFields({
+    released: sql.fragment`false`,
+    releasePrerelease: sql.fragment`NULL::boolean`,
+    releasePublishedAt: sql.fragment`NULL::timestamptz`,
+    plainTagsPublic: sql.fragment`p.plain_tags_public`,
+    prerelease: sql.fragment`i.prerelease::text[]`,
+    taggedAt: sql.fragment`i.tagged_at::timestamptz`,
+  });
   const counts = await db.one(sql.type(tagCounts)`
     WITH raw AS (
       SELECT * FROM ${sql.unnest(rows, ['text', 'text', 'int8', 'int8', 'int8', 'text', 'text', 'text', 'text', 'text', 'text'])}
@@ -116,7 +125,7 @@ export async function upsertTags(
                                  ref_sha, git_sha, tagged_at, seen_in_sync_run, is_development, public, promoted_at, is_canonical)
       SELECT ${product.id}, i.tag, i.version, i.major, i.minor, i.patch, i.prerelease::text[], i.build::text[], decode(substr(i.prerelease_key, 3), 'hex'),
              i.ref_sha, i.git_sha, i.tagged_at::timestamptz, ${runId}::bigint,
-             cardinality(i.prerelease::text[]) > 0, p.plain_tags_public, CASE WHEN p.plain_tags_public THEN i.tagged_at::timestamptz END,
+             ${newRow.isDevelopment}, ${newRow.public}, ${newRow.promotedAt},
              NOT i.contested
       FROM input i JOIN products p ON p.id = ${product.id}
       ON CONFLICT (product_id, tag) DO UPDATE SET
@@ -344,15 +353,21 @@ export async function refreshReleaseRows(db: Queryable, productId: number, tags:
 }
 
 /**
- * Recomputes the fields of releases rows that derive from their GitHub release and the product:
- * the release wins that is not a draft, then the most recently published, then the newest id.
- * public = that release is published and not a draft, or the product makes plain tags public;
- * promoted_at = its published_at (for plain tags: the tag's date); is_development = the version
- * has a prerelease part or the release is marked prerelease. Drafts never make a release public.
+ * Recomputes the fields of releases rows that derive from their GitHub release and the product
+ * (derivedFields): the release wins that is not a draft, then the most recently published, then
+ * the newest id.
  */
 async function refreshDerivedFields(db: Queryable, productId: number, tags: readonly string[] | 'all'): Promise<void> {
   if (tags !== 'all' && tags.length === 0) return;
   const tagFilter = tags === 'all' ? sql.fragment`true` : sql.fragment`r.tag = ANY(${sql.array([...tags], 'text')})`;
+  const fields = derivedFields({
+    released: sql.fragment`released`,
+    releasePrerelease: sql.fragment`release_prerelease`,
+    releasePublishedAt: sql.fragment`release_published_at`,
+    plainTagsPublic: sql.fragment`plain_tags_public`,
+    prerelease: sql.fragment`prerelease`,
+    taggedAt: sql.fragment`tagged_at`,
+  });
   await db.query(sql.unsafe`
     WITH best AS (
       SELECT DISTINCT ON (g.tag_name) g.*
@@ -374,9 +389,7 @@ async function refreshDerivedFields(db: Queryable, productId: number, tags: read
     ),
     derived AS (
       SELECT id, github_release_id, release_name, release_draft, release_prerelease, release_created_at, release_published_at, release_html_url,
-             (released OR plain_tags_public) AS public,
-             (cardinality(prerelease) > 0 OR (released AND release_prerelease)) AS is_development,
-             CASE WHEN released THEN release_published_at WHEN plain_tags_public THEN tagged_at END AS promoted_at
+             ${fields.public} AS public, ${fields.isDevelopment} AS is_development, ${fields.promotedAt} AS promoted_at
       FROM computed
     )
     UPDATE releases r SET
@@ -390,6 +403,30 @@ async function refreshDerivedFields(db: Queryable, productId: number, tags: read
            r.release_html_url, r.public, r.is_development, r.promoted_at)
         IS DISTINCT FROM (d.github_release_id, d.release_name, d.release_draft, d.release_prerelease, d.release_created_at,
            d.release_published_at, d.release_html_url, d.public, d.is_development, d.promoted_at)`);
+}
+
+/**
+ * The fields a row derives from its GitHub release and its product, as SQL over the given columns;
+ * `released`: the row has a release that is published and not a draft. public = released, or the
+ * product makes plain tags public; is_development = the version has a prerelease part, or the
+ * release is marked prerelease; promoted_at = the release's published_at (for plain tags: the
+ * tag's date). Drafts never make a release public. One definition for refreshDerivedFields and
+ * upsertTags' new rows.
+ */
+function derivedFields(columns: {
+  released: FragmentSqlToken;
+  releasePrerelease: FragmentSqlToken;
+  releasePublishedAt: FragmentSqlToken;
+  plainTagsPublic: FragmentSqlToken;
+  prerelease: FragmentSqlToken;
+  taggedAt: FragmentSqlToken;
+}): { public: FragmentSqlToken; isDevelopment: FragmentSqlToken; promotedAt: FragmentSqlToken } {
+  const { released, releasePrerelease, releasePublishedAt, plainTagsPublic, prerelease, taggedAt } = columns;
+  return {
+    public: sql.fragment`(${released} OR ${plainTagsPublic})`,
+    isDevelopment: sql.fragment`(cardinality(${prerelease}) > 0 OR (${released} AND ${releasePrerelease}))`,
+    promotedAt: sql.fragment`CASE WHEN ${released} THEN ${releasePublishedAt} WHEN ${plainTagsPublic} THEN ${taggedAt} END`,
+  };
 }
 
 /**
