@@ -119,7 +119,7 @@ function readRows(result: ReadApiResult): Row[] {
 function webhookRows(result: IntakeResult): Row[] {
   const ratio = result.ratio;
   return [
-    { area: 'webhooks', figure: `intake: verify, store delivery, 202 (${result.connections} connections)`, registry: load(result.intake), peer: `bare Koa signature check ${load(result.bare)}; database alone ${n(result.databaseOnlyRps)}/s; the worker's enqueuer ${n(result.enqueuerRps)}/s`, ratio: `${ratio.toFixed(2)}x`, target: '>= 0.5x bare', met: verdict(ratio >= 0.5) },
+    { area: 'webhooks', figure: `intake: verify, store delivery, 202 (${result.connections} connections)`, registry: load(result.intake), peer: `bare Koa signature check ${load(result.bare)}; database alone ${n(result.databaseOnlyRps)}/s; the worker's enqueuer ${n(result.enqueuerRps)}/s${result.cpuBoundRps === null ? '' : `; all CPUs at the intake's CPU per delivery: at most ${n(result.cpuBoundRps)}/s (${(result.cpuBoundRps / result.bare.rps).toFixed(2)}x bare)`}`, ratio: `${ratio.toFixed(2)}x`, target: '>= 0.5x bare', met: verdict(ratio >= 0.5) },
     { area: 'webhooks', figure: `freshness p50: 2xx to release committed, ${result.freshness.rate}/s`, registry: `${ms(result.freshness.p50)} ms`, peer: '', ratio: '', target: '<= 100 ms', met: verdict(result.freshness.p50 <= 100) },
     { area: 'webhooks', figure: `freshness p99 (${result.freshness.deliveries} deliveries; max ${ms(result.freshness.max)} ms)`, registry: `${ms(result.freshness.p99)} ms`, peer: '', ratio: '', target: '<= 500 ms', met: verdict(result.freshness.p99 <= 500) },
   ];

@@ -403,6 +403,18 @@ export function formatFreshnessFigures(figures: FreshnessFigures): string {
   ].join('\n');
 }
 
+/**
+ * What the whole machine could answer if every CPU were busy at the intake's measured cost per
+ * delivery (its server, its PostgreSQL backends and the load generator, which share the CPUs):
+ * an upper bound for the intake on this machine, whatever the pipelining. Null where /proc is not
+ * readable.
+ */
+export function cpuBoundDeliveriesPerSecond(figures: LoadFigures): number | null {
+  if (figures.cpu === null) return null;
+  const perDeliveryMs = figures.cpu.server + figures.cpu.database + figures.cpu.loadGenerator;
+  return perDeliveryMs > 0 ? (cpus().length * 1000) / perDeliveryMs : null;
+}
+
 export function formatIntakeFigures(figures: IntakeFigures): string {
   const cpu = (f: LoadFigures) =>
     f.cpu === null ? '' : ` ${f.cpu.server.toFixed(3).padStart(6)} | ${f.cpu.database.toFixed(3).padStart(6)} | ${f.cpu.loadGenerator.toFixed(3).padStart(6)} |`;
@@ -410,6 +422,7 @@ export function formatIntakeFigures(figures: IntakeFigures): string {
   const cpuRule = figures.intake.median.cpu === null ? '' : '--------|----------|---------|';
   const row = (name: string, f: LoadFigures) =>
     `| ${name.padEnd(44)} | ${f.requestsPerSecond.toFixed(0).padStart(10)} | ${String(f.p50Ms).padStart(6)} | ${String(f.p99Ms).padStart(6)} | ${String(f.non2xx + f.errors).padStart(6)} |${cpu(f)}`;
+  const cpuBound = cpuBoundDeliveriesPerSecond(figures.intake.median);
   const perRound = figures.intake.rounds
     .map((round, index) => `${figures.ceiling.rounds[index]!.requestsPerSecond.toFixed(0)} / ${round.requestsPerSecond.toFixed(0)}`)
     .join(', ');
@@ -423,6 +436,11 @@ export function formatIntakeFigures(figures: IntakeFigures): string {
     `| ${`database only: same writes, ${figures.databaseOnly.batchSize}/tx, no HTTP`.padEnd(44)} | ${figures.databaseOnly.deliveriesPerSecond.toFixed(0).padStart(10)} |        |        |        |`,
     `| ${`worker's enqueuer: ${ENQUEUE_BATCH}/job, ${JOBS_PER_SWEEP} jobs/txn`.padEnd(44)} | ${figures.enqueuer.deliveriesPerSecond.toFixed(0).padStart(10)} |        |        |        |`,
     ...(figures.intake.median.cpu === null ? [] : ['CPU columns: milliseconds of CPU per delivery answered (server process, its PostgreSQL backends, autocannon)']),
+    ...(cpuBound === null
+      ? []
+      : [
+          `all ${cpus().length} CPUs at the intake's CPU per delivery (server + postgres + loadgen) would answer at most ${cpuBound.toFixed(0)}/s: ${(cpuBound / figures.ceiling.median.requestsPerSecond).toFixed(2)} of the bare endpoint's rate`,
+        ]),
     `rounds, bare / intake deliveries/s: ${perRound}`,
     `ratio intake / bare: ${figures.ratio.toFixed(2)} (target >= 0.5); intake / database only: ${(figures.intake.median.requestsPerSecond / figures.databaseOnly.deliveriesPerSecond).toFixed(2)}`,
     ...(figures.baseline === null

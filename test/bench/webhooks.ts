@@ -3,7 +3,7 @@
 // `node test/bench/webhook-intake.ts [intake|freshness]`). Prints its tables and hands the figures
 // to the runner.
 
-import { benchFreshness, benchWebhookIntake, formatFreshnessFigures, formatIntakeFigures } from './webhook-intake.ts';
+import { benchFreshness, benchWebhookIntake, cpuBoundDeliveriesPerSecond, formatFreshnessFigures, formatIntakeFigures } from './webhook-intake.ts';
 import { writeBenchResult, type IntakeResult } from './support/bench-result.ts';
 
 const intake = await benchWebhookIntake();
@@ -20,6 +20,7 @@ const result: IntakeResult = {
   bare: load(intake.ceiling),
   ratio: intake.ratio,
   databaseOnlyRps: intake.databaseOnly.deliveriesPerSecond,
+  cpuBoundRps: cpuBoundDeliveriesPerSecond(intake.intake.median),
   enqueuerRps: intake.enqueuer.deliveriesPerSecond,
   freshness: { rate: freshness.ratePerSecond, deliveries: freshness.deliveries, p50: freshness.p50Ms, p90: freshness.p90Ms, p99: freshness.p99Ms, max: freshness.maxMs },
 };

@@ -30,6 +30,8 @@ export type IntakeResult = {
   /** The median of the rounds' intake / bare ratios. */
   ratio: number;
   databaseOnlyRps: number;
+  /** All CPUs busy at the intake's measured CPU per delivery (API, PostgreSQL, load generator): the most this machine could answer; null without /proc. */
+  cpuBoundRps: number | null;
   /** Deliveries/s the worker's enqueuer gives jobs (it must keep up with the intake). */
   enqueuerRps: number;
   freshness: { rate: number; deliveries: number; p50: number; p90: number; p99: number; max: number };
