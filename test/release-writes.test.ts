@@ -17,6 +17,7 @@ import {
 } from '../src/db/releases.ts';
 import { DEFAULT_TAG_PATTERN } from '../src/domain/version.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
+import { releaseRows } from './support/release-rows.ts';
 import { seededRandom } from './support/seeded-random.ts';
 
 const writes = suite<{ database: TestDatabase; product: Product; plain: Product }>('release writes', {} as never);
@@ -35,27 +36,8 @@ const release = (id: number, tagName: string, overrides: Partial<GithubReleaseFa
   ...overrides,
 });
 
-const row = z.object({
-  tag: z.string(),
-  version: z.string(),
-  git_sha: z.string().nullable(),
-  public: z.boolean(),
-  is_development: z.boolean(),
-  is_canonical: z.boolean(),
-  promoted_at: z.date().nullable(),
-  deleted_at: z.date().nullable(),
-  release_name: z.string().nullable(),
-  tagged_at: z.date().nullable(),
-});
-
-async function rows(context: { database: TestDatabase }, productId: number) {
-  return context.database.db.any(sql.type(row)`
-    SELECT tag, version, git_sha, public, is_development, is_canonical, promoted_at, deleted_at, release_name, tagged_at
-    FROM releases WHERE product_id = ${productId} ORDER BY tag`);
-}
-
 async function byTag(context: { database: TestDatabase }, productId: number, name: string) {
-  return (await rows(context, productId)).find((candidate) => candidate.tag === name);
+  return (await releaseRows(context.database.db, productId)).find((candidate) => candidate.tag === name);
 }
 
 async function changeKinds(context: { database: TestDatabase }, productId: number) {
@@ -85,10 +67,10 @@ writes('tags that match the pattern are stored, others skipped and counted; a re
   assert.equal(first, { added: 2, updated: 0, moved: 0, revived: 0, unchanged: 0, skipped: 2 });
   const second = await db.transaction((trx) => upsertTags(trx, context.product, input));
   assert.equal(second, { added: 0, updated: 0, moved: 0, revived: 0, unchanged: 2, skipped: 2 });
-  const stored = await rows(context, context.product.id);
+  const stored = await releaseRows(context.database.db, context.product.id);
   assert.equal(stored.map((r) => r.tag), ['v1.0.0', 'v1.1.0-rc.1']);
   const rc = stored.find((r) => r.tag === 'v1.1.0-rc.1')!;
-  assert.is(rc.is_development, true, 'a prerelease version is a development release');
+  assert.is(rc.isDevelopment, true, 'a prerelease version is a development release');
   assert.is(rc.public, false, 'a tag without a GitHub release is not public');
   assert.equal(await changeKinds(context, context.product.id), ['created:v1.0.0', 'created:v1.1.0-rc.1']);
 });
@@ -101,8 +83,8 @@ writes('a published release makes the tag public with promoted_at; drafts never 
   await db.transaction((trx) => upsertGithubReleases(trx, context.product.id, [release(10, 'v1.0.0')]));
   v100 = await byTag(context, context.product.id, 'v1.0.0');
   assert.is(v100!.public, true);
-  assert.equal(v100!.promoted_at, new Date('2024-02-02T00:00:00Z'));
-  assert.is(v100!.release_name, 'Release v1.0.0');
+  assert.equal(v100!.promotedAt, new Date('2024-02-02T00:00:00Z'));
+  assert.is(v100!.releaseName, 'Release v1.0.0');
   const kinds = await changeKinds(context, context.product.id);
   assert.is(kinds.at(-1), 'promoted:v1.0.0');
 });
@@ -112,7 +94,7 @@ writes('a release marked prerelease makes the version a development release', as
   await db.transaction((trx) => upsertTags(trx, context.product, [tag('v1.2.0', 20)]));
   await db.transaction((trx) => upsertGithubReleases(trx, context.product.id, [release(20, 'v1.2.0', { prerelease: true })]));
   const v120 = await byTag(context, context.product.id, 'v1.2.0');
-  assert.is(v120!.is_development, true);
+  assert.is(v120!.isDevelopment, true);
   assert.is(v120!.public, true);
 });
 
@@ -128,11 +110,11 @@ writes('a moved tag updates its sha; a deleted release unpublishes', async (cont
   const { db } = context.database;
   const result = await db.transaction((trx) => upsertTags(trx, context.product, [tag('v3.0.0', 31)]));
   assert.is(result.moved, 1);
-  assert.is((await byTag(context, context.product.id, 'v3.0.0'))!.git_sha, sha(1031));
+  assert.is((await byTag(context, context.product.id, 'v3.0.0'))!.gitSha, sha(1031));
   await db.transaction((trx) => deleteGithubReleases(trx, context.product.id, [30]));
   const v300 = await byTag(context, context.product.id, 'v3.0.0');
   assert.is(v300!.public, false);
-  assert.is(v300!.promoted_at, null);
+  assert.is(v300!.promotedAt, null);
   const kinds = await changeKinds(context, context.product.id);
   assert.ok(kinds.includes('moved:v3.0.0'));
 });
@@ -140,11 +122,11 @@ writes('a moved tag updates its sha; a deleted release unpublishes', async (cont
 writes('a tag that disappears is tombstoned, never deleted, and revived when it returns', async (context) => {
   const { db } = context.database;
   assert.is(await db.transaction((trx) => tombstoneTags(trx, context.product.id, ['v1.2.0', 'v9.9.9'])), 1);
-  assert.ok((await byTag(context, context.product.id, 'v1.2.0'))!.deleted_at instanceof Date);
+  assert.is((await byTag(context, context.product.id, 'v1.2.0'))!.deleted, true);
   assert.is(await db.transaction((trx) => tombstoneTags(trx, context.product.id, ['v1.2.0'])), 0, 'tombstoning twice is a no-op');
   const result = await db.transaction((trx) => upsertTags(trx, context.product, [tag('v1.2.0', 20)]));
   assert.is(result.revived, 1);
-  assert.is((await byTag(context, context.product.id, 'v1.2.0'))!.deleted_at, null);
+  assert.is((await byTag(context, context.product.id, 'v1.2.0'))!.deleted, false);
   const kinds = await changeKinds(context, context.product.id);
   assert.ok(kinds.includes('deleted:v1.2.0'));
   assert.is(kinds.at(-1), 'revived:v1.2.0');
@@ -158,22 +140,22 @@ writes('only tags missing from a complete listing run are tombstoned', async (co
     // Listed after every row here was written: none is spared for being newer than the listing.
     assert.is(await tombstoneTagsNotSeenInRun(trx, context.plain.id, 2, new Date('2100-01-01T00:00:00Z')), 1);
   });
-  const plainRows = await rows(context, context.plain.id);
-  assert.equal(plainRows.filter((r) => r.deleted_at !== null).map((r) => r.tag), ['1.1.0']);
+  const plainRows = await releaseRows(context.database.db, context.plain.id);
+  assert.equal(plainRows.filter((r) => r.deleted).map((r) => r.tag), ['1.1.0']);
   assert.ok(plainRows.every((r) => r.public), 'plain tags are public for plainTagsPublic products');
-  assert.equal(plainRows.find((r) => r.tag === '1.0.0')!.promoted_at, new Date('2024-01-01T00:00:00Z'));
+  assert.equal(plainRows.find((r) => r.tag === '1.0.0')!.promotedAt, new Date('2024-01-01T00:00:00Z'));
 });
 
 writes('tags that share a version: one canonical winner by the documented rule', async (context) => {
   const { db } = context.database;
   await db.transaction((trx) => upsertTags(trx, context.product, [tag('5.0.0', 50), tag('v5.0.0+build.1', 51), tag('v5.0.0', 52)]));
-  let canonical = (await rows(context, context.product.id)).filter((r) => r.version === '5.0.0' && r.is_canonical).map((r) => r.tag);
+  let canonical = (await releaseRows(context.database.db, context.product.id)).filter((r) => r.version === '5.0.0' && r.isCanonical).map((r) => r.tag);
   assert.equal(canonical, ['v5.0.0'], 'v<version> wins among equals');
   await db.transaction((trx) => upsertGithubReleases(trx, context.product.id, [release(50, '5.0.0')]));
-  canonical = (await rows(context, context.product.id)).filter((r) => r.version === '5.0.0' && r.is_canonical).map((r) => r.tag);
+  canonical = (await releaseRows(context.database.db, context.product.id)).filter((r) => r.version === '5.0.0' && r.isCanonical).map((r) => r.tag);
   assert.equal(canonical, ['5.0.0'], 'a public tag wins over a non-public one');
   await db.transaction((trx) => tombstoneTags(trx, context.product.id, ['5.0.0']));
-  canonical = (await rows(context, context.product.id)).filter((r) => r.version === '5.0.0' && r.is_canonical).map((r) => r.tag);
+  canonical = (await releaseRows(context.database.db, context.product.id)).filter((r) => r.version === '5.0.0' && r.isCanonical).map((r) => r.tag);
   assert.equal(canonical, ['v5.0.0'], 'a live tag wins over a tombstoned one');
 });
 
@@ -205,11 +187,7 @@ writes("a new row's fields, set by the insert's shortcut, are what the full refr
     { name: 'mixed', repository: 'acme/mixed', tagPattern: DEFAULT_TAG_PATTERN, plainTagsPublic: false, public: true },
     { name: 'mixed-plain', repository: 'acme/mixed-plain', tagPattern: DEFAULT_TAG_PATTERN, plainTagsPublic: true, public: true },
   ]);
-  const snapshot = (productId: number) =>
-    db.any(sql.unsafe`
-      SELECT tag, version, ref_sha, git_sha, tagged_at, deleted_at, public, is_development, is_canonical, promoted_at,
-             github_release_id, release_name, release_draft, release_prerelease, release_published_at
-      FROM releases WHERE product_id = ${productId} ORDER BY tag COLLATE "C"`);
+  const snapshot = (productId: number) => releaseRows(db, productId);
   for (const product of products.filter((candidate) => candidate.name.startsWith('mixed'))) {
     const random = seededRandom(product.id);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
