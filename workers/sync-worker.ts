@@ -72,7 +72,11 @@ export async function runSyncJob(options: SyncWorkerOptions, job: SyncJob): Prom
   const client = options.createClient();
   let attempt;
   try {
-    attempt = await syncProduct({ db, client, logger, product, owner: job.id, signal: job.signal, ...(data.mode ? { mode: data.mode } : {}) });
+    // The owner names this attempt, not only the job: pg-boss retries a job whose heartbeat lapsed
+    // under the same id, possibly while the stalled attempt still runs, and that one's writes must
+    // then fail the run's fence (as pg-boss's own fence tells attempts apart by id and retry count).
+    const owner = `${job.id}:${job.retryCount}`;
+    attempt = await syncProduct({ db, client, logger, product, owner, signal: job.signal, ...(data.mode ? { mode: data.mode } : {}) });
   } catch (error) {
     if (error instanceof SyncSupersededError) {
       logger.warn({ jobId: job.id, product: product.name }, 'sync run taken over by another job: stopping without writing');
