@@ -43,7 +43,6 @@ const tagCounts = z.object({
   updated: z.number(),
   moved: z.number(),
   revived: z.number(),
-  written: z.number(),
   refresh: z.array(z.string()),
 });
 
@@ -122,9 +121,9 @@ export async function upsertTags(
       -- version first seen, no GitHub release yet), and only rows outside that case are refreshed
       -- below: a backfill writes each row and its change log entry once.
       INSERT INTO releases AS r (product_id, tag, version, major, minor, patch, prerelease, build, prerelease_key,
-                                 ref_sha, git_sha, tagged_at, seen_in_sync_run, is_development, public, promoted_at, is_canonical)
+                                 ref_sha, git_sha, tagged_at, seen_in_sync_run, present_at, is_development, public, promoted_at, is_canonical)
       SELECT ${product.id}, i.tag, i.version, i.major, i.minor, i.patch, i.prerelease::text[], i.build::text[], decode(substr(i.prerelease_key, 3), 'hex'),
-             i.ref_sha, i.git_sha, i.tagged_at::timestamptz, ${runId}::bigint,
+             i.ref_sha, i.git_sha, i.tagged_at::timestamptz, ${runId}::bigint, clock_timestamp(),
              ${newRow.isDevelopment}, ${newRow.public}, ${newRow.promotedAt},
              NOT i.contested
       FROM input i JOIN products p ON p.id = ${product.id}
@@ -139,13 +138,14 @@ export async function upsertTags(
           ELSE r.tagged_at END,
         deleted_at = NULL,
         seen_in_sync_run = coalesce(excluded.seen_in_sync_run, r.seen_in_sync_run),
+        -- Every row named is written, unchanged ones too: a tag found present after a sync's listing
+        -- was taken must be spared by its tombstone step even when nothing else about it changed
+        -- (deleted and pushed again at the same commit meanwhile).
+        present_at = clock_timestamp(),
         updated_at = CASE
           WHEN (r.ref_sha, r.git_sha, r.deleted_at IS NULL, r.version) IS DISTINCT FROM (excluded.ref_sha, excluded.git_sha, true, excluded.version)
             OR (excluded.tagged_at IS NOT NULL AND excluded.tagged_at IS DISTINCT FROM r.tagged_at)
           THEN now() ELSE r.updated_at END
-      WHERE (r.ref_sha, r.git_sha, r.deleted_at IS NULL, r.version, r.seen_in_sync_run)
-              IS DISTINCT FROM (excluded.ref_sha, excluded.git_sha, true, excluded.version, coalesce(excluded.seen_in_sync_run, r.seen_in_sync_run))
-         OR (excluded.tagged_at IS NOT NULL AND excluded.tagged_at IS DISTINCT FROM r.tagged_at)
       RETURNING r.tag, (r.xmax = 0) AS inserted
     ),
     counted AS (
@@ -167,7 +167,6 @@ export async function upsertTags(
       count(*) FILTER (WHERE revived)::int AS revived,
       count(*) FILTER (WHERE moved)::int AS moved,
       count(*) FILTER (WHERE updated)::int AS updated,
-      count(*)::int AS written,
       -- Rows whose derived fields or canonical flag may be stale: stored rows whose facts changed
       -- (a full sync touches every row it lists, and rechecking those whose only change is
       -- seen_in_sync_run would recompute the whole product for nothing), and new rows the insert
@@ -217,14 +216,18 @@ export async function writeTagPresence(
 /**
  * After a complete listing by sync run `runId`, tombstones every live tag the run did not list.
  * Only call this when the listing really was complete: a partial listing must tombstone nothing.
- * As for tombstoneTagsNotInRefListing, rows written since `listedAt` are spared.
+ * As for tombstoneTagsNotInRefListing, tags found present since `listedAt` are spared.
  */
 export async function tombstoneTagsNotSeenInRun(db: Queryable, productId: number, runId: number, listedAt: Date): Promise<number> {
-  return tombstoneWhere(
-    db,
-    productId,
-    sql.fragment`r.seen_in_sync_run IS DISTINCT FROM ${runId} AND r.updated_at < ${listedAt.toISOString()}::timestamptz`,
-  );
+  return tombstoneWhere(db, productId, sql.fragment`r.seen_in_sync_run IS DISTINCT FROM ${runId} AND ${notFoundPresentSince(listedAt)}`);
+}
+
+/**
+ * The row was not found present on GitHub (present_at) since `listedAt`. Not updated_at: the
+ * canonical and release-field refreshes move that too, for rows nobody found anywhere.
+ */
+function notFoundPresentSince(listedAt: Date): FragmentSqlToken {
+  return sql.fragment`(r.present_at IS NULL OR r.present_at < ${listedAt.toISOString()}::timestamptz)`;
 }
 
 export type ReleaseWriteResult = {
@@ -237,14 +240,14 @@ export type ReleaseWriteResult = {
 
 /**
  * After a complete listing of the tag refs, kept in sync_ref_listing, tombstones every live tag it
- * does not name. Rows written since `listedAt` (the database time the listing was taken) are
- * spared: a webhook may have brought such a tag back after the listing was read.
+ * does not name. Tags found present since `listedAt` (the database time just before the listing
+ * was asked for) are spared: a webhook may have brought such a tag back after the listing was read.
  */
 export async function tombstoneTagsNotInRefListing(db: Queryable, productId: number, listedAt: Date): Promise<number> {
   return tombstoneWhere(
     db,
     productId,
-    sql.fragment`r.updated_at < ${listedAt.toISOString()}::timestamptz
+    sql.fragment`${notFoundPresentSince(listedAt)}
       AND NOT EXISTS (SELECT 1 FROM sync_ref_listing s WHERE s.product_id = ${productId} AND s.tag = r.tag)`,
   );
 }

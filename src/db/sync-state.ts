@@ -83,6 +83,20 @@ export async function resumeRun(db: Queryable, productId: number, owner: string)
     RETURNING ${stateColumns}`);
 }
 
+/**
+ * The run is about to ask GitHub for the listing its tombstone step will compare with: from now on,
+ * a tag found present (releases.present_at) is spared by that step. Returns the time, which the
+ * run keeps. Fenced on the owner like every write of the run.
+ */
+export async function markListingTaken(db: Queryable, productId: number, owner: string): Promise<Date> {
+  const marked = await db.maybeOneFirst(sql.type(z.object({ listedAt: z.date() }))`
+    UPDATE sync_state SET run_listed_at = clock_timestamp(), updated_at = now()
+    WHERE product_id = ${productId} AND run_owner = ${owner}
+    RETURNING run_listed_at AS "listedAt"`);
+  if (marked === null) throw new SyncSupersededError(productId, owner);
+  return marked;
+}
+
 export type ProgressUpdate = {
   phase: RunPhase;
   cursor: string | null;

@@ -15,6 +15,7 @@ import { addToRefListing, clearRefListing, listedTagsToRead } from '../db/sync-r
 import {
   finishRun,
   lockSyncState,
+  markListingTaken,
   recordRunInterruption,
   resumeRun,
   saveRunProgress,
@@ -283,6 +284,10 @@ class SyncRun {
    */
   async #recheckAfterFullListing(): Promise<void> {
     const etag = this.#progress.tagsProbeEtag ?? null;
+    // Should the refs have changed, the listing compared with the rows is the one asked for now:
+    // only a tag found present after this moment (by a webhook) escapes its tombstone step, not
+    // the rows this run's own pages wrote before.
+    this.#run.listedAt = await markListingTaken(this.#options.db, this.#product.id, this.#options.owner);
     const probe = await streamTagRefs(this.#options.client, this.#repository, { etag });
     if (probe.notModified) {
       await this.#write(async (db) => {
