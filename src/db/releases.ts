@@ -236,6 +236,11 @@ export type ReleaseWriteResult = {
   added: number;
   /** Releases already stored with exactly these fields (and not marked deleted). */
   unchanged: number;
+  /**
+   * Of the unchanged, those an earlier sync run listed (not this one, not only a webhook): where an
+   * incremental listing may stop, since what is older was listed by that run or before it.
+   */
+  confirmed: number;
 };
 
 /**
@@ -269,7 +274,7 @@ export async function upsertGithubReleases(
   releases: readonly GithubReleaseFact[],
   options: { syncRunId?: number | null } = {},
 ): Promise<ReleaseWriteResult> {
-  if (releases.length === 0) return { written: 0, added: 0, unchanged: 0 };
+  if (releases.length === 0) return { written: 0, added: 0, unchanged: 0, confirmed: 0 };
   const unique = new Map(releases.map((release) => [release.id, release]));
   const rows = [...unique.values()].map((release) => [
     release.id,
@@ -282,7 +287,7 @@ export async function upsertGithubReleases(
     release.htmlUrl,
   ]);
   const runId = options.syncRunId ?? null;
-  const outcome = await db.one(sql.type(z.object({ tags: z.array(z.string()), written: z.number(), added: z.number(), unchanged: z.number() }))`
+  const outcome = await db.one(sql.type(z.object({ tags: z.array(z.string()), written: z.number(), added: z.number(), unchanged: z.number(), confirmed: z.number() }))`
     WITH input AS (
       SELECT github_release_id, tag_name, name, draft, prerelease, created_at::timestamptz AS created_at,
              published_at::timestamptz AS published_at, html_url
@@ -290,7 +295,7 @@ export async function upsertGithubReleases(
         AS t(github_release_id, tag_name, name, draft, prerelease, created_at, published_at, html_url)
     ),
     previous AS (
-      SELECT g.github_release_id, g.tag_name,
+      SELECT g.github_release_id, g.tag_name, g.seen_in_sync_run,
              (g.tag_name, g.name, g.draft, g.prerelease, g.created_at, g.published_at, g.html_url, g.deleted_at IS NULL)
                IS NOT DISTINCT FROM (i.tag_name, i.name, i.draft, i.prerelease, i.created_at, i.published_at, i.html_url, true) AS same
       FROM github_releases g JOIN input i USING (github_release_id)
@@ -328,9 +333,10 @@ export async function upsertGithubReleases(
       (SELECT coalesce(array_agg(tag), '{}') FROM affected) AS tags,
       (SELECT count(*) FROM changed)::int AS written,
       (SELECT count(*) FROM input i WHERE NOT EXISTS (SELECT 1 FROM previous p WHERE p.github_release_id = i.github_release_id))::int AS added,
-      (SELECT count(*) FROM previous WHERE same)::int AS unchanged`);
+      (SELECT count(*) FROM previous WHERE same)::int AS unchanged,
+      (SELECT count(*) FROM previous WHERE same AND seen_in_sync_run IS DISTINCT FROM ${runId}::bigint AND seen_in_sync_run IS NOT NULL)::int AS confirmed`);
   await refreshReleaseRows(db, productId, outcome.tags);
-  return { written: outcome.written, added: outcome.added, unchanged: outcome.unchanged };
+  return { written: outcome.written, added: outcome.added, unchanged: outcome.unchanged, confirmed: outcome.confirmed };
 }
 
 /** Marks GitHub releases deleted (a release `deleted` event, or absence from a complete listing). */

@@ -408,7 +408,8 @@ class SyncRun {
 
   /**
    * Full pass: every page, unconditionally. Incremental: the first page asked with the stored ETag
-   * (304: nothing new), then page on only until a page holds releases already stored unchanged.
+   * (304: nothing new), then page on only until a page holds a release stored unchanged that an
+   * earlier sync run listed.
    * Then the releases not listed within the part of the listing read are checked, and deleted.
    */
   async #syncReleases(): Promise<void> {
@@ -446,7 +447,9 @@ class SyncRun {
             const created = release.createdAt?.toISOString() ?? null;
             return created !== null && (min === null || created < min) ? created : min;
           }, this.#progress.releasesOldest ?? null);
-          stop = !full && written.unchanged > 0;
+          // Not any unchanged release: one this run wrote before (an attempt that failed on a later
+          // page) or a webhook stored says nothing of what is older.
+          stop = !full && written.confirmed > 0;
           ended = !page.hasNextPage;
           return {
             phase: 'releases',

@@ -1,0 +1,46 @@
+import { randomUUID } from 'node:crypto';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createTestDatabase } from './support/database.ts';
+import { startFakeGitHub } from './support/fake-github/index.ts';
+import { fakeClient } from './support/github.ts';
+import { releaseRows } from './support/release-rows.ts';
+import { defineProducts, runSync } from './support/sync.ts';
+
+// An incremental sync pages through the releases, newest first, only until a page holds a release
+// an earlier sync run listed unchanged. A run's own earlier attempt (failed on a later page, retried
+// from page 1) must not stop it: page 1 is unchanged then, but what is older is not known yet.
+
+test('an incremental run retried after failing on page 2 reads on past the page its failed attempt wrote', async () => {
+  const database = await createTestDatabase({ label: 'sync_release_pages' });
+  const fake = await startFakeGitHub();
+  try {
+    const { db } = database;
+    const repository = fake.addFixtureRepository('helm__helm', { releases: 'none' });
+    const product = (await defineProducts(db, [{ name: 'helm', repository: 'helm/helm' }])).get('helm')!;
+    assert.is((await runSync(db, fake, product)).outcome, 'succeeded');
+
+    // 150 new releases: two pages of the listing.
+    const tags = (await releaseRows(db, product.id)).slice(0, 150).map((row) => row.tag);
+    const base = Date.now() - 3_600_000;
+    tags.forEach((tagName, index) => repository.createRelease({ tagName, createdAt: new Date(base + index * 1_000) }));
+
+    // Page 2 fails, with no retry in the client: the attempt fails after writing page 1.
+    const failPage2 = fake.addFault({ kind: 'status', status: 502, endpoint: 'releases', every: 2, times: 1 });
+    const failed = await runSync(db, fake, product, { client: fakeClient(fake, { retries: 0 }), owner: randomUUID() });
+    assert.is(failed.outcome, 'failed');
+    assert.is(failPage2.fired, 1);
+    const afterFailure = (await releaseRows(db, product.id)).filter((row) => row.githubReleaseId !== null).length;
+    assert.is(afterFailure, 100, 'the failed attempt wrote page 1');
+
+    const retried = await runSync(db, fake, product, { owner: randomUUID() });
+    assert.is(retried.outcome, 'succeeded');
+    const stored = (await releaseRows(db, product.id)).filter((row) => row.githubReleaseId !== null).length;
+    assert.is(stored, 150, 'every new release is stored');
+  } finally {
+    await fake.close();
+    await database.drop();
+  }
+});
+
+test.run();
