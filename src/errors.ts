@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'github_request_rejected'
   | 'permanent_payload_error'
   | 'sync_superseded'
+  | 'repository_mismatch'
   | 'migration_failed';
 
 export abstract class AppError extends Error {
@@ -209,6 +210,15 @@ export class GitHubRequestRejectedError extends AppError {
 export class PermanentPayloadError extends AppError {
   readonly code = 'permanent_payload_error';
   readonly status = 422;
+}
+
+/**
+ * GitHub's repository under the name a product was read by is not the product's (that name was
+ * given up and taken by another repository): nothing of it is written. Retrying reads the same.
+ */
+export class RepositoryMismatchError extends AppError {
+  readonly code = 'repository_mismatch';
+  readonly status = 409;
 }
 
 /**

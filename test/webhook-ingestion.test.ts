@@ -2,10 +2,11 @@ import { sql } from 'slonik';
 import { suite, test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { z } from 'zod';
+import { findProductByName, recordRepositoryIdentity, syncProductDefinitions } from '../src/db/products.ts';
 import { releaseEvent, tagDeleted, tagMoved, tagPushed } from './support/github-events.ts';
 import { startFakeIngestion, type FakeIngestion } from './support/ingestion.ts';
 import { releaseRows } from './support/release-rows.ts';
-import { postDelivery, readDelivery, type Delivery } from './support/webhooks.ts';
+import { postDelivery, readDelivery, widgetProduct, type Delivery } from './support/webhooks.ts';
 
 // Real payloads (rewritten to the tracked repository and re-signed) go through the intake and the
 // worker, which reads the fake GitHub through the real client; the rows must say what GitHub says now.
@@ -184,6 +185,58 @@ test('after a rename, deliveries under the new name keep their product and the w
     const identity = await app.database.db.one(sql.type(z.object({ id: z.number().nullable(), name: z.string().nullable() }))`
       SELECT github_repository_id AS id, github_full_name AS name FROM products WHERE name = 'widget'`);
     assert.equal(identity, { id: app.repo.id, name: 'acme-corp/widget-ng' });
+  } finally {
+    await app.close();
+  }
+});
+
+const productIdentity = (app: FakeIngestion) =>
+  app.database.db.one(sql.type(z.object({ id: z.number().nullable(), name: z.string().nullable() }))`
+    SELECT github_repository_id AS id, github_full_name AS name FROM products WHERE name = 'widget'`);
+
+test("a delivery of the product's former repository, worked after the products file points it elsewhere, reads the new one", async () => {
+  const app = await startFakeIngestion({ label: 'ingestion_redefined', products: [widgetProduct({ repository: 'acme/old-widget' })], startWorker: false });
+  try {
+    const old = app.fake.addRepository({ owner: 'acme', name: 'old-widget' });
+    const stale = old.addTag({ name: 'v9.9.9' });
+    const queued = await Promise.all(tagPushed({ id: old.id, fullName: old.fullName }, 'v9.9.9', stale.sha).map((delivery) => postDelivery(app.server.url, delivery)));
+    for (const answer of queued) assert.is(answer.body.status, 'queued', 'matched by name to the product as then defined');
+    // The operator points the product at acme/widget (deploys run this at migrate and worker start).
+    await syncProductDefinitions(app.database.db, [widgetProduct()]);
+    await app.startWorker();
+    await app.settled(queued.map((answer) => answer.deliveryId));
+    assert.equal(await productIdentity(app), { id: app.repo.id, name: 'acme/widget' }, "the product's repository is the one it names now");
+    assert.is((await releaseRows(app.database.db, 'widget')).find((row) => row.tag === 'v9.9.9' && !row.deleted), undefined, "acme/widget has no v9.9.9: nothing of acme/old-widget's is written");
+    const next = app.repository.addTag({ name: 'v1.0.0' });
+    const answers = await Promise.all(tagPushed(app.repo, 'v1.0.0', next.sha).map((delivery) => postDelivery(app.server.url, delivery)));
+    for (const answer of answers) assert.is(answer.body.status, 'queued', 'deliveries of acme/widget are the product\'s');
+  } finally {
+    await app.close();
+  }
+});
+
+test("a delivery sent before a rename, worked once another repository took the old name, writes nothing and fails saying why", async () => {
+  const app = await startFakeIngestion({ label: 'ingestion_name_taken', startWorker: false });
+  try {
+    // A sync has met the product's repository.
+    const widget = await findProductByName(app.database.db, 'widget');
+    await recordRepositoryIdentity(app.database.db, [widget!.id], { id: app.repo.id, fullName: app.repo.fullName });
+
+    // Sent under the old name, worked after the rename and after acme/widget became another repository.
+    const second = app.repository.addTag({ name: 'v1.1.0' });
+    const late = await Promise.all(tagPushed(app.repo, 'v1.1.0', second.sha).map((delivery) => postDelivery(app.server.url, delivery)));
+    app.fake.renameRepository('acme/widget', 'acme/widget-ng');
+    const squatter = app.fake.addRepository({ owner: 'acme', name: 'widget' });
+    squatter.addTag({ name: 'v1.1.0' });
+    await app.startWorker();
+    await app.settled(late.map((answer) => answer.deliveryId));
+    for (const answer of late) {
+      const delivery = await readDelivery(app.database.db, answer.deliveryId);
+      assert.is(delivery?.status, 'failed');
+      assert.match(delivery?.error ?? '', /not product widget's/);
+    }
+    assert.is((await releaseRows(app.database.db, 'widget')).find((row) => row.tag === 'v1.1.0'), undefined, "nothing of the other repository's is written");
+    assert.equal(await productIdentity(app), { id: app.repo.id, name: 'acme/widget' }, 'the identity stays');
   } finally {
     await app.close();
   }

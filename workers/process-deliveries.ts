@@ -13,7 +13,7 @@ import {
   type DeliveryClaim,
   type StoredDelivery,
 } from '../src/db/webhook-deliveries.ts';
-import { AppError, GitHubRateLimitedError, PermanentPayloadError } from '../src/errors.ts';
+import { AppError, GitHubRateLimitedError, PermanentPayloadError, RepositoryMismatchError } from '../src/errors.ts';
 import { whileLockHeld } from '../src/github/lock-bounds.ts';
 import { TAG_STATES_BATCH } from '../src/github/tag-states.ts';
 import type { Logger } from '../src/logger.ts';
@@ -57,8 +57,8 @@ const TAGS_PER_HOLD = TAG_STATES_BATCH;
 
 type ProductWork = {
   product: Product;
-  /** The repository's name in the latest delivery: GitHub's name for it then (renames, transfers). */
-  latest: { receivedAt: Date; fullName: string | null };
+  /** The repository in the latest delivery: GitHub's id, and its name then (renames, transfers). */
+  latest: { receivedAt: Date; fullName: string | null; repositoryId: number | null };
   /** The hold the product's next deliveries join, until their tags would pass TAGS_PER_HOLD. */
   open?: Hold;
 };
@@ -130,7 +130,7 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
         continue;
       }
       for (const product of products) {
-        const entry: ProductWork = work.get(product.id) ?? { product, latest: { receivedAt: new Date(0), fullName: null } };
+        const entry: ProductWork = work.get(product.id) ?? { product, latest: { receivedAt: new Date(0), fullName: null, repositoryId: null } };
         let hold = entry.open;
         const added = classified.changes.tags.filter((tag) => !hold?.tags.has(tag)).length;
         if (hold === undefined || (hold.tags.size > 0 && hold.tags.size + added > TAGS_PER_HOLD)) {
@@ -140,7 +140,7 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
         }
         for (const tag of classified.changes.tags) hold.tags.add(tag);
         hold.deliveryIds.add(delivery.deliveryId);
-        if (delivery.receivedAt >= entry.latest.receivedAt) entry.latest = { receivedAt: delivery.receivedAt, fullName: delivery.repositoryFullName };
+        if (delivery.receivedAt >= entry.latest.receivedAt) entry.latest = { receivedAt: delivery.receivedAt, fullName: delivery.repositoryFullName, repositoryId: delivery.repositoryId };
         work.set(product.id, entry);
       }
     }
@@ -153,11 +153,14 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
           await beginReleaseWrite(transaction, product.id, 'webhook');
           // Read after taking the lock: whoever writes next has read GitHub after us. Bounded: a
           // spent rate limit defers the delivery rather than holding the lock until the reset.
-          const current = await whileLockHeld(() =>
-            readTagStates(repositoryPath({ repository: product.repository, githubFullName: latest.fullName ?? product.githubFullName }), [...tags]),
-          );
-          const applied = await applyTagStates(transaction, product, current.states);
+          const current = await whileLockHeld(() => readTagStates(readPath(product, latest), [...tags]));
           const identity = { id: current.repository.databaseId, fullName: current.repository.nameWithOwner };
+          if (product.githubRepositoryId !== null && identity.id !== product.githubRepositoryId) {
+            throw new RepositoryMismatchError(
+              `GitHub's ${identity.fullName} is repository ${identity.id}, not product ${product.name}'s (${product.githubRepositoryId}): its name was given up and taken since; nothing written`,
+            );
+          }
+          const applied = await applyTagStates(transaction, product, current.states);
           if (product.githubRepositoryId !== identity.id || product.githubFullName !== identity.fullName) {
             await recordRepositoryIdentity(transaction, [product.id], identity);
           }
@@ -275,4 +278,15 @@ async function deferDeliveries(db: Database, boss: PgBoss, claims: readonly Deli
     const moved = await moveDeliveriesToJob(transaction, claims, jobId, error.message);
     if (moved.length > 0) await boss.insert(QUEUES.processDelivery, [{ id: jobId, data: deliveryJobData(moved), startAfter: error.resetAt }], { db: bossDatabase(transaction) });
   });
+}
+
+/**
+ * Where a product's tags are read: the latest delivery's name when that delivery is of the
+ * product's known repository (GitHub's name for it then: a rename, a transfer), else the product's
+ * own. A delivery matched by name before the repository's id was known, or under the product's
+ * former definition, names a repository that may not be the product's.
+ */
+function readPath(product: Product, latest: ProductWork['latest']) {
+  const renamed = latest.fullName !== null && product.githubRepositoryId !== null && latest.repositoryId === product.githubRepositoryId;
+  return repositoryPath(renamed ? { repository: product.repository, githubFullName: latest.fullName } : product);
 }
