@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { deliveryViewSchema } from '../src/db/delivery-reads.ts';
 import { productViewSchema } from '../src/db/product-reads.ts';
-import { eventRowSchema } from '../src/db/release-events.ts';
+import { eventRowSchema, withdrawnReleaseSchema } from '../src/db/release-events.ts';
 import { releaseViewSchema } from '../src/db/release-reads.ts';
 
 // The answer shapes of the API, named for the OpenAPI document (components/schemas). The release,
@@ -15,7 +15,9 @@ export const componentSchemas = z.globalRegistry;
 export const releaseSchema = releaseViewSchema;
 export const productSchema = productViewSchema;
 export const deliverySchema = deliveryViewSchema;
-export const eventSchema = eventRowSchema.omit({ product_id: true, version: true }).extend({ release: releaseViewSchema });
+export const eventSchema = eventRowSchema.omit({ product_id: true, version: true }).extend({
+  release: z.union([releaseViewSchema, withdrawnReleaseSchema]),
+});
 
 export const errorSchema = z.object({
   error: z.object({
@@ -64,7 +66,15 @@ export const versionInfoSchema = z.object({
 
 componentSchemas.add(releaseSchema, { id: 'Release', description: 'One version of a product, built from its canonical tag' });
 componentSchemas.add(productSchema, { id: 'Product' });
-componentSchemas.add(eventSchema, { id: 'ReleaseEvent', description: 'One change to a tag of a release; `release` is the release as it is now, not as it was at the change' });
+componentSchemas.add(withdrawnReleaseSchema, {
+  id: 'WithdrawnRelease',
+  description: 'What an anonymous reader gets of a version that is not public now: which version, and that it is not public',
+});
+componentSchemas.add(eventSchema, {
+  id: 'ReleaseEvent',
+  description:
+    'One change to a tag of a release; `release` is the release as it is now, not as it was at the change (for an anonymous reader, a version no longer public is a WithdrawnRelease, and `changes` keeps only `public` and `promoted_at`)',
+});
 componentSchemas.add(deliverySchema, { id: 'WebhookDelivery' });
 componentSchemas.add(errorSchema, { id: 'Error' });
 componentSchemas.add(syncAcceptedSchema, { id: 'SyncAccepted' });

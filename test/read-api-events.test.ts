@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { Product } from '../src/db/products.ts';
 import { deleteGithubReleases, setChangeSource, tombstoneTags, upsertGithubReleases, upsertTags, type TagFact } from '../src/db/releases.ts';
 import type { Queryable } from '../src/db/pool.ts';
-import type { eventSchema } from '../api/schemas.ts';
+import { releaseSchema, type eventSchema } from '../api/schemas.ts';
 import { readPage, startReadApi, type ReadApiHarness } from './support/read-api.ts';
 import { eventually } from './support/eventually.ts';
 import { defineProducts, githubRelease, productDefinition } from './support/seed.ts';
@@ -91,9 +91,10 @@ events('every kind of change, in order, each with the release as it is now', asy
   assert.equal(moved.changes.ref_sha, [sha(1), sha(3)]);
   // The release is the version as it is now: v1.0.0 has since gained the tag 1.0.0.
   for (const event of items.filter((item) => item.release.version === 'v1.0.0')) {
-    assert.equal(event.release.tags, ['1.0.0', 'v1.0.0']);
-    assert.is(event.release.git_sha, sha(1_003));
-    assert.is(event.release.public, true);
+    const release = releaseSchema.parse(event.release);
+    assert.equal(release.tags, ['1.0.0', 'v1.0.0']);
+    assert.is(release.git_sha, sha(1_003));
+    assert.is(release.public, true);
   }
   assert.is(items[4]!.release.deleted_at, null, 'revived since');
 });
@@ -179,6 +180,8 @@ events('anonymous followers see public versions of public products, and the chan
   const hidden = products.get('hidden')!;
   await write(api, (db) => upsertTags(db, hidden, [tag('v9.0.0', 30)]));
   await write(api, (db) => deleteGithubReleases(db, app.id, [1]));
+  // While it is not public, the version's tag moves: nothing of that reaches anonymous readers.
+  await write(api, (db) => upsertTags(db, app, [tag('v1.0.0', 31)]));
   const everything = await feedUntil(api, 'limit=1000', (items) => items.some((event) => event.product === 'hidden'));
   const anonymous = await feedUntil(api, 'limit=1000', (items) => items.some((event) => event.kind === 'updated' && event.tag === 'v1.0.0'), false);
   assert.not.ok(anonymous.some((event) => event.product === 'hidden'), 'no events of a non-public product');
@@ -186,6 +189,10 @@ events('anonymous followers see public versions of public products, and the chan
   const unpublished = anonymous.find((event) => event.tag === 'v1.0.0' && event.changes.public !== undefined)!;
   assert.equal(unpublished.changes.public, [true, false]);
   assert.is(unpublished.release.public, false, 'so a follower can drop it');
+  assert.equal(Object.keys(unpublished.release).sort(), ['deleted_at', 'id', 'major', 'minor', 'name', 'patch', 'prerelease', 'public', 'version'], 'its identity only');
+  assert.equal(Object.keys(unpublished.changes).sort(), ['promoted_at', 'public'], 'not the release fields it lost');
+  const withToken = everything.find((event) => event.id === unpublished.id)!;
+  assert.ok(Object.keys(withToken.changes).length > 2, 'a token reader gets every change');
   assert.ok(anonymous.length < everything.length);
   assert.is((await api.get('/v1/events?product=hidden')).status, 404);
 });

@@ -2,7 +2,7 @@ import { sql } from 'slonik';
 import { z } from 'zod';
 import { isoText, isoTimestamp } from './iso-timestamp.ts';
 import type { Queryable } from './pool.ts';
-import { releaseKey, releaseViewsOf, type ReleaseView, type Visibility } from './release-reads.ts';
+import { releaseKey, releaseViewSchema, releaseViewsOf, type ReleaseView, type Visibility } from './release-reads.ts';
 
 // The change log (release_changes, appended by the releases_change_log trigger) read as a feed
 // that a client follows with `after=<id of the last event it received>`.
@@ -31,7 +31,19 @@ export const eventRowSchema = z.object({
 });
 type EventRow = z.infer<typeof eventRowSchema>;
 
-export type ReleaseEvent = Omit<EventRow, 'product_id' | 'version'> & { release: ReleaseView };
+/**
+ * What an anonymous reader gets for a version that is not public now: which version it is, and that
+ * it is not public (so a follower drops it), nothing of the state it has since.
+ */
+export const withdrawnReleaseSchema = releaseViewSchema
+  .pick({ id: true, name: true, version: true, major: true, minor: true, patch: true, prerelease: true, deleted_at: true })
+  .extend({ public: z.literal(false) });
+export type WithdrawnRelease = z.infer<typeof withdrawnReleaseSchema>;
+
+/** Of the columns an event changed, those an anonymous reader sees of a version not public now. */
+const WITHDRAWAL_COLUMNS = ['public', 'promoted_at'];
+
+export type ReleaseEvent = Omit<EventRow, 'product_id' | 'version'> & { release: ReleaseView | WithdrawnRelease };
 
 /** Where a feed read continues: the (xid, id) of the event with id `after`, or the start. */
 export type FeedPosition = { xid: string; id: number };
@@ -47,7 +59,8 @@ export async function findFeedPosition(db: Queryable, id: number): Promise<FeedP
 /**
  * Up to `limit` events after `position`, each with its release as it is now. Anonymous readers
  * see events of public products whose version is public now, and the event that made a version
- * stop being public (so a follower can drop it).
+ * stop being public (so a follower can drop it), with only the version's identity and the change
+ * of `public` and `promoted_at`.
  */
 export async function listReleaseEvents(
   db: Queryable,
@@ -75,10 +88,16 @@ export async function listReleaseEvents(
     db,
     rows.map((row) => ({ productId: row.product_id, version: row.version })),
   );
-  return rows.map(({ product_id: productId, version, ...event }) => {
+  return rows.map(({ product_id: productId, version, ...event }): ReleaseEvent => {
     const release = releases.get(releaseKey(event.product, version));
     // Every version has exactly one canonical row after each write (src/db/releases.ts): absence is a bug.
     if (release === undefined) throw new Error(`no canonical release for product ${productId} version ${version}`);
+    if (options.visibility === 'public' && !release.public) {
+      // The event that made the version stop being public: what it has become since is not public.
+      const { id, name, version: tagVersion, major, minor, patch, prerelease, deleted_at } = release;
+      const changes = Object.fromEntries(Object.entries(event.changes).filter(([column]) => WITHDRAWAL_COLUMNS.includes(column)));
+      return { ...event, changes, release: { id, name, version: tagVersion, major, minor, patch, prerelease, deleted_at, public: false } };
+    }
     return { ...event, release };
   });
 }
