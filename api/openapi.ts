@@ -13,7 +13,10 @@ const COMPONENTS_PREFIX = '#/components/schemas/';
 
 const CACHE_HEADERS: Record<string, { description: string; schema: JsonSchema }> = {
   ETag: { description: 'Strong validator of the body; send it back as If-None-Match to get 304', schema: { type: 'string' } },
-  'Cache-Control': { description: '`public, max-age=60` without a token, `private` with one', schema: { type: 'string' } },
+  'Cache-Control': {
+    description: '`public, max-age=60` without a token, `private` with one; the events feed, which changes at any commit, `public, no-cache` and `private, no-cache`',
+    schema: { type: 'string' },
+  },
   Link: { description: 'GitHub-style `<url>; rel="next"` naming the next page, when there is one', schema: { type: 'string' } },
 };
 

@@ -69,6 +69,13 @@ export const productReleasesCursorParam = releaseCursor
   .optional()
   .describe(cursorDescription);
 
+/**
+ * The most `||` alternatives and comparators a range may have. Each becomes query parameters, and
+ * PostgreSQL takes at most 65,535 in a statement: a range far past any real use is refused here
+ * rather than failing there.
+ */
+export const RANGE_LIMITS = { alternatives: 32, comparators: 128 };
+
 export const rangeParam = oneValue()
   .transform((text, ctx) => {
     // `semver` reads an empty range as `*`; an empty `range=` is a client's mistake, not a wish for everything.
@@ -77,13 +84,38 @@ export const rangeParam = oneValue()
       ctx.issues.push({ code: 'custom', input: text, message: `"${text}" is not a valid SemVer range (for example ^5.3, >=5.2 <6, 5.x, ~1.2.3 || >=2)` });
       return z.NEVER;
     }
+    const comparators = range.sets.reduce((sum, set) => sum + set.comparisons.length, 0);
+    if (range.sets.length > RANGE_LIMITS.alternatives || comparators > RANGE_LIMITS.comparators) {
+      ctx.issues.push({
+        code: 'custom',
+        input: text.length > 100 ? `${text.slice(0, 100)}…` : text,
+        message: `the range has ${range.sets.length} alternatives and ${comparators} comparators: at most ${RANGE_LIMITS.alternatives} and ${RANGE_LIMITS.comparators} are taken`,
+      });
+      return z.NEVER;
+    }
     return range;
   })
   .optional()
   .describe('Only versions that satisfy this SemVer range, as `semver.satisfies` decides (prereleases only where the range names a prerelease of the same major.minor.patch)');
 
 const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
-const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/i;
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):(\d{2}))$/i;
+
+/** Whether year-month-day names a day of the calendar (Date.UTC rolls 2024-02-30 over to March). */
+function isCalendarDay(year: number, month: number, day: number): boolean {
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+}
+
+/** An RFC 3339 date-time whose every field is in range (Date.parse rolls 2024-02-30 and T24:00 over). */
+function parseDateTime(text: string): Date | undefined {
+  const match = DATE_TIME.exec(text);
+  if (match === null) return undefined;
+  const [year, month, day, hour, minute, second = 0, offsetHours = 0, offsetMinutes = 0] = match.slice(1).map((field) => (field === undefined ? undefined : Number(field)));
+  if (!isCalendarDay(year!, month!, day!) || hour! > 23 || minute! > 59 || second > 59 || offsetHours > 23 || offsetMinutes > 59) return undefined;
+  const instant = new Date(text);
+  return Number.isNaN(instant.getTime()) ? undefined : instant;
+}
 
 /**
  * A date (`2024-05-01`, a whole UTC day) or an RFC 3339 date-time. `since` starts at the instant
@@ -96,12 +128,12 @@ export const dateParam = (bound: 'since' | 'until', description: string) =>
       let instant: Date | undefined;
       if (day !== null) {
         const [year, month, date] = [Number(day[1]), Number(day[2]), Number(day[3])];
-        const start = new Date(Date.UTC(year, month - 1, date));
-        if (start.getUTCFullYear() === year && start.getUTCMonth() === month - 1 && start.getUTCDate() === date) {
+        if (isCalendarDay(year, month, date)) {
+          const start = new Date(Date.UTC(year, month - 1, date));
           instant = bound === 'since' ? start : new Date(start.getTime() + 86_400_000);
         }
-      } else if (DATE_TIME.test(text) && !Number.isNaN(Date.parse(text))) {
-        instant = new Date(text);
+      } else {
+        instant = parseDateTime(text);
       }
       if (instant === undefined) {
         ctx.issues.push({ code: 'custom', input: text, message: `"${text}" is not a date (2024-05-01) or an RFC 3339 date-time (2024-05-01T12:00:00Z)` });

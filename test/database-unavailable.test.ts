@@ -124,6 +124,7 @@ outage('which errors mean "unavailable"', () => {
   assert.ok(isDatabaseUnavailable(new Error('Connection terminated unexpectedly')));
   assert.not.ok(isDatabaseUnavailable(withCode('42601')), 'syntax error');
   assert.not.ok(isDatabaseUnavailable(withCode('23505')), 'unique violation');
+  assert.not.ok(isDatabaseUnavailable(withCode('08P01')), 'a message the server refused (too many parameters): our bug');
   assert.not.ok(isDatabaseUnavailable(new TypeError('x is undefined')));
   assert.not.ok(isDatabaseUnavailable('ECONNREFUSED'));
 });

@@ -118,6 +118,18 @@ openapi('real answers validate against the documented response schemas', async (
     const check = ajv.compile(schema);
     assert.ok(check(body), `${url}: ${ajv.errorsText(check.errors)}`);
   }
+  // Error answers are documented where routes give them.
+  const errors: Array<[string, string, string]> = [
+    ['/v1/products', '/v1/products?x=1', '400'],
+    ['/v1/products/{product}', '/v1/products/BAD', '400'],
+    ['/v1/products/{product}', '/v1/products/nope', '404'],
+    ['/v1/releases/{product}', '/v1/releases/app?range=nope', '400'],
+  ];
+  for (const [path, url, status] of errors) {
+    const response = await api.get(url, { token: true });
+    assert.is(String(response.status), status, url);
+    assert.ok(resolved.paths[path]!.get!.responses[status], `${path} documents ${status}`);
+  }
   const notFound = await api.get('/v1/releases/nope');
   const errorSchema = resolved.paths['/v1/releases/{product}']!.get!.responses['404']!.content!['application/json']!.schema;
   const check = ajv.compile(errorSchema);

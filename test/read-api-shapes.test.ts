@@ -187,6 +187,11 @@ shapes('errors are JSON { error: { code, message } } with the right status', asy
     ['GET', '/v1/releases/helm?limit=5000', 400, 'invalid_input'],
     ['GET', '/v1/releases/helm?since=yesterday', 400, 'invalid_input'],
     ['GET', '/v1/releases/helm?since=2024-01-02&until=2024-01-01', 400, 'invalid_input'],
+    ['GET', '/v1/releases/helm?since=2024-02-30T00:00:00Z', 400, 'invalid_input'],
+    ['GET', '/v1/releases/helm?until=2024-04-30T24:00:00Z', 400, 'invalid_input'],
+    ['GET', '/v1/releases/helm?since=2024-04-30T12:00:00%2B24:00', 400, 'invalid_input'],
+    ['GET', `/v1/releases/helm/latest?range=${encodeURIComponent(Array.from({ length: 33 }, (_, index) => `${index}.x`).join(' || '))}`, 400, 'invalid_input'],
+    ['GET', `/v1/releases/helm?range=${encodeURIComponent(Array.from({ length: 20 }, () => '0 1 2 3 4 5 6 7 8 9').join(' || '))}`, 400, 'invalid_input'],
     ['GET', '/v1/releases/helm/not-a-version', 400, 'invalid_input'],
     ['DELETE', '/v1/releases/helm', 405, 'method_not_allowed'],
     ['GET', '/v1/releases/helm/next/3.1', 405, 'method_not_allowed'],
@@ -194,6 +199,9 @@ shapes('errors are JSON { error: { code, message } } with the right status', asy
     ['GET', '/v1/admin/deliveries', 401, 'unauthorized'],
     ['GET', '/v1/events?after=abc', 400, 'invalid_input'],
   ];
+  for (const valid of ['since=2024-02-29T23:59:59.5%2B01:00', 'until=2024-12-31T23:59:59Z', `range=${encodeURIComponent('>=1 <2 || ^3')}`]) {
+    assert.is((await fetch(`${api.server.url}/v1/releases/helm?${valid}`)).status, 200, valid);
+  }
   for (const [method, path, status, code] of cases) {
     const response = await fetch(`${api.server.url}${path}`, { method });
     assert.is(response.status, status, `${method} ${path}`);

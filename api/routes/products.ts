@@ -31,6 +31,7 @@ export function registerProductRoutes(router: Router, api: ReadApi): void {
       responses: {
         200: { description: 'A bare JSON array of products', schema: z.array(productSchema), headers: ['ETag', 'Cache-Control'] },
         304: { description: 'Not modified' },
+        400: { description: 'A query parameter (this list takes none)', schema: errorSchema },
       },
     },
     async (ctx) => {
@@ -53,6 +54,7 @@ export function registerProductRoutes(router: Router, api: ReadApi): void {
       responses: {
         200: { description: 'The product', schema: productSchema, headers: ['ETag', 'Cache-Control'] },
         304: { description: 'Not modified' },
+        400: { description: 'A name no product can have, or a query parameter (it takes none)', schema: errorSchema },
         404: { description: 'No such product (or not visible without a token)', schema: errorSchema },
       },
     },

@@ -8,12 +8,14 @@ import { DatabaseUnavailableError } from '../errors.ts';
 // IPv6 yields one error per address).
 
 /**
- * SQLSTATE classes and codes of an unavailable server: 08 connection exception, 53 insufficient
- * resources (too many connections, out of memory or disk), 57P01 admin shutdown, 57P02 crash
- * shutdown, 57P03 cannot connect now (starting up or shutting down), 57014 query cancelled (our
- * statement_timeout). https://www.postgresql.org/docs/current/errcodes-appendix.html
+ * SQLSTATE classes and codes of an unavailable server: 08 connection exception (but 08P01, a
+ * protocol violation: a message the server refused, such as a statement with more than 65,535
+ * parameters, is our bug), 53 insufficient resources (too many connections, out of memory or
+ * disk), 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now (starting up or
+ * shutting down), 57014 query cancelled (our statement_timeout).
+ * https://www.postgresql.org/docs/current/errcodes-appendix.html
  */
-const UNAVAILABLE_SQLSTATE = /^(?:08[0-9A-Z]{3}|53[0-9A-Z]{3}|57P0[123]|57014)$/;
+const UNAVAILABLE_SQLSTATE = /^(?:08(?!P01)[0-9A-Z]{3}|53[0-9A-Z]{3}|57P0[123]|57014)$/;
 
 const UNAVAILABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
 
