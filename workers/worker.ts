@@ -12,6 +12,7 @@ import type { ProductDefinition } from '../src/products.ts';
 import { createBoss } from '../src/queues.ts';
 import { githubTagStateReader } from '../src/webhooks/tag-states.ts';
 import { startDeliveryRetention } from './delivery-retention.ts';
+import { startStrandedDeliveriesCheck } from './stranded-deliveries.ts';
 import { startDeliveryWorker } from './delivery-worker.ts';
 import { createWorkerGitHubClient } from './github-client.ts';
 import { startMetricsServer, type RunningMetricsServer } from './metrics-server.ts';
@@ -76,6 +77,7 @@ export async function startWorker(
   const deliveries = await startDeliveryWorker({ db, boss, databaseUrl, logger, readTagStates: githubTagStateReader(github), concurrency: config.WORKER_CONCURRENCY });
   const syncs = await startSyncs({ config, db, boss, logger });
   const retention = startDeliveryRetention({ db, logger, retentionDays: config.WEBHOOK_RETENTION_DAYS });
+  const stranded = startStrandedDeliveriesCheck({ db, boss, logger });
 
   // Job handlers (boss.work) are registered above this point: ready means working the queues.
   lifecycle.markReady();
@@ -88,6 +90,7 @@ export async function startWorker(
       lifecycle.markStopping();
       await syncs.stop();
       await retention.stop();
+      await stranded.stop();
       await deliveries.stop();
       // graceful: handlers get the grace period to finish; pg-boss then fails what is still active
       // ("pg-boss shut down while active"), which hands those jobs back for a retry rather than

@@ -202,11 +202,39 @@ export async function markDeliveriesIgnored(db: Queryable, claims: readonly Deli
  */
 export async function recordDeliveryFailure(db: Queryable, claims: readonly DeliveryClaim[], error: string, final: boolean): Promise<void> {
   if (claims.length === 0) return;
+  // A failure with retries left never undoes a final one: that would be a late write of an earlier
+  // attempt (one that outran its expiry while the last attempt failed the delivery for good).
+  const settled = final ? sql.fragment`('processed', 'ignored')` : sql.fragment`('processed', 'ignored', 'failed')`;
   await db.query(sql.unsafe`
     UPDATE webhook_deliveries d
     SET status = ${final ? 'failed' : 'queued'}, error = ${error}, updated_at = now()
     FROM ${claimsTable(claims)} AS c(delivery_id, job_id)
-    WHERE d.delivery_id = c.delivery_id AND d.job_id = c.job_id AND d.status NOT IN ('processed', 'ignored')`);
+    WHERE d.delivery_id = c.delivery_id AND d.job_id = c.job_id AND d.status NOT IN ${settled}`);
+}
+
+/**
+ * Jobs named by deliveries still queued or processing whose last change is older than
+ * `unchangedSince`: the candidates for a job that ended without finishing them.
+ */
+export async function findJobsOfOpenDeliveries(db: Queryable, unchangedSince: Date, limit: number): Promise<string[]> {
+  return [
+    ...(await db.anyFirst(sql.type(z.object({ jobId: z.string() }))`
+      SELECT DISTINCT job_id::text AS "jobId" FROM webhook_deliveries
+      WHERE status IN ('queued', 'processing') AND job_id IS NOT NULL AND updated_at < ${unchangedSince.toISOString()}::timestamptz
+      LIMIT ${limit}`)),
+  ];
+}
+
+/**
+ * Fails, with `error`, the deliveries still queued or processing under job `jobId` (which ended
+ * without finishing them); returns how many.
+ */
+export async function failDeliveriesOfEndedJob(db: Queryable, jobId: string, error: string): Promise<number> {
+  const failed = await db.anyFirst(sql.type(z.object({ deliveryId: z.string() }))`
+    UPDATE webhook_deliveries SET status = 'failed', error = ${error}, updated_at = now()
+    WHERE job_id = ${jobId}::uuid AND status IN ('queued', 'processing')
+    RETURNING delivery_id AS "deliveryId"`);
+  return failed.length;
 }
 
 /** The channel stored deliveries without a job are announced on (the intake's commits, replays), waking the worker's enqueuer. */

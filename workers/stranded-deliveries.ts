@@ -1,0 +1,67 @@
+import cron, { type ScheduledTask } from 'node-cron';
+import type { PgBoss } from 'pg-boss';
+import type { Database } from '../src/db/pool.ts';
+import { failDeliveriesOfEndedJob, findJobsOfOpenDeliveries } from '../src/db/webhook-deliveries.ts';
+import type { Logger } from '../src/logger.ts';
+import { QUEUES } from '../src/queues.ts';
+
+// A delivery is marked failed by its job's last attempt when that attempt fails. An attempt can
+// also end without recording anything: the worker killed or stopped during it, its heartbeat
+// lapsed, its database connection lost. With retries left pg-boss runs the job again, which claims
+// the same deliveries; after the last one, the job has failed (or was cancelled) while its
+// deliveries still say queued or processing, where neither `replay --failed` nor the admin list of
+// failed deliveries looks. So every few minutes each worker replica looks for deliveries left open
+// under a job that has ended, or is gone, and fails them saying so: an operator replays them like
+// any other failure. Replicas doing the same is harmless (the update only finds open rows).
+
+/** Open deliveries unchanged for this long are checked (a live job's attempt touches its deliveries when it claims them). */
+const QUIET_MS = 10 * 60_000;
+/** Jobs checked per run; the rest wait for the next. */
+const JOBS_PER_RUN = 200;
+const ENDED_STATES = new Set(['failed', 'cancelled', 'completed']);
+
+export type StrandedDeliveriesOptions = {
+  db: Database;
+  boss: PgBoss;
+  logger: Logger;
+  /** node-cron expression of the runs (default: every 10 minutes, at minute 7, 17, …). */
+  schedule?: string;
+};
+
+export type StrandedDeliveries = {
+  /** Fails the open deliveries of ended jobs, as at `now`; returns how many. */
+  run: (now?: Date) => Promise<number>;
+  stop: () => Promise<void>;
+};
+
+export function startStrandedDeliveriesCheck(options: StrandedDeliveriesOptions): StrandedDeliveries {
+  const { db, boss, logger } = options;
+  const run = async (now = new Date()): Promise<number> => {
+    let total = 0;
+    for (const jobId of await findJobsOfOpenDeliveries(db, new Date(now.getTime() - QUIET_MS), JOBS_PER_RUN)) {
+      const [job] = await boss.findJobs(QUEUES.processDelivery, { id: jobId });
+      if (job !== undefined && !ENDED_STATES.has(job.state)) continue;
+      const how = job === undefined ? 'is gone' : `ended ${job.state} after ${job.retryCount + 1} attempt(s)`;
+      const failed = await failDeliveriesOfEndedJob(db, jobId, `its processing job ${jobId} ${how} without finishing it: replay it`);
+      if (failed > 0) logger.warn({ jobId, deliveries: failed, job: job?.state ?? 'gone' }, 'webhook deliveries left open by an ended job marked failed');
+      total += failed;
+    }
+    return total;
+  };
+  let running: Promise<unknown> | undefined;
+  const task: ScheduledTask = cron.schedule(
+    options.schedule ?? '7-59/10 * * * *',
+    async () => {
+      running = run().catch((error: unknown) => logger.warn({ err: error }, 'checking for webhook deliveries left open by ended jobs failed'));
+      await running;
+    },
+    { name: 'stranded-deliveries', noOverlap: true },
+  );
+  return {
+    run,
+    stop: async () => {
+      await task.destroy();
+      await running;
+    },
+  };
+}
