@@ -42,7 +42,10 @@ export const QUEUE_DEFINITIONS: Queue[] = [
     // (every 15 s) notices: pg-boss's shortest heartbeat keeps that wait, an ingest lag, under 25 s.
     // A batch takes milliseconds to seconds, and the heartbeat is refreshed every 5 s while it runs.
     heartbeatSeconds: 10,
-    retryLimit: 5,
+    // Backoff from 2-4 s to 5 min: the ten retries span about 18 to 23 minutes, so a GitHub outage
+    // longer than the sync interval still ends with the deliveries processed, not failed for an
+    // operator to replay (five retries spanned one to two minutes).
+    retryLimit: 10,
     retryDelay: 2,
     retryBackoff: true,
     retryDelayMax: 300,
