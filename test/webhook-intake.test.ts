@@ -1,5 +1,7 @@
+import { sql } from 'slonik';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { syncProductDefinitions } from '../src/db/products.ts';
 import {
   countWrites,
   fixturePayload,
@@ -7,6 +9,7 @@ import {
   readDelivery,
   startIntake,
   TRACKED_REPOSITORY,
+  widgetProduct,
   type Intake,
 } from './support/webhooks.ts';
 import { parseExposition } from './support/metrics.ts';
@@ -159,6 +162,34 @@ intake('a repeated X-GitHub-Delivery is answered 200 and not queued again', asyn
   assert.equal(await countWrites(api.database.db), before, 'no second row, no second job');
   const row = await readDelivery(api.database.db, first.deliveryId);
   assert.is(row?.status, 'queued');
+});
+
+intake("GitHub's redelivery of a failed delivery, or of one no product matched that one matches now, is queued again", async ({ api }) => {
+  const { db } = api.database;
+  const payload = fixturePayload('release/released', { repository: TRACKED_REPOSITORY, tag: 'v3.1.0' });
+  const first = await postDelivery(api.server.url, { event: 'release', payload });
+  await api.enqueueStored();
+  await db.query(sql.unsafe`UPDATE webhook_deliveries SET status = 'failed', error = 'GitHub was away' WHERE delivery_id = ${first.deliveryId}`);
+  const redelivered = await postDelivery(api.server.url, { event: 'release', payload, deliveryId: first.deliveryId });
+  assert.is(redelivered.status, 202);
+  assert.equal(redelivered.body, { deliveryId: first.deliveryId, status: 'queued' });
+  const row = await readDelivery(db, first.deliveryId);
+  assert.equal([row?.status, row?.error, row?.jobId], ['queued', null, null], 'stored again as new, for the enqueuer');
+  await api.enqueueStored();
+  assert.ok((await readDelivery(db, first.deliveryId))?.jobId, 'and given a job');
+
+  const elsewhere = { id: 4_242, fullName: 'acme/gadget' };
+  const untracked = fixturePayload('release/released', { repository: elsewhere, tag: 'v1.0.0' });
+  const ignored = await postDelivery(api.server.url, { event: 'release', payload: untracked });
+  assert.is(ignored.body.status, 'ignored');
+  const again = await postDelivery(api.server.url, { event: 'release', payload: untracked, deliveryId: ignored.deliveryId });
+  assert.equal([again.status, again.body.status], [200, 'duplicate'], 'still no product: left as it was');
+  await syncProductDefinitions(db, [widgetProduct(), widgetProduct({ name: 'gadget', repository: elsewhere.fullName })]);
+  const tracked = await postDelivery(api.server.url, { event: 'release', payload: untracked, deliveryId: ignored.deliveryId });
+  assert.equal([tracked.status, tracked.body.status], [202, 'queued'], 'its repository is a product now');
+
+  const stillQueued = await postDelivery(api.server.url, { event: 'release', payload, deliveryId: first.deliveryId });
+  assert.equal([stillQueued.status, stillQueued.body.status], [200, 'duplicate'], 'a queued delivery is not stored again');
 });
 
 intake('the same delivery arriving many times at once is stored and queued exactly once', async ({ api }) => {

@@ -49,7 +49,10 @@ export function registerWebhookRoutes(router: Router, deps: ApiDependencies, cat
       auth: 'none',
       body: { schema: z.looseObject({}), required: true, contentType: 'application/json', description: 'The event payload as GitHub sends it' },
       responses: {
-        200: { description: 'A ping (recorded as ignored), or a delivery id stored before (not processed again)', schema: webhookAnswerSchema },
+        200: {
+          description: 'A ping (recorded as ignored), or a delivery id stored before (not processed again, unless it failed or no product matched it and one does now: then 202)',
+          schema: webhookAnswerSchema,
+        },
         202: { description: 'Stored: queued for processing, or recorded as ignored with the reason (an untracked repository, an event not handled)', schema: webhookAnswerSchema },
         400: { description: 'Missing or malformed X-GitHub-Event or X-GitHub-Delivery, or a body that is empty, not UTF-8 or not a JSON object', schema: errorSchema },
         401: { description: 'Missing or wrong signature', schema: errorSchema },

@@ -46,8 +46,10 @@ function untrackedReason(row: FragmentSqlToken): FragmentSqlToken {
 
 /**
  * Stores the deliveries whose id is not stored yet, in one statement, and says what became of each
- * one it stored (a delivery id already stored, GitHub redelivering it, is left as it was and is
- * absent from the answer). A handled delivery is matched to the tracked products of its repository
+ * one it stored. A delivery id already stored (GitHub redelivering it) is left as it was and is
+ * absent from the answer, unless it failed, or was ignored for want of a tracked product that its
+ * repository now has: then it is stored again as new (matched afresh, without a job), as replay
+ * does. A handled delivery is matched to the tracked products of its repository
  * (repositoryMatch: GitHub's id first, then the name) and is stored
  * `queued` when some match, `ignored` otherwise; with no job, which the worker's enqueuer gives
  * them (assignStoredDeliveriesToJobs).
@@ -61,7 +63,7 @@ export async function storeDeliveries(db: Queryable, deliveries: readonly NewDel
   // statement). A multi-row VALUES built per call cost the API more CPU than the database spent
   // running it, and PostgreSQL parsed and planned it again in every transaction.
   const rows = await db.any(sql.prepared('store_webhook_deliveries', storedRow)`
-    INSERT INTO webhook_deliveries (delivery_id, event, action, repository_id, repository_full_name, hook_id, product_ids,
+    INSERT INTO webhook_deliveries AS d (delivery_id, event, action, repository_id, repository_full_name, hook_id, product_ids,
                                     payload, headers, status, ignored_reason, received_at)
     SELECT v.delivery_id, v.event, v.action, v.repository_id, v.repository_full_name, v.hook_id,
            coalesce(m.product_ids, '{}'), v.payload, v.headers,
@@ -88,8 +90,14 @@ export async function storeDeliveries(db: Queryable, deliveries: readonly NewDel
       FROM products p
       WHERE v.ignored_reason IS NULL AND ${repositoryMatch(sql.fragment`v.repository_id`, sql.fragment`lower(v.repository_full_name)`)}
     ) m ON true
-    ON CONFLICT (delivery_id) DO NOTHING
-    RETURNING delivery_id AS "deliveryId", status, product_ids AS "productIds", ignored_reason AS "ignoredReason"`);
+    ON CONFLICT (delivery_id) DO UPDATE SET
+      status = excluded.status, product_ids = excluded.product_ids, ignored_reason = excluded.ignored_reason,
+      job_id = NULL, error = NULL, processed_at = NULL, updated_at = now()
+    -- GitHub's "Redeliver" of a delivery that failed, or that no tracked product matched and one
+    -- does now, is worked again, as replay does; any other stored delivery is left as it was.
+    WHERE d.status = 'failed'
+       OR (d.status = 'ignored' AND excluded.status = 'queued' AND d.ignored_reason = ${untrackedReason(sql.fragment`d`)})
+    RETURNING d.delivery_id AS "deliveryId", d.status, d.product_ids AS "productIds", d.ignored_reason AS "ignoredReason"`);
   return new Map(
     rows.map((row): [string, StoreOutcome] => [
       row.deliveryId,
