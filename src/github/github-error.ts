@@ -6,6 +6,7 @@ import {
   GitHubRequestRejectedError,
   GitHubUnavailableError,
 } from '../errors.ts';
+import { localResetTime } from './rate-limit-reset.ts';
 
 // Turns what Octokit throws (RequestError "HttpError", the throttling plugin's GraphQL rate-limit
 // error, @octokit/graphql's GraphqlResponseError, fetch failures) into the project's errors, so
@@ -38,7 +39,7 @@ export function rateLimitOf(error: unknown, now = Date.now()): { resetAt: Date; 
   const rateLimitedQuery = graphqlErrors.some((item) => item.type === 'RATE_LIMITED');
   if (rateLimitedQuery || ((status === 403 || status === 429) && String(headers['x-ratelimit-remaining']) === '0')) {
     const reset = Number(headers['x-ratelimit-reset']);
-    return { resetAt: new Date(Number.isFinite(reset) && reset > 0 ? reset * 1000 : now + 60_000), kind: 'primary' };
+    return { resetAt: Number.isFinite(reset) && reset > 0 ? localResetTime(reset, headers, now) : new Date(now + 60_000), kind: 'primary' };
   }
   if ((status === 403 || status === 429) && (/secondary rate limit/i.test(candidate.message) || headers['retry-after'] !== undefined)) {
     // GitHub: without retry-after, wait at least one minute before retrying.

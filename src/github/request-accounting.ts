@@ -1,3 +1,5 @@
+import { localResetTime } from './rate-limit-reset.ts';
+
 // What one GitHub client has spent, for a sync run's result and request budget, and the rate-limit
 // state GitHub last reported, for metrics and for failing fast once a limit is spent.
 //
@@ -12,7 +14,10 @@ export type RateLimitState = {
   limit: number;
   remaining: number;
   used: number;
+  /** When the window resets, on this machine's clock (src/github/rate-limit-reset.ts). */
   resetAt: Date;
+  /** x-ratelimit-reset as GitHub sent it: the window's identity. */
+  window: number;
   observedAt: Date;
 };
 
@@ -115,12 +120,14 @@ function rateLimitFromHeaders(headers: RecordedRequest['headers']): RateLimitSta
   const reset = Number(headers['x-ratelimit-reset']);
   if (![limit, remaining, reset].every((value) => Number.isFinite(value)) || headers['x-ratelimit-remaining'] === undefined) return undefined;
   const used = Number(headers['x-ratelimit-used']);
+  const observedAt = new Date();
   return {
     limit,
     remaining,
     used: Number.isFinite(used) ? used : limit - remaining,
-    resetAt: new Date(reset * 1000),
-    observedAt: new Date(),
+    resetAt: localResetTime(reset, headers, observedAt.getTime()),
+    window: reset,
+    observedAt,
   };
 }
 
@@ -130,10 +137,10 @@ function rateLimitFromHeaders(headers: RecordedRequest['headers']): RateLimitSta
  */
 function graphqlPoints(cost: number | undefined, previous: RateLimitState | undefined, current: RateLimitState | undefined): number {
   if (cost !== undefined) return cost;
-  if (previous !== undefined && current !== undefined && previous.resetAt.getTime() === current.resetAt.getTime()) {
+  if (previous !== undefined && current !== undefined && previous.window === current.window) {
     const delta = current.used - previous.used;
     if (delta >= 0) return delta;
   }
-  if (previous !== undefined && current !== undefined && current.resetAt.getTime() !== previous.resetAt.getTime()) return current.used;
+  if (previous !== undefined && current !== undefined && current.window !== previous.window) return current.used;
   return 1;
 }
