@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { setChangeSource, upsertTags } from '../src/db/releases.ts';
+import { setChangeSource, tombstoneTags, upsertTags } from '../src/db/releases.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { eventually } from './support/eventually.ts';
 import { startFakeGitHub, type FakeGitHub } from './support/fake-github/index.ts';
@@ -79,6 +79,37 @@ tombstones('a tag a webhook finds present after the listing was asked for is spa
   assert.is((await sync).outcome, 'succeeded');
   assert.is((await rowOf(context, product.id, 'v9.9.9'))?.deleted, false, 'found present after the listing: spared');
   assert.is((await rowOf(context, product.id, '5.0.0'))?.deleted, true, 'absent from the listing: tombstoned');
+});
+
+tombstones("a tag deleted before its page was read and pushed again at the same commit before the recheck (refs unchanged: 304) is spared", async (context) => {
+  const { db } = context.database;
+  const repository = context.fake.addFixtureRepository('helm__helm', { releases: 'none' });
+  const product = (await defineProducts(db, [{ name: 'helm', repository: 'helm/helm' }])).get('helm')!;
+  assert.is((await runSync(db, context.fake, product)).outcome, 'succeeded');
+  const victim = 'v2.0.0';
+  const fact = repository.expectedTag(victim)!;
+  // The pages do not list the tag (it is deleted then); it is back, at the same commit, before the
+  // recheck, so the refs are as they were and GitHub's content-hashed ETag answers 304. (The fake's
+  // ETag counts changes, so the deletion is shown to the pages alone.)
+  const listed = repository.tagNames.bind(repository);
+  repository.tagNames = () => listed().filter((name) => name !== victim);
+  context.fake.resetRequests();
+  const slowPage = context.fake.addFault({ kind: 'delay', ms: 800, operation: 'TagPage', every: 3, times: 1 });
+  const sync = runSync(db, context.fake, product, { mode: 'full' });
+  await eventually(async () => slowPage.fired, (fired) => fired === 1, 'the third page is being read');
+  repository.tagNames = listed;
+  // The delete and create webhooks are worked meanwhile: the create's read finds it present.
+  await db.transaction(async (transaction) => {
+    await setChangeSource(transaction, 'webhook');
+    await tombstoneTags(transaction, product.id, [victim]);
+  });
+  await db.transaction(async (transaction) => {
+    await setChangeSource(transaction, 'webhook');
+    await upsertTags(transaction, product, [{ name: victim, refSha: fact.refSha, gitSha: fact.gitSha, taggedAt: fact.taggedAt }]);
+  });
+  assert.is((await sync).outcome, 'succeeded');
+  assert.is(context.fake.counts({ endpoint: 'matching-refs' }).byStatus['304'], 1, 'the recheck found the refs unchanged');
+  assert.is((await rowOf(context, product.id, victim))?.deleted, false, `GitHub has ${victim}: found present after the pages were read`);
 });
 
 tombstones.run();

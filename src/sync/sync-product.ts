@@ -210,10 +210,16 @@ class SyncRun {
 
   /** Full mode: the refs ETag before the listing, so a change during the listing is seen afterwards. */
   async #probeBeforeFullListing(): Promise<void> {
+    // The run's (or this attempt's) start, taken by the database before the probe is sent.
+    const probedAt = this.#run.listedAt?.toISOString();
     const probe = await streamTagRefs(this.#options.client, this.#repository);
     const etag = probe.etag;
     if (!probe.notModified) await probe.discard();
-    await this.#write(async () => ({ phase: 'tags', cursor: null, progress: { ...this.#progress, tagStep: 'list', tagsProbeEtag: etag } }));
+    await this.#write(async () => ({
+      phase: 'tags',
+      cursor: null,
+      progress: { ...this.#progress, tagStep: 'list', tagsProbeEtag: etag, ...(probedAt === undefined ? {} : { tagsProbedAt: probedAt }) },
+    }));
   }
 
   /**
@@ -284,15 +290,18 @@ class SyncRun {
    */
   async #recheckAfterFullListing(): Promise<void> {
     const etag = this.#progress.tagsProbeEtag ?? null;
-    // Should the refs have changed, the listing compared with the rows is the one asked for now:
-    // only a tag found present after this moment (by a webhook) escapes its tombstone step, not
-    // the rows this run's own pages wrote before.
+    // Unchanged refs (304): the listing compared with the rows is the run's pages, read since the
+    // first probe; a tag found present since then (a webhook revived it) is spared.
+    const pagesFrom = this.#progress.tagsProbedAt === undefined ? (this.#run.listedAt ?? new Date(0)) : new Date(this.#progress.tagsProbedAt);
+    // Changed refs (200): the listing compared with the rows is the one this request answers; only
+    // a tag found present after this moment escapes the tombstone step, not the rows this run's
+    // own pages wrote before.
     this.#run.listedAt = await markListingTaken(this.#options.db, this.#product.id, this.#options.owner);
     const probe = await streamTagRefs(this.#options.client, this.#repository, { etag });
     if (probe.notModified) {
       await this.#write(async (db) => {
         const complete = this.#progress.counts.tags.dropped === 0;
-        const tombstoned = complete ? await tombstoneTagsNotSeenInRun(db, this.#product.id, this.#run.runId, this.#run.listedAt ?? new Date(0)) : 0;
+        const tombstoned = complete ? await tombstoneTagsNotSeenInRun(db, this.#product.id, this.#run.runId, pagesFrom) : 0;
         return {
           phase: 'releases',
           cursor: null,

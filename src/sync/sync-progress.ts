@@ -40,6 +40,12 @@ export const runProgressSchema = z.object({
   tagStep: z.enum(['probe', 'list', 'recheck', 'read', 'tombstone']),
   /** Full mode: the ETag of the refs probe taken before the listing. */
   tagsProbeEtag: z.string().nullable().optional(),
+  /**
+   * Full mode: the database time before that probe. Should the recheck find the refs unchanged,
+   * the listing compared with the rows is the run's pages, read since then: a tag found present
+   * since is spared.
+   */
+  tagsProbedAt: z.iso.datetime({ offset: true }).optional(),
   /** The refs listing in sync_ref_listing: its ETag, and whether every item parsed. */
   staged: z.object({ etag: z.string().nullable(), complete: z.boolean() }).optional(),
   /** ETag of the first release page of this run's listing (taken before paging on). */
