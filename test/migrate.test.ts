@@ -107,4 +107,40 @@ test('a failing migration is rolled back whole and not recorded', async () => {
   }
 });
 
+test('a migration waits a bounded time for a lock a long transaction holds, tries again, and gives up with the lock named', async () => {
+  const database = await createTestDatabase({ label: 'migrate_locked' });
+  const holder = new pg.Client({ connectionString: database.url });
+  await holder.connect();
+  try {
+    const dir = mkdtempSync(join(tmpdir(), 'rr-migrations-'));
+    writeFileSync(join(dir, '9997_add_column.sql'), 'ALTER TABLE releases ADD COLUMN locked_test int;\n');
+    const withAlter = [...readMigrations(), ...readMigrations(dir)];
+    const waits = { timeoutMs: 150, attempts: 3, retryDelayMs: 50 };
+
+    // A long read holds the table: the migration gives up within its attempts, and writes nothing.
+    await holder.query('BEGIN');
+    await holder.query('SELECT count(*) FROM releases');
+    const started = performance.now();
+    try {
+      await migrate(database.url, quietLogger, withAlter, waits);
+      assert.unreachable('expected a MigrationError');
+    } catch (error) {
+      assert.instance(error, MigrationError);
+      assert.is((error as MigrationError).migration, '9997_add_column');
+      assert.match(String((error as Error).cause), /lock timeout/);
+    }
+    assert.ok(performance.now() - started < 3_000, 'bounded');
+    assert.is(await count(database.url, `SELECT count(*) FROM schema_migrations WHERE name = '9997_add_column'`), 0);
+
+    // The read ends while the migration waits between tries: the next try applies it.
+    const applying = migrate(database.url, quietLogger, withAlter, { timeoutMs: 150, attempts: 10, retryDelayMs: 50 });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await holder.query('COMMIT');
+    assert.equal((await applying).applied, ['9997_add_column']);
+  } finally {
+    await holder.end();
+    await database.drop();
+  }
+});
+
 test.run();

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { MigrationError } from '../errors.ts';
+import { sqlStateOf } from './unavailable.ts';
 import type { Logger } from '../logger.ts';
 import { PROJECT_ROOT } from '../paths.ts';
 
@@ -27,6 +28,12 @@ export function readMigrations(dir = MIGRATIONS_DIR): MigrationFile[] {
     });
 }
 
+/** How long one statement of a migration waits for a lock, how many times it is tried, and the pause between tries (growing). */
+export type LockWaits = { timeoutMs: number; attempts: number; retryDelayMs: number };
+const LOCK_WAITS: LockWaits = { timeoutMs: 5_000, attempts: 6, retryDelayMs: 2_000 };
+/** SQLSTATE lock_not_available: lock_timeout expired. */
+const LOCK_NOT_AVAILABLE = '55P03';
+
 export type MigrationReport = { applied: string[]; alreadyApplied: number };
 
 /**
@@ -34,8 +41,8 @@ export type MigrationReport = { applied: string[]; alreadyApplied: number };
  * migration files are scripts of many statements (functions, triggers), which only the simple
  * query protocol accepts and which Slonik's driver refuses by design.
  */
-export async function migrate(databaseUrl: string, logger: Logger, migrations = readMigrations()): Promise<MigrationReport> {
-  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'release-registry-migrate' });
+export async function migrate(databaseUrl: string, logger: Logger, migrations = readMigrations(), lockWaits = LOCK_WAITS): Promise<MigrationReport> {
+  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'release-registry-migrate', connectionTimeoutMillis: 10_000 });
   await client.connect();
   try {
     await client.query('SELECT pg_advisory_lock($1::bigint)', [MIGRATION_LOCK_KEY.toString()]);
@@ -64,14 +71,26 @@ export async function migrate(databaseUrl: string, logger: Logger, migrations = 
         continue;
       }
       const started = performance.now();
-      try {
-        await client.query('BEGIN');
-        await client.query(migration.sql);
-        await client.query('INSERT INTO schema_migrations (name, checksum) VALUES ($1, $2)', [migration.name, migration.checksum]);
-        await client.query('COMMIT');
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw new MigrationError(migration.name, { cause: error });
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          await client.query('BEGIN');
+          // A lock the migration needs (ALTER TABLE takes the table's) waits behind any long
+          // transaction on the table, and every query of the running API then queues behind the
+          // migration: wait a few seconds at most, and try again later rather than stall them.
+          await client.query(`SET LOCAL lock_timeout = '${Math.round(lockWaits.timeoutMs)}ms'`);
+          await client.query(migration.sql);
+          await client.query('INSERT INTO schema_migrations (name, checksum) VALUES ($1, $2)', [migration.name, migration.checksum]);
+          await client.query('COMMIT');
+          break;
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          if (sqlStateOf(error) === LOCK_NOT_AVAILABLE && attempt < lockWaits.attempts) {
+            logger.warn({ migration: migration.name, attempt, of: lockWaits.attempts }, 'migration waited too long for a lock (a long transaction holds the table): trying again');
+            await new Promise((resolve) => setTimeout(resolve, attempt * lockWaits.retryDelayMs));
+            continue;
+          }
+          throw new MigrationError(migration.name, { cause: error });
+        }
       }
       logger.info({ migration: migration.name, durationMs: Math.round(performance.now() - started) }, 'migration applied');
       report.applied.push(migration.name);
