@@ -37,10 +37,19 @@ const httpUrl = (fallback: string) =>
     .pipe(z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }))
     .transform((value) => value.replace(/\/+$/, ''));
 
+/** The sslmode values every client of the database reads alike (Slonik's parser takes no others). */
+const SSL_MODES = ['disable', 'require', 'no-verify'];
+
 const postgresUrl = z
   .string()
   .trim()
-  .pipe(z.url({ protocol: /^postgres(ql)?$/, error: 'expected a postgres:// URL' }));
+  .pipe(z.url({ protocol: /^postgres(ql)?$/, error: 'expected a postgres:// URL' }))
+  .refine((value) => {
+    // Refinements run after a failed check too: a value that is no URL has its issue already.
+    if (!URL.canParse(value)) return true;
+    const mode = new URL(value).searchParams.get('sslmode');
+    return mode === null || SSL_MODES.includes(mode);
+  }, 'sslmode must be disable, require (TLS verifying the server certificate; sslrootcert=<file> names its CA) or no-verify (TLS without verifying, as Heroku Postgres needs)');
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -110,12 +119,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const issue = result.error.issues[0]!;
   const variable = String(issue.path[0] ?? 'environment');
   const raw = env[variable];
-  const shown = raw === undefined ? 'it is not set' : `got ${JSON.stringify(isSecret(variable) ? '***' : raw)}`;
+  const shown = raw === undefined ? 'it is not set' : `got ${JSON.stringify(isSecret(variable) ? '***' : withoutPassword(raw))}`;
   throw new ConfigError(variable, `${issue.message} (${shown})`);
 }
 
 function isSecret(variable: string): boolean {
   return /TOKEN|SECRET|PASSWORD/.test(variable);
+}
+
+/** A URL-like value with the password of its `user:password@` part masked (a malformed DATABASE_URL is shown, its password never). */
+function withoutPassword(value: string): string {
+  return value.replace(/^([^@]*?\/\/[^:@/]*):[^@]*@/, '$1:***@');
 }
 
 /** The database URL, or a ConfigError for commands that cannot fall back to an embedded server. */

@@ -73,6 +73,22 @@ test('secrets are never echoed in configuration errors', () => {
   const error = configError({ API_TOKENS: 'tooshort' });
   assert.not.match(error.message, /tooshort/);
   assert.match(error.message, /\*\*\*/);
+  const malformed = configError({ DATABASE_URL: 'postgres//app:S3cretPw@db.internal:5432/app' });
+  assert.is(malformed.variable, 'DATABASE_URL');
+  assert.not.match(malformed.message, /S3cretPw/, 'the password of a malformed database URL');
+  assert.match(malformed.message, /postgres\/\/app:\*\*\*@db\.internal/);
+});
+
+test("DATABASE_URL's sslmode is one every database client reads alike", () => {
+  for (const mode of ['disable', 'require', 'no-verify']) {
+    assert.ok(loadConfig({ DATABASE_URL: `postgres://u:p@db:5432/registry?sslmode=${mode}` }).DATABASE_URL, mode);
+  }
+  for (const mode of ['verify-full', 'prefer', 'bogus']) {
+    const error = configError({ DATABASE_URL: `postgres://u:p@db:5432/registry?sslmode=${mode}` });
+    assert.is(error.variable, 'DATABASE_URL', mode);
+    assert.match(error.message, /sslmode must be disable, require .* or no-verify/);
+    assert.not.match(error.message, /u:p@/, 'the password stays out of the message');
+  }
 });
 
 test.run();
