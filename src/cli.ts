@@ -76,6 +76,16 @@ const COMMANDS: Record<string, Command> = {
     run: async ({ config, logger }) => {
       const products = loadProductsFile(config.PRODUCTS_FILE);
       const stops: Array<() => Promise<void>> = [];
+      // A signal while starting (a first start's initdb and migrations take a while): stop what has
+      // started, the embedded server last, and exit; exiting also stops a server still starting.
+      const onSignalWhileStarting = (signal: NodeJS.Signals) => {
+        logger.warn({ signal }, 'signal while starting: stopping what has started');
+        const deadline = setTimeout(() => process.exit(130), config.SHUTDOWN_TIMEOUT_MS);
+        deadline.unref();
+        void runStops(stops, logger).finally(() => process.exit(130));
+      };
+      process.once('SIGINT', onSignalWhileStarting);
+      process.once('SIGTERM', onSignalWhileStarting);
       let databaseUrl = config.DATABASE_URL;
       if (databaseUrl === undefined) {
         const dir = join(config.DATA_DIR, 'postgres');
@@ -98,6 +108,9 @@ const COMMANDS: Record<string, Command> = {
       } catch (error) {
         await runStops(stops, logger);
         throw error;
+      } finally {
+        process.off('SIGINT', onSignalWhileStarting);
+        process.off('SIGTERM', onSignalWhileStarting);
       }
       await untilSignal(logger, config, stops);
     },

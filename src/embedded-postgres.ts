@@ -56,9 +56,11 @@ export async function startEmbeddedPostgres(options: { dir: string; logger: Logg
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, LC_MESSAGES: 'C' },
   });
-  await waitForReady(child, logger);
+  // Registered before the wait: a process that exits while the server starts (a Ctrl-C during a
+  // first start's initdb and migrations) must not leave it running in its own process group.
   const killOnExit = () => child.kill('SIGINT');
   process.on('exit', killOnExit);
+  await waitForReady(child, logger);
   return serverHandle(dir, port, async () => {
     process.off('exit', killOnExit);
     if (child.exitCode !== null) return;

@@ -1,7 +1,11 @@
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { logged, startCliProcess } from './support/cli-process.ts';
 import { createTestDatabase } from './support/database.ts';
+import { eventually } from './support/eventually.ts';
 import { parseExposition, value } from './support/metrics.ts';
 
 // `release-registry start` (migrate, then the API and a worker in one process) serves one registry
@@ -34,5 +38,47 @@ test('start: both roles report ready; SIGTERM stops API and worker, exit 0 withi
     await database.drop();
   }
 });
+
+test('start on the embedded PostgreSQL: a Ctrl-C while it is still starting stops the embedded server too', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'rr-start-'));
+  // As root the server runs as the postgres user, which must reach the data directory inside.
+  chmodSync(dataDir, 0o755);
+  const service = startCliProcess(['start'], { DATA_DIR: dataDir, PORT: '0', METRICS_PORT: '0', DATABASE_URL: undefined });
+  try {
+    await service.waitForLog(logged('embedded PostgreSQL running'), 120_000);
+    // Migrations and the rest of the start are under way.
+    service.signal('SIGINT');
+    const exit = await service.exitWithin(15_000);
+    assert.ok(exit !== null, `exited within 15 s\n${service.output()}`);
+    assert.is(exit!.code, 130, service.output());
+    const pidFile = join(dataDir, 'postgres', 'postmaster.pid');
+    const stopped = await eventually(
+      async () => !existsSync(pidFile) || !isAlive(Number(readFileSync(pidFile, 'utf8').split('\n')[0])),
+      (gone) => gone,
+      'the embedded server stopped',
+      15_000,
+    );
+    assert.ok(stopped);
+  } finally {
+    await service.kill();
+    // Whatever the outcome, no server outlives the test.
+    const pidFile = join(dataDir, 'postgres', 'postmaster.pid');
+    if (existsSync(pidFile)) {
+      const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+      if (isAlive(pid)) process.kill(pid, 'SIGINT');
+      await eventually(async () => isAlive(pid), (alive) => !alive, 'the leftover server stopped', 15_000).catch(() => undefined);
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 test.run();
