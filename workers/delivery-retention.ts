@@ -33,11 +33,13 @@ export type DeliveryRetention = {
 
 export function startDeliveryRetention(options: DeliveryRetentionOptions): DeliveryRetention {
   const { db, logger, retentionDays } = options;
+  /** Set by stop: a run under way ends after its current batch (the rest waits for the next run). */
+  let stopping = false;
   const run = async (now = new Date()): Promise<number> => {
     if (retentionDays === 0) return 0;
     const receivedBefore = new Date(now.getTime() - retentionDays * 86_400_000);
     let total = 0;
-    for (let batch = 0; batch < MAX_BATCHES_PER_RUN; batch += 1) {
+    for (let batch = 0; batch < MAX_BATCHES_PER_RUN && !stopping; batch += 1) {
       const deleted = await deleteFinishedDeliveries(db, receivedBefore, DELETE_BATCH);
       total += deleted;
       deliveriesDeleted.inc(deleted);
@@ -65,6 +67,7 @@ export function startDeliveryRetention(options: DeliveryRetentionOptions): Deliv
   return {
     run,
     stop: async () => {
+      stopping = true;
       await task?.destroy();
       await running;
     },

@@ -87,6 +87,7 @@ export async function startWorker(
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
+      const stopAsked = performance.now();
       lifecycle.markStopping();
       await syncs.stop();
       await retention.stop();
@@ -94,8 +95,10 @@ export async function startWorker(
       await deliveries.stop();
       // graceful: handlers get the grace period to finish; pg-boss then fails what is still active
       // ("pg-boss shut down while active"), which hands those jobs back for a retry rather than
-      // leaving them active until they expire. The rest of SHUTDOWN_TIMEOUT_MS closes the pools.
-      const graceMs = Math.max(1_000, config.SHUTDOWN_TIMEOUT_MS - 2_000);
+      // leaving them active until they expire. The rest of SHUTDOWN_TIMEOUT_MS closes the pools;
+      // the grace counts from the signal, so the stops above (a retention batch finishing) do not
+      // push pg-boss's hand-back past the deadline.
+      const graceMs = Math.max(1_000, config.SHUTDOWN_TIMEOUT_MS - 2_000 - (performance.now() - stopAsked));
       await boss.stop({ graceful: true, close: true, timeout: graceMs });
       stopCollecting();
       await metrics?.close();
