@@ -50,7 +50,10 @@ export function startSyncSchedule(options: { db: Database; boss: PgBoss; logger:
           logger.error({ err: error, slot: context.date.toISOString() }, 'could not enqueue the scheduled syncs');
         }
       },
-      { name: 'sync-schedule', noOverlap: true },
+      // A tick that fires late (an event loop busy, a throttled container) still runs, up to 30 s
+      // late, instead of node-cron's default 1 s after which it is skipped: its slot is the
+      // nominal time, so replicas still claim it once.
+      { name: 'sync-schedule', noOverlap: true, missedExecutionTolerance: 30_000 },
     );
   }
   return {
