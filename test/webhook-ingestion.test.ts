@@ -3,6 +3,7 @@ import { suite, test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { z } from 'zod';
 import { findProductByName, recordRepositoryIdentity, syncProductDefinitions } from '../src/db/products.ts';
+import { replayDeliveries } from '../src/webhooks/replay-deliveries.ts';
 import { releaseEvent, tagDeleted, tagMoved, tagPushed } from './support/github-events.ts';
 import { startFakeIngestion, type FakeIngestion } from './support/ingestion.ts';
 import { releaseRows } from './support/release-rows.ts';
@@ -237,6 +238,17 @@ test("a delivery sent before a rename, worked once another repository took the o
     }
     assert.is((await releaseRows(app.database.db, 'widget')).find((row) => row.tag === 'v1.1.0'), undefined, "nothing of the other repository's is written");
     assert.equal(await productIdentity(app), { id: app.repo.id, name: 'acme/widget' }, 'the identity stays');
+
+    // A delivery under the new name tells it; replayed, the failed ones are read by it.
+    const third = app.repository.addTag({ name: 'v1.2.0' });
+    const renamed = { id: app.repo.id, fullName: 'acme/widget-ng' };
+    const newer = await Promise.all(tagPushed(renamed, 'v1.2.0', third.sha).map((delivery) => postDelivery(app.server.url, delivery)));
+    await app.settled(newer.map((answer) => answer.deliveryId));
+    assert.equal(await productIdentity(app), { id: app.repo.id, name: 'acme/widget-ng' });
+    await replayDeliveries(app.database.db, late.map((answer) => answer.deliveryId));
+    await app.settled(late.map((answer) => answer.deliveryId));
+    for (const answer of late) assert.is((await readDelivery(app.database.db, answer.deliveryId))?.status, 'processed');
+    assert.is((await releaseRows(app.database.db, 'widget')).find((row) => row.tag === 'v1.1.0')?.refSha, second.sha, "the product's own v1.1.0");
   } finally {
     await app.close();
   }

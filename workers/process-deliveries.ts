@@ -15,6 +15,7 @@ import {
 } from '../src/db/webhook-deliveries.ts';
 import { AppError, GitHubRateLimitedError, PermanentPayloadError, RepositoryMismatchError } from '../src/errors.ts';
 import { whileLockHeld } from '../src/github/lock-bounds.ts';
+import type { RepositoryRef } from '../src/github/repository-ref.ts';
 import { TAG_STATES_BATCH } from '../src/github/tag-states.ts';
 import type { Logger } from '../src/logger.ts';
 import { observeIngestLag, recordDeliveryProcessing } from '../src/metrics/metrics.ts';
@@ -153,7 +154,14 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
           await beginReleaseWrite(transaction, product.id, 'webhook');
           // Read after taking the lock: whoever writes next has read GitHub after us. Bounded: a
           // spent rate limit defers the delivery rather than holding the lock until the reset.
-          const current = await whileLockHeld(() => readTagStates(readPath(product, latest), [...tags]));
+          const path = readPath(product, latest);
+          let current = await whileLockHeld(() => readTagStates(path, [...tags]));
+          const known = product.githubFullName === null ? null : repositoryPath(product);
+          if (product.githubRepositoryId !== null && current.repository.databaseId !== product.githubRepositoryId && known !== null && !samePath(known, path)) {
+            // The deliveries' name was given up since; the product's last known name (a newer
+            // delivery told it) may be the repository's now.
+            current = await whileLockHeld(() => readTagStates(known, [...tags]));
+          }
           const identity = { id: current.repository.databaseId, fullName: current.repository.nameWithOwner };
           if (product.githubRepositoryId !== null && identity.id !== product.githubRepositoryId) {
             throw new RepositoryMismatchError(
@@ -289,4 +297,8 @@ async function deferDeliveries(db: Database, boss: PgBoss, claims: readonly Deli
 function readPath(product: Product, latest: ProductWork['latest']) {
   const renamed = latest.fullName !== null && product.githubRepositoryId !== null && latest.repositoryId === product.githubRepositoryId;
   return repositoryPath(renamed ? { repository: product.repository, githubFullName: latest.fullName } : product);
+}
+
+function samePath(a: RepositoryRef, b: RepositoryRef): boolean {
+  return a.owner.toLowerCase() === b.owner.toLowerCase() && a.repo.toLowerCase() === b.repo.toLowerCase();
 }
