@@ -52,6 +52,15 @@ test('deliveries left open by a job that failed for good, or is gone, are failed
     assert.equal(await state(waiting), { status: 'queued', error: null }, 'its job is still to run');
     assert.is(await check.run(later), 0, 'a second run finds nothing more');
 
+    // Past a page of live jobs with quiet deliveries (a long rate-limit deferral makes one per
+    // batch), an ended job is still reached.
+    const liveIds = Array.from({ length: 205 }, (_, index) => `00000000-0000-4000-8000-${String(index + 1).padStart(12, '0')}`);
+    for (const id of liveIds) await boss.send(QUEUES.processDelivery, { deliveryIds: [] }, { id, startAfter: 3_600 });
+    for (const id of liveIds) await store(id);
+    const last = await store('ffffffff-ffff-4fff-bfff-ffffffffffff');
+    assert.is(await check.run(later), 1);
+    assert.is((await state(last)).status, 'failed', 'the job after two pages of live ones');
+
     // A late failure of an earlier attempt (one with retries left) does not undo the final one.
     await recordDeliveryFailure(db, [{ deliveryId: ended, jobId: endedJob }], 'an earlier attempt, late', false);
     assert.is((await state(ended)).status, 'failed');

@@ -16,8 +16,9 @@ import { QUEUES } from '../src/queues.ts';
 
 /** Open deliveries unchanged for this long are checked (a live job's attempt touches its deliveries when it claims them). */
 const QUIET_MS = 10 * 60_000;
-/** Jobs checked per run; the rest wait for the next. */
-const JOBS_PER_RUN = 200;
+/** Jobs read per query, and checked per run at most (the next run goes on after the last one checked). */
+const JOBS_PER_PAGE = 200;
+const JOBS_PER_RUN = 2_000;
 const ENDED_STATES = new Set(['failed', 'cancelled', 'completed']);
 
 export type StrandedDeliveriesOptions = {
@@ -36,15 +37,35 @@ export type StrandedDeliveries = {
 
 export function startStrandedDeliveriesCheck(options: StrandedDeliveriesOptions): StrandedDeliveries {
   const { db, boss, logger } = options;
+  /**
+   * Where the next run goes on: many live jobs with quiet deliveries (a long rate-limit deferral
+   * makes one per batch) must not keep the ones after them from being checked.
+   */
+  let after: string | null = null;
   const run = async (now = new Date()): Promise<number> => {
+    const unchangedSince = new Date(now.getTime() - QUIET_MS);
     let total = 0;
-    for (const jobId of await findJobsOfOpenDeliveries(db, new Date(now.getTime() - QUIET_MS), JOBS_PER_RUN)) {
-      const [job] = await boss.findJobs(QUEUES.processDelivery, { id: jobId });
-      if (job !== undefined && !ENDED_STATES.has(job.state)) continue;
-      const how = job === undefined ? 'is gone' : `ended ${job.state} after ${job.retryCount + 1} attempt(s)`;
-      const failed = await failDeliveriesOfEndedJob(db, jobId, `its processing job ${jobId} ${how} without finishing it: replay it`);
-      if (failed > 0) logger.warn({ jobId, deliveries: failed, job: job?.state ?? 'gone' }, 'webhook deliveries left open by an ended job marked failed');
-      total += failed;
+    for (let checked = 0; checked < JOBS_PER_RUN; ) {
+      const page = await findJobsOfOpenDeliveries(db, unchangedSince, JOBS_PER_PAGE, after);
+      if (page.length === 0) {
+        // The end: the next run starts from the first job again.
+        after = null;
+        break;
+      }
+      for (const jobId of page) {
+        after = jobId;
+        checked += 1;
+        const [job] = await boss.findJobs(QUEUES.processDelivery, { id: jobId });
+        if (job !== undefined && !ENDED_STATES.has(job.state)) continue;
+        const how = job === undefined ? 'is gone' : `ended ${job.state} after ${job.retryCount + 1} attempt(s)`;
+        const failed = await failDeliveriesOfEndedJob(db, jobId, `its processing job ${jobId} ${how} without finishing it: replay it`);
+        if (failed > 0) logger.warn({ jobId, deliveries: failed, job: job?.state ?? 'gone' }, 'webhook deliveries left open by an ended job marked failed');
+        total += failed;
+      }
+      if (page.length < JOBS_PER_PAGE) {
+        after = null;
+        break;
+      }
     }
     return total;
   };

@@ -222,13 +222,16 @@ export async function recordDeliveryFailure(db: Queryable, claims: readonly Deli
 
 /**
  * Jobs named by deliveries still queued or processing whose last change is older than
- * `unchangedSince`: the candidates for a job that ended without finishing them.
+ * `unchangedSince`: the candidates for a job that ended without finishing them. In job id order,
+ * after `afterJobId`, so that a caller pages through them all.
  */
-export async function findJobsOfOpenDeliveries(db: Queryable, unchangedSince: Date, limit: number): Promise<string[]> {
+export async function findJobsOfOpenDeliveries(db: Queryable, unchangedSince: Date, limit: number, afterJobId: string | null = null): Promise<string[]> {
   return [
     ...(await db.anyFirst(sql.type(z.object({ jobId: z.string() }))`
       SELECT DISTINCT job_id::text AS "jobId" FROM webhook_deliveries
       WHERE status IN ('queued', 'processing') AND job_id IS NOT NULL AND updated_at < ${unchangedSince.toISOString()}::timestamptz
+        AND (${afterJobId}::uuid IS NULL OR job_id > ${afterJobId}::uuid)
+      ORDER BY 1
       LIMIT ${limit}`)),
   ];
 }
