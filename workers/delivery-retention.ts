@@ -1,8 +1,8 @@
-import cron, { type ScheduledTask } from 'node-cron';
 import type { Database } from '../src/db/pool.ts';
 import { deleteFinishedDeliveries } from '../src/db/webhook-deliveries.ts';
 import type { Logger } from '../src/logger.ts';
 import { deliveriesDeleted } from '../src/metrics/metrics.ts';
+import { startPeriodicTask } from './periodic-task.ts';
 
 // Stored deliveries are kilobytes each (the payload as GitHub sent it), and once processed or
 // ignored they are history: the releases hold what they changed. Every hour each worker replica
@@ -48,28 +48,16 @@ export function startDeliveryRetention(options: DeliveryRetentionOptions): Deliv
     if (total > 0) logger.info({ deleted: total, receivedBefore: receivedBefore.toISOString() }, 'deleted webhook deliveries past retention');
     return total;
   };
-  let task: ScheduledTask | undefined;
-  /** The scheduled run under way: stopping waits for it, so that it does not outlive the pool. */
-  let running: Promise<unknown> | undefined;
-  if (retentionDays > 0) {
-    task = cron.schedule(
-      options.schedule ?? '23 * * * *',
-      async () => {
-        running = run().catch((error: unknown) => {
-          // The database is away: the next run deletes what this one did not.
-          logger.warn({ err: error }, 'deleting webhook deliveries past retention failed');
-        });
-        await running;
-      },
-      { name: 'delivery-retention', noOverlap: true },
-    );
-  }
+  // A failed run (the database away): the next one deletes what it did not.
+  const task =
+    retentionDays > 0
+      ? startPeriodicTask({ name: 'delivery-retention', schedule: options.schedule ?? '23 * * * *', logger, failure: 'deleting webhook deliveries past retention failed', run })
+      : undefined;
   return {
     run,
     stop: async () => {
       stopping = true;
-      await task?.destroy();
-      await running;
+      await task?.stop();
     },
   };
 }

@@ -1,9 +1,9 @@
-import cron, { type ScheduledTask } from 'node-cron';
 import type { PgBoss } from 'pg-boss';
 import type { Database } from '../src/db/pool.ts';
 import { failDeliveriesOfEndedJob, findJobsOfOpenDeliveries } from '../src/db/webhook-deliveries.ts';
 import type { Logger } from '../src/logger.ts';
 import { QUEUES } from '../src/queues.ts';
+import { startPeriodicTask } from './periodic-task.ts';
 
 // A delivery is marked failed by its job's last attempt when that attempt fails. An attempt can
 // also end without recording anything: the worker killed or stopped during it, its heartbeat
@@ -69,20 +69,12 @@ export function startStrandedDeliveriesCheck(options: StrandedDeliveriesOptions)
     }
     return total;
   };
-  let running: Promise<unknown> | undefined;
-  const task: ScheduledTask = cron.schedule(
-    options.schedule ?? '7-59/10 * * * *',
-    async () => {
-      running = run().catch((error: unknown) => logger.warn({ err: error }, 'checking for webhook deliveries left open by ended jobs failed'));
-      await running;
-    },
-    { name: 'stranded-deliveries', noOverlap: true },
-  );
-  return {
+  const task = startPeriodicTask({
+    name: 'stranded-deliveries',
+    schedule: options.schedule ?? '7-59/10 * * * *',
+    logger,
+    failure: 'checking for webhook deliveries left open by ended jobs failed',
     run,
-    stop: async () => {
-      await task.destroy();
-      await running;
-    },
-  };
+  });
+  return { run, stop: task.stop };
 }
