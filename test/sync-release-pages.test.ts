@@ -43,4 +43,27 @@ test('an incremental run retried after failing on page 2 reads on past the page 
   }
 });
 
+test("a repository with more releases than GitHub's REST listing reaches (1,000) has every one stored, also when the run fails past the cap and is retried", async () => {
+  const database = await createTestDatabase({ label: 'sync_release_cap' });
+  const fake = await startFakeGitHub();
+  try {
+    const { db } = database;
+    fake.addSyntheticRepository({ owner: 'acme', name: 'big', tags: 1_300, releases: 1_200 });
+    const product = (await defineProducts(db, [{ name: 'big', repository: 'acme/big' }])).get('big')!;
+    // The second query past the cap fails, with no retry in the client: the attempt fails there.
+    const fault = fake.addFault({ kind: 'status', status: 502, operation: 'OldestReleases', every: 2, times: 1 });
+    const failed = await runSync(db, fake, product, { client: fakeClient(fake, { retries: 0 }), owner: randomUUID() });
+    assert.is(failed.outcome, 'failed');
+    assert.is(fault.fired, 1);
+    const retried = await runSync(db, fake, product, { owner: randomUUID() });
+    assert.is(retried.outcome, 'succeeded');
+    const withRelease = new Set((await releaseRows(db, product.id)).flatMap((row) => (row.githubReleaseId === null ? [] : [row.githubReleaseId])));
+    assert.is(withRelease.size, 1_200, 'every release, the 200 oldest from past the cap');
+    assert.is(fake.counts({ endpoint: 'releases' }).byStatus['422'], 2, 'each attempt met the cap once');
+  } finally {
+    await fake.close();
+    await database.drop();
+  }
+});
+
 test.run();

@@ -1,14 +1,21 @@
+import { z } from 'zod';
 import type { GithubReleaseFact } from '../db/releases.ts';
-import { GitHubMalformedResponseError } from '../errors.ts';
+import { GitHubMalformedResponseError, GitHubRequestRejectedError } from '../errors.ts';
 import type { GitHubClient } from './client.ts';
 import { isNotModified } from './github-error.ts';
 import { nextPageUrl } from './link-header.ts';
 import type { RepositoryRef } from './repository-ref.ts';
 import { ItemParser } from './response-items.ts';
-import { restReleaseSchema } from './schemas.ts';
+import { GRAPHQL_RELEASE_FIELDS, graphqlReleaseSchema, restReleaseSchema } from './schemas.ts';
 
 // GitHub releases over REST, 100 per page, newest first, following Link rel="next". Drafts are
 // listed only to tokens with push access to the repository.
+//
+// GitHub lists only the first 1,000 releases over REST: the page after answers 422 "Only the first
+// 1000 results are available." The listing then goes on over GraphQL, oldest first (a connection
+// without that cap), for the releases the REST pages could not reach, and one page more, so that
+// releases sharing the boundary's creation time are not missed; what it lists twice is written
+// once (upserts by id).
 //
 // The first page can be asked for conditionally with the ETag of an earlier listing: 304 means
 // "not modified" and costs no rate-limit point. Caveat: that ETag covers the first page only (the
@@ -51,25 +58,29 @@ type RestResponse = { status: number; url: string; headers: Record<string, strin
 /** Lists the repository's releases; asks conditionally when `etag` is given. */
 export async function fetchReleasePages(client: GitHubClient, repository: RepositoryRef, options: ReleaseListingOptions = {}): Promise<ReleaseListing> {
   let first: RestResponse;
+  const startPage = Math.max(1, options.startPage ?? 1);
   try {
     first = await client.octokit.request('GET /repos/{owner}/{repo}/releases', {
       owner: repository.owner,
       repo: repository.repo,
       per_page: options.perPage ?? RELEASE_PAGE_SIZE,
-      ...(options.startPage !== undefined && options.startPage > 1 ? { page: options.startPage } : {}),
+      ...(startPage > 1 ? { page: startPage } : {}),
       headers: options.etag ? { 'if-none-match': options.etag } : {},
     });
   } catch (error) {
     if (isNotModified(error) && options.etag) return { notModified: true, etag: String(error.response.headers.etag ?? options.etag) };
+    // Resuming past the REST cap: the releases beyond it, over GraphQL, again from their start.
+    const cap = listingCapOf(error);
+    if (cap !== null && startPage > 1) return { notModified: false, etag: null, pages: releasesBeyondCap(client, repository, cap, startPage) };
     throw error;
   }
-  return { notModified: false, etag: headerText(first.headers.etag), pages: releasePages(client, first, options.startPage ?? 1) };
+  return { notModified: false, etag: headerText(first.headers.etag), pages: releasePages(client, repository, first, startPage) };
 }
 
-async function* releasePages(client: GitHubClient, first: RestResponse, startPage: number): AsyncGenerator<ReleasePage> {
+async function* releasePages(client: GitHubClient, repository: RepositoryRef, first: RestResponse, startPage: number): AsyncGenerator<ReleasePage> {
   const endpoint = 'GET /repos/{owner}/{repo}/releases';
   let response = first;
-  for (let page = Math.max(1, startPage); ; page += 1) {
+  for (let page = startPage; ; page += 1) {
     if (!Array.isArray(response.data)) {
       throw new GitHubMalformedResponseError(endpoint, [{ path: '', message: `expected an array of releases, got ${describe(response.data)}` }]);
     }
@@ -90,7 +101,84 @@ async function* releasePages(client: GitHubClient, first: RestResponse, startPag
     const next = nextPageUrl(headerText(response.headers.link) ?? undefined, client.baseUrl, endpoint);
     yield { releases, page, etag: headerText(response.headers.etag), hasNextPage: next !== null, dropped: items.dropped };
     if (next === null) return;
-    response = await client.octokit.request({ method: 'GET', url: next });
+    try {
+      response = await client.octokit.request({ method: 'GET', url: next });
+    } catch (error) {
+      const cap = listingCapOf(error);
+      if (cap === null) throw error;
+      yield* releasesBeyondCap(client, repository, cap, page + 1);
+      return;
+    }
+  }
+}
+
+/** GitHub's refusal to list past the first `n` results (422), as `n`; null for any other error. */
+function listingCapOf(error: unknown): number | null {
+  if (!(error instanceof GitHubRequestRejectedError) || error.httpStatus !== 422) return null;
+  const match = /only the first (\d+) results are available/i.exec(error.message);
+  return match === null ? null : Number(match[1]);
+}
+
+const OLDEST_RELEASES_QUERY = `query OldestReleases($owner: String!, $name: String!, $after: String) {
+  rateLimit { cost }
+  repository(owner: $owner, name: $name) {
+    releases(first: ${RELEASE_PAGE_SIZE}, after: $after, orderBy: { field: CREATED_AT, direction: ASC }) {
+      totalCount
+      pageInfo { endCursor hasNextPage }
+      nodes { ${GRAPHQL_RELEASE_FIELDS} }
+    }
+  }
+}`;
+
+const oldestReleasesResponse = z.object({
+  repository: z.object({
+    releases: z.object({
+      totalCount: z.number().int().nonnegative(),
+      pageInfo: z.object({ endCursor: z.string().nullable(), hasNextPage: z.boolean() }),
+      // Parsed one by one below: a bad item is dropped, not fatal to the page.
+      nodes: z.array(z.unknown()),
+    }),
+  }),
+});
+
+/**
+ * The releases the REST listing cannot reach (all but the newest `cap`), oldest first over GraphQL,
+ * plus one page of overlap; numbered on from `firstPage`.
+ */
+async function* releasesBeyondCap(client: GitHubClient, repository: RepositoryRef, cap: number, firstPage: number): AsyncGenerator<ReleasePage> {
+  const endpoint = 'graphql OldestReleases';
+  let after: string | null = null;
+  let listed = 0;
+  for (let page = firstPage; ; page += 1) {
+    const data: z.infer<typeof oldestReleasesResponse> = await client.graphql(
+      endpoint,
+      OLDEST_RELEASES_QUERY,
+      { owner: repository.owner, name: repository.repo, after },
+      oldestReleasesResponse,
+    );
+    const { releases: connection } = data.repository;
+    const items = new ItemParser({
+      logger: client.logger,
+      endpoint,
+      schema: graphqlReleaseSchema,
+      noun: 'release',
+      context: { page },
+      describe: (item) => ({ id: (item as { databaseId?: unknown } | null)?.databaseId }),
+    });
+    const releases: GithubReleaseFact[] = [];
+    for (const node of connection.nodes) {
+      const release = items.parse(node);
+      if (release !== undefined) releases.push(release);
+    }
+    items.finish();
+    listed += connection.nodes.length;
+    const more = connection.pageInfo.hasNextPage && listed < connection.totalCount - cap + RELEASE_PAGE_SIZE;
+    yield { releases, page, etag: null, hasNextPage: more, dropped: items.dropped };
+    if (!more) return;
+    if (connection.pageInfo.endCursor === null || connection.pageInfo.endCursor === after) {
+      throw new GitHubMalformedResponseError(endpoint, [{ path: 'repository.releases.pageInfo.endCursor', message: 'hasNextPage without a new cursor' }]);
+    }
+    after = connection.pageInfo.endCursor;
   }
 }
 

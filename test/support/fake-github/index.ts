@@ -483,7 +483,10 @@ export class FakeGitHub {
       });
     }
     if (first === 'releases') {
-      if (rest.length === 1) return route('releases', () => this.#listPage(url, found, found.releases(), (release) => releaseJson(api, found, release)));
+      if (rest.length === 1) {
+        // GitHub lists only the first 1,000 releases: a page past them answers 422.
+        return route('releases', () => this.#listPage(url, found, found.releases(), (release) => releaseJson(api, found, release), { maxResults: 1_000 }));
+      }
       if (second === 'tags' && others.length > 0) {
         const tag = others.join('/');
         return route('release-by-tag', () => {
@@ -523,11 +526,18 @@ export class FakeGitHub {
   }
 
   /** One page of a REST list, with GitHub's Link header (links use /repositories/{id}). */
-  #listPage<T>(url: URL, repo: FakeRepository, items: readonly T[], toJson: (item: T) => unknown): Reply {
+  #listPage<T>(url: URL, repo: FakeRepository, items: readonly T[], toJson: (item: T) => unknown, options: { maxResults?: number } = {}): Reply {
     const requested = Number(url.searchParams.get('per_page'));
     const perPage = Number.isInteger(requested) && requested > 0 ? Math.min(requested, 100) : 30;
     const requestedPage = Number(url.searchParams.get('page'));
     const page = Number.isInteger(requestedPage) && requestedPage > 0 ? requestedPage : 1;
+    if (options.maxResults !== undefined && (page - 1) * perPage >= options.maxResults) {
+      // GitHub's answer, word for word (https://docs.github.com/rest/releases/releases#list-releases).
+      return {
+        status: 422,
+        body: { message: `Only the first ${options.maxResults} results are available.`, documentation_url: 'https://docs.github.com/rest/releases/releases#list-releases' },
+      };
+    }
     const lastPage = Math.max(1, Math.ceil(items.length / perPage));
     const body = items.slice((page - 1) * perPage, page * perPage).map(toJson);
     const link = (target: number) => {
