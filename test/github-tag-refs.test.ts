@@ -32,6 +32,15 @@ refs('every tag ref in one request: name, sha and object type as in the real lis
   assert.is(client.stats().points.core, 1);
 });
 
+refs('a repository without a first commit (409 "Git Repository is empty.") has no tag refs, not an error', async ({ fake }) => {
+  const empty = fake.addRepository({ owner: 'acme', name: 'brand-new' });
+  empty.noCommits = true;
+  fake.resetRequests();
+  const result = await fetchTagRefs(fakeClient(fake), repoRef('acme/brand-new'));
+  assert.equal(result, { notModified: false, etag: null, refs: [], dropped: 0 });
+  assert.equal(fake.counts().byStatus, { '409': 1 });
+});
+
 refs('an unchanged repository answers the stored ETag with 304 and spends nothing', async ({ fake }) => {
   const client = fakeClient(fake);
   const first = await fetchTagRefs(client, repoRef('helm/helm'));

@@ -160,8 +160,8 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
       retries: options.retries ?? 3,
       retryAfterBaseValue: unitMs,
       // 403 and 429 are rate limits, left to plugin-throttling (which knows how long to wait);
-      // the others will not change by asking again.
-      doNotRetry: [400, 401, 403, 404, 410, 422, 429, 451],
+      // the others will not change by asking again (409: "Git Repository is empty.").
+      doNotRetry: [400, 401, 403, 404, 409, 410, 422, 429, 451],
     },
     throttle: {
       id: `release-registry-${clients}`,

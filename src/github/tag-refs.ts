@@ -1,6 +1,6 @@
 import { JSONParser, TokenizerError, TokenParserError } from '@streamparser/json';
 import { z } from 'zod';
-import { GitHubMalformedResponseError, GitHubUnavailableError } from '../errors.ts';
+import { GitHubMalformedResponseError, GitHubRequestRejectedError, GitHubUnavailableError } from '../errors.ts';
 import type { GitHubClient } from './client.ts';
 import { isNotModified } from './github-error.ts';
 import type { RepositoryRef } from './repository-ref.ts';
@@ -65,6 +65,9 @@ export async function streamTagRefs(client: GitHubClient, repository: Repository
     });
   } catch (error) {
     if (isNotModified(error) && options.etag) return { notModified: true, etag: String(error.response.headers.etag ?? options.etag) };
+    // A repository without a first commit has no refs at all: GitHub answers 409 "Git Repository
+    // is empty." That is an empty listing (no ETag: the next run asks again), not a failure.
+    if (error instanceof GitHubRequestRejectedError && error.httpStatus === 409) return emptyListing();
     throw error;
   }
   const body = response.data;
@@ -83,6 +86,16 @@ export async function streamTagRefs(client: GitHubClient, repository: Repository
     batches,
     dropped: () => items.dropped,
     discard,
+  };
+}
+
+function emptyListing(): TagRefStream {
+  return {
+    notModified: false,
+    etag: null,
+    batches: (async function* () {})(),
+    dropped: () => 0,
+    discard: async () => undefined,
   };
 }
 

@@ -555,6 +555,7 @@ export class FakeGitHub {
 
   /** Every matching ref in one answer, written in pieces: 100,000 tags are about 33 MB. */
   #matchingRefs(repo: FakeRepository, pattern: string, url: URL): Reply {
+    if (repo.noCommits) return { status: 409, body: { message: 'Git Repository is empty.', documentation_url: 'https://docs.github.com/rest/git/refs#list-matching-references' } };
     if (!pattern.startsWith('tags') || (pattern.length > 4 && pattern[4] !== '/')) {
       return { status: 200, body: [] };
     }

@@ -202,6 +202,8 @@ export class FakeRepository {
   name: string;
   /** Names this repository answered to before a rename (REST answers them with a 301). */
   readonly previousNames: string[] = [];
+  /** A repository created without a first commit: GitHub's git refs endpoints answer 409 "Git Repository is empty." */
+  noCommits = false;
   /** Bumped by every change to tags / releases: ETags of streamed bodies derive from it. */
   tagsVersion = 0;
   releasesVersion = 0;
