@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { GitHubMalformedResponseError } from '../src/errors.ts';
 import { nextPageUrl } from '../src/github/link-header.ts';
 import { fetchReleasePages, type ReleasePage } from '../src/github/release-pages.ts';
+import { fetchTagStates } from '../src/github/tag-states.ts';
 import { startFakeGitHub, type FakeGitHub } from './support/fake-github/index.ts';
 import { readTagList } from './support/fixtures.ts';
 import { fakeClient, rejection, repoRef } from './support/github.ts';
@@ -121,6 +122,16 @@ releases('Link headers: the next URL is taken, another origin is refused', () =>
 releases('an unknown repository is a GitHubNotFoundError', async ({ fake }) => {
   const error = await rejection(fetchReleasePages(fakeClient(fake), repoRef('acme/missing')));
   assert.is(error.name, 'GitHubNotFoundError');
+});
+
+releases('a release without a title (GitHub sends "") has none (null), over REST and GraphQL alike', async ({ fake }) => {
+  const repo = fake.addRepository({ owner: 'acme', name: 'untitled' });
+  repo.addTag({ name: 'v1.0.0' });
+  const untitled = repo.createRelease({ tagName: 'v1.0.0', name: '' });
+  const listed = (await allPages(await fetchReleasePages(fakeClient(fake), repoRef('acme/untitled')))).flatMap((page) => page.releases);
+  assert.equal(listed.map((release) => [release.id, release.name]), [[untitled.id, null]]);
+  const states = await fetchTagStates(fakeClient(fake), repoRef('acme/untitled'), ['v1.0.0']);
+  assert.is(states.states[0]!.releases[0]!.name, null);
 });
 
 releases.run();

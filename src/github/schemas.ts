@@ -24,7 +24,11 @@ export const repositoryIdentitySchema = z.object({
 const release = {
   id: z.number().int().positive(),
   tagName: z.string().min(1),
-  name: z.string().nullable(),
+  // GitHub gives a release without a title `""` (or null): both are "no title".
+  name: z
+    .string()
+    .nullable()
+    .transform((name) => (name === null || name.trim() === '' ? null : name)),
   draft: z.boolean(),
   prerelease: z.boolean(),
   createdAt: timestamp.nullable(),
