@@ -112,4 +112,26 @@ tombstones("a tag deleted before its page was read and pushed again at the same 
   assert.is((await rowOf(context, product.id, victim))?.deleted, false, `GitHub has ${victim}: found present after the pages were read`);
 });
 
+tombstones('a repository GitHub calls empty (409) syncs to no tags, and such an answer for one that has tags tombstones none of them', async (context) => {
+  const { db } = context.database;
+  const empty = context.fake.addRepository({ owner: 'acme', name: 'brand-new' });
+  empty.noCommits = true;
+  const products = await defineProducts(db, [
+    { name: 'brand-new', repository: 'acme/brand-new' },
+    { name: 'src-cli', repository: 'sourcegraph/src-cli' },
+  ]);
+  const repository = context.fake.addFixtureRepository('sourcegraph__src-cli', { releases: 'none' });
+  assert.is((await runSync(db, context.fake, products.get('brand-new')!)).outcome, 'succeeded');
+  assert.equal(await releaseRows(db, products.get('brand-new')!.id), []);
+
+  const product = products.get('src-cli')!;
+  assert.is((await runSync(db, context.fake, product)).outcome, 'succeeded');
+  const live = (await releaseRows(db, product.id)).filter((row) => !row.deleted).length;
+  assert.ok(live > 10);
+  repository.noCommits = true;
+  repository.addTag({ name: 'v99.0.0' });
+  assert.is((await runSync(db, context.fake, product)).outcome, 'succeeded');
+  assert.is((await releaseRows(db, product.id)).filter((row) => !row.deleted).length, live, 'nothing tombstoned on its word');
+});
+
 tombstones.run();

@@ -40,6 +40,12 @@ export type TagRefStream =
       dropped: () => number;
       /** Closes the answer unread, when only its ETag was wanted. */
       discard: () => Promise<void>;
+      /**
+       * GitHub said the repository has no commits (409) rather than listing its refs: no tags,
+       * but not a listing to tombstone by (a refusal of a repository that has tags must not
+       * tombstone them all).
+       */
+      repositoryEmpty?: true;
     };
 
 export type TagRefOptions = {
@@ -96,6 +102,7 @@ function emptyListing(): TagRefStream {
     batches: (async function* () {})(),
     dropped: () => 0,
     discard: async () => undefined,
+    repositoryEmpty: true,
   };
 }
 

@@ -353,7 +353,8 @@ class SyncRun {
         progress: {
           ...this.#progress,
           tagStep: 'read',
-          staged: { etag: probe.etag, complete: dropped === 0 },
+          // A repository GitHub calls empty lists nothing to tombstone by (src/github/tag-refs.ts).
+          staged: { etag: probe.etag, complete: dropped === 0 && probe.repositoryEmpty !== true },
           counts: {
             ...counts,
             tags: {
