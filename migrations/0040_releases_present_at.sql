@@ -6,8 +6,3 @@
 -- during the run (another spelling of its version written meanwhile) was spared and stayed live.
 -- Null: not found present since this column exists (such rows are not spared).
 ALTER TABLE releases ADD COLUMN present_at timestamptz;
-
--- Live rows start from updated_at, what the tombstone step compared until now: a sync run under
--- way across the deploy spares what it spared before (a tag a webhook brought back meanwhile).
--- One pass over the table, once; the change log trigger does not fire (present_at is not logged).
-UPDATE releases SET present_at = updated_at WHERE deleted_at IS NULL;
