@@ -60,6 +60,19 @@ test("a repository with more releases than GitHub's REST listing reaches (1,000)
     const withRelease = new Set((await releaseRows(db, product.id)).flatMap((row) => (row.githubReleaseId === null ? [] : [row.githubReleaseId])));
     assert.is(withRelease.size, 1_200, 'every release, the 200 oldest from past the cap');
     assert.is(fake.counts({ endpoint: 'releases' }).byStatus['422'], 2, 'each attempt met the cap once');
+
+    // An incremental pass that pages through 1,000 changed releases meets the cap and stops there:
+    // it does not jump to the oldest releases, nor take every release it did not reach for deleted.
+    const repo = fake.repository('acme/big');
+    for (const release of repo.releases().slice(0, 1_050)) repo.editRelease(release.id, { name: `Edited ${release.id}` });
+    fake.resetRequests();
+    const incremental = await runSync(db, fake, product, { owner: randomUUID() });
+    assert.is(incremental.outcome, 'succeeded');
+    assert.is(fake.counts({ operation: 'OldestReleases' }).total, 0, 'no GraphQL listing past the cap');
+    assert.is(fake.counts({ endpoint: 'releases' }).byStatus['422'], 1);
+    const after = await releaseRows(db, product.id);
+    assert.is(new Set(after.flatMap((row) => (row.githubReleaseId === null ? [] : [row.githubReleaseId]))).size, 1_200, 'no release taken for deleted');
+    assert.is(after.filter((row) => row.releaseName?.startsWith('Edited ')).length, 1_000, 'the 1,000 newest edits are in');
   } finally {
     await fake.close();
     await database.drop();

@@ -33,6 +33,11 @@ export type ReleasePage = {
   hasNextPage: boolean;
   /** Items that did not parse and were left out (each logged). A listing with drops is incomplete. */
   dropped: number;
+  /**
+   * The REST cap was met and `pastCap` was off: this last page is empty, and the listing did not
+   * reach the end of the releases.
+   */
+  capped?: true;
 };
 
 export type ReleaseListing =
@@ -51,6 +56,11 @@ export type ReleaseListingOptions = {
   perPage?: number;
   /** Start at this 1-based page (resuming a listing); Link headers lead on from there. */
   startPage?: number;
+  /**
+   * Past GitHub's REST cap, go on over GraphQL (default). Off for a listing that pages newest first
+   * only as far as it needs (an incremental pass): the oldest releases are not what it looks for.
+   */
+  pastCap?: boolean;
 };
 
 type RestResponse = { status: number; url: string; headers: Record<string, string | number | undefined>; data: unknown };
@@ -71,13 +81,19 @@ export async function fetchReleasePages(client: GitHubClient, repository: Reposi
     if (isNotModified(error) && options.etag) return { notModified: true, etag: String(error.response.headers.etag ?? options.etag) };
     // Resuming past the REST cap: the releases beyond it, over GraphQL, again from their start.
     const cap = listingCapOf(error);
-    if (cap !== null && startPage > 1) return { notModified: false, etag: null, pages: releasesBeyondCap(client, repository, cap, startPage) };
+    if (cap !== null && startPage > 1) return { notModified: false, etag: null, pages: pastTheCap(client, repository, cap, startPage, options.pastCap ?? true) };
     throw error;
   }
-  return { notModified: false, etag: headerText(first.headers.etag), pages: releasePages(client, repository, first, startPage) };
+  return { notModified: false, etag: headerText(first.headers.etag), pages: releasePages(client, repository, first, startPage, options.pastCap ?? true) };
 }
 
-async function* releasePages(client: GitHubClient, repository: RepositoryRef, first: RestResponse, startPage: number): AsyncGenerator<ReleasePage> {
+/** What comes after GitHub's REST cap: the rest over GraphQL, or one empty page saying the listing stops there. */
+async function* pastTheCap(client: GitHubClient, repository: RepositoryRef, cap: number, page: number, goOn: boolean): AsyncGenerator<ReleasePage> {
+  if (goOn) yield* releasesBeyondCap(client, repository, cap, page);
+  else yield { releases: [], page, etag: null, hasNextPage: false, dropped: 0, capped: true };
+}
+
+async function* releasePages(client: GitHubClient, repository: RepositoryRef, first: RestResponse, startPage: number, pastCap: boolean): AsyncGenerator<ReleasePage> {
   const endpoint = 'GET /repos/{owner}/{repo}/releases';
   let response = first;
   for (let page = startPage; ; page += 1) {
@@ -106,7 +122,7 @@ async function* releasePages(client: GitHubClient, repository: RepositoryRef, fi
     } catch (error) {
       const cap = listingCapOf(error);
       if (cap === null) throw error;
-      yield* releasesBeyondCap(client, repository, cap, page + 1);
+      yield* pastTheCap(client, repository, cap, page + 1, pastCap);
       return;
     }
   }

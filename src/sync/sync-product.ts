@@ -438,6 +438,7 @@ class SyncRun {
             const listing = await fetchReleasePages(this.#options.client, this.#repository, {
               etag: full ? null : this.#run.state.releasesEtag,
               startPage: resumeAfter + 1,
+              pastCap: full,
             });
             if (listing.notModified) {
               notModifiedEtag = listing.etag;
@@ -458,9 +459,10 @@ class SyncRun {
             return created !== null && (min === null || created < min) ? created : min;
           }, this.#progress.releasesOldest ?? null);
           // Not any unchanged release: one this run wrote before (an attempt that failed on a later
-          // page) or a webhook stored says nothing of what is older.
-          stop = !full && written.confirmed > 0;
-          ended = !page.hasNextPage;
+          // page) or a webhook stored says nothing of what is older. An incremental pass that met
+          // GitHub's REST cap stops there, short of the end.
+          stop = (!full && written.confirmed > 0) || page.capped === true;
+          ended = !page.hasNextPage && page.capped !== true;
           return {
             phase: 'releases',
             cursor: String(page.page),
