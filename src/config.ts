@@ -49,7 +49,7 @@ const postgresUrl = z
     if (!URL.canParse(value)) return true;
     const mode = new URL(value).searchParams.get('sslmode');
     return mode === null || SSL_MODES.includes(mode);
-  }, 'sslmode must be disable, require (TLS verifying the server certificate; sslrootcert=<file> names its CA) or no-verify (TLS without verifying, as Heroku Postgres needs)');
+  }, 'sslmode must be disable, require (TLS verifying the server certificate against the system CAs; NODE_EXTRA_CA_CERTS=<file> adds a private one) or no-verify (TLS without verifying, as Heroku Postgres needs)');
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -127,9 +127,16 @@ function isSecret(variable: string): boolean {
   return /TOKEN|SECRET|PASSWORD/.test(variable);
 }
 
-/** A URL-like value with the password of its `user:password@` part masked (a malformed DATABASE_URL is shown, its password never). */
+/** A URL-like value with its password masked, in `user:password@` and in `?password=` (a malformed DATABASE_URL is shown, its password never). */
 function withoutPassword(value: string): string {
-  return value.replace(/^([^@]*?\/\/[^:@/]*):[^@]*@/, '$1:***@');
+  if (URL.canParse(value)) {
+    const url = new URL(value);
+    if (url.password !== '') url.password = '***';
+    if (url.searchParams.has('password')) url.searchParams.set('password', '***');
+    return url.toString();
+  }
+  // Not a URL: everything between the first `:` after `//` and the last `@` may be password.
+  return value.replace(/^([^/]*\/\/[^:@/]*):.*@/, '$1:***@').replace(/([?&]password=)[^&]*/gi, '$1***');
 }
 
 /** The database URL, or a ConfigError for commands that cannot fall back to an embedded server. */

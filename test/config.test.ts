@@ -77,6 +77,10 @@ test('secrets are never echoed in configuration errors', () => {
   assert.is(malformed.variable, 'DATABASE_URL');
   assert.not.match(malformed.message, /S3cretPw/, 'the password of a malformed database URL');
   assert.match(malformed.message, /postgres\/\/app:\*\*\*@db\.internal/);
+  for (const url of ['postgres://app:p@ssw0rd-secret@db:5432/app?sslmode=verify-full', 'postgres://app@db/app?password=s3cret-pw&sslmode=verify-ca']) {
+    const refused = configError({ DATABASE_URL: url });
+    assert.not.match(refused.message, /ssw0rd|secret|s3cret/, 'no part of the password');
+  }
 });
 
 test("DATABASE_URL's sslmode is one every database client reads alike", () => {

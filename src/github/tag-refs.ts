@@ -73,7 +73,7 @@ export async function streamTagRefs(client: GitHubClient, repository: Repository
     if (isNotModified(error) && options.etag) return { notModified: true, etag: String(error.response.headers.etag ?? options.etag) };
     // A repository without a first commit has no refs at all: GitHub answers 409 "Git Repository
     // is empty." That is an empty listing (no ETag: the next run asks again), not a failure.
-    if (error instanceof GitHubRequestRejectedError && error.httpStatus === 409) return emptyListing();
+    if (error instanceof GitHubRequestRejectedError && error.httpStatus === 409 && /repository is empty/i.test(error.message)) return emptyListing();
     throw error;
   }
   const body = response.data;
