@@ -100,22 +100,9 @@ async function* releasePages(client: GitHubClient, repository: RepositoryRef, fi
     if (!Array.isArray(response.data)) {
       throw new GitHubMalformedResponseError(endpoint, [{ path: '', message: `expected an array of releases, got ${describe(response.data)}` }]);
     }
-    const items = new ItemParser({
-      logger: client.logger,
-      endpoint,
-      schema: restReleaseSchema,
-      noun: 'release',
-      context: { page },
-      describe: (item) => ({ id: (item as { id?: unknown } | null)?.id }),
-    });
-    const releases: GithubReleaseFact[] = [];
-    for (const item of response.data) {
-      const release = items.parse(item);
-      if (release !== undefined) releases.push(release);
-    }
-    items.finish();
+    const { releases, dropped } = parseReleases(client, endpoint, restReleaseSchema, response.data, page, (item) => item.id);
     const next = nextPageUrl(headerText(response.headers.link) ?? undefined, client.baseUrl, endpoint);
-    yield { releases, page, etag: headerText(response.headers.etag), hasNextPage: next !== null, dropped: items.dropped };
+    yield { releases, page, etag: headerText(response.headers.etag), hasNextPage: next !== null, dropped };
     if (next === null) return;
     try {
       response = await client.octokit.request({ method: 'GET', url: next });
@@ -173,29 +160,42 @@ async function* releasesBeyondCap(client: GitHubClient, repository: RepositoryRe
       oldestReleasesResponse,
     );
     const { releases: connection } = data.repository;
-    const items = new ItemParser({
-      logger: client.logger,
-      endpoint,
-      schema: graphqlReleaseSchema,
-      noun: 'release',
-      context: { page },
-      describe: (item) => ({ id: (item as { databaseId?: unknown } | null)?.databaseId }),
-    });
-    const releases: GithubReleaseFact[] = [];
-    for (const node of connection.nodes) {
-      const release = items.parse(node);
-      if (release !== undefined) releases.push(release);
-    }
-    items.finish();
+    const { releases, dropped } = parseReleases(client, endpoint, graphqlReleaseSchema, connection.nodes, page, (item) => item.databaseId);
     listed += connection.nodes.length;
     const more = connection.pageInfo.hasNextPage && listed < connection.totalCount - cap + RELEASE_PAGE_SIZE;
-    yield { releases, page, etag: null, hasNextPage: more, dropped: items.dropped };
+    yield { releases, page, etag: null, hasNextPage: more, dropped };
     if (!more) return;
     if (connection.pageInfo.endCursor === null || connection.pageInfo.endCursor === after) {
       throw new GitHubMalformedResponseError(endpoint, [{ path: 'repository.releases.pageInfo.endCursor', message: 'hasNextPage without a new cursor' }]);
     }
     after = connection.pageInfo.endCursor;
   }
+}
+
+/** The items of one page that parse as releases; the others are logged and counted as dropped. */
+function parseReleases(
+  client: GitHubClient,
+  endpoint: string,
+  schema: z.ZodType<GithubReleaseFact>,
+  items: readonly unknown[],
+  page: number,
+  idOf: (item: Record<string, unknown>) => unknown,
+): { releases: GithubReleaseFact[]; dropped: number } {
+  const parser = new ItemParser({
+    logger: client.logger,
+    endpoint,
+    schema,
+    noun: 'release',
+    context: { page },
+    describe: (item) => ({ id: item !== null && typeof item === 'object' ? idOf(item as Record<string, unknown>) : undefined }),
+  });
+  const releases: GithubReleaseFact[] = [];
+  for (const item of items) {
+    const release = parser.parse(item);
+    if (release !== undefined) releases.push(release);
+  }
+  parser.finish();
+  return { releases, dropped: parser.dropped };
 }
 
 function headerText(value: string | number | undefined): string | null {
