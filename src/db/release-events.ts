@@ -94,9 +94,9 @@ export async function listReleaseEvents(
     if (release === undefined) throw new Error(`no canonical release for product ${productId} version ${version}`);
     if (options.visibility === 'public' && !release.public) {
       // The event that made the version stop being public: what it has become since is not public.
-      const { id, name, version: tagVersion, major, minor, patch, prerelease, deleted_at } = release;
+      // The schema keeps the identity fields and drops the rest.
       const changes = Object.fromEntries(Object.entries(event.changes).filter(([column]) => WITHDRAWAL_COLUMNS.includes(column)));
-      return { ...event, changes, release: { id, name, version: tagVersion, major, minor, patch, prerelease, deleted_at, public: false } };
+      return { ...event, changes, release: withdrawnReleaseSchema.parse({ ...release, public: false }) };
     }
     return { ...event, release };
   });
