@@ -2,7 +2,7 @@ import type { Database } from '../src/db/pool.ts';
 import { deleteFinishedDeliveries } from '../src/db/webhook-deliveries.ts';
 import type { Logger } from '../src/logger.ts';
 import { deliveriesDeleted } from '../src/metrics/metrics.ts';
-import { startPeriodicTask } from './periodic-task.ts';
+import { startPeriodicTask, type Housekeeping } from './periodic-task.ts';
 
 // Stored deliveries are kilobytes each (the payload as GitHub sent it), and once processed or
 // ignored they are history: the releases hold what they changed. Every hour each worker replica
@@ -25,13 +25,8 @@ export type DeliveryRetentionOptions = {
   schedule?: string;
 };
 
-export type DeliveryRetention = {
-  /** Deletes what is past retention at `now`; returns how many deliveries. */
-  run: (now?: Date) => Promise<number>;
-  stop: () => Promise<void>;
-};
-
-export function startDeliveryRetention(options: DeliveryRetentionOptions): DeliveryRetention {
+/** `run` deletes what is past retention at `now` and returns how many deliveries. */
+export function startDeliveryRetention(options: DeliveryRetentionOptions): Housekeeping {
   const { db, logger, retentionDays } = options;
   /** Set by stop: a run under way ends after its current batch (the rest waits for the next run). */
   let stopping = false;

@@ -7,6 +7,9 @@ import type { Logger } from '../src/logger.ts';
 
 export type PeriodicTask = { stop: () => Promise<void> };
 
+/** A housekeeping task as its module hands it out: one run on demand (tests, `now` given), and stop. */
+export type Housekeeping = { run: (now?: Date) => Promise<number>; stop: () => Promise<void> };
+
 export function startPeriodicTask(options: { name: string; schedule: string; logger: Logger; failure: string; run: () => Promise<unknown> }): PeriodicTask {
   let running: Promise<unknown> | undefined;
   const task = cron.schedule(

@@ -3,7 +3,7 @@ import type { Database } from '../src/db/pool.ts';
 import { failDeliveriesOfEndedJob, findJobsOfOpenDeliveries } from '../src/db/webhook-deliveries.ts';
 import type { Logger } from '../src/logger.ts';
 import { QUEUES } from '../src/queues.ts';
-import { startPeriodicTask } from './periodic-task.ts';
+import { startPeriodicTask, type Housekeeping } from './periodic-task.ts';
 
 // A delivery is marked failed by its job's last attempt when that attempt fails. An attempt can
 // also end without recording anything: the worker killed or stopped during it, its heartbeat
@@ -29,13 +29,8 @@ export type StrandedDeliveriesOptions = {
   schedule?: string;
 };
 
-export type StrandedDeliveries = {
-  /** Fails the open deliveries of ended jobs, as at `now`; returns how many. */
-  run: (now?: Date) => Promise<number>;
-  stop: () => Promise<void>;
-};
-
-export function startStrandedDeliveriesCheck(options: StrandedDeliveriesOptions): StrandedDeliveries {
+/** `run` fails the open deliveries of ended jobs, as at `now`, and returns how many. */
+export function startStrandedDeliveriesCheck(options: StrandedDeliveriesOptions): Housekeeping {
   const { db, boss, logger } = options;
   /**
    * Where the next run goes on: many live jobs with quiet deliveries (a long rate-limit deferral
@@ -47,11 +42,6 @@ export function startStrandedDeliveriesCheck(options: StrandedDeliveriesOptions)
     let total = 0;
     for (let checked = 0; checked < JOBS_PER_RUN; ) {
       const page = await findJobsOfOpenDeliveries(db, unchangedSince, JOBS_PER_PAGE, after);
-      if (page.length === 0) {
-        // The end: the next run starts from the first job again.
-        after = null;
-        break;
-      }
       for (const jobId of page) {
         after = jobId;
         checked += 1;
@@ -63,6 +53,7 @@ export function startStrandedDeliveriesCheck(options: StrandedDeliveriesOptions)
         total += failed;
       }
       if (page.length < JOBS_PER_PAGE) {
+        // The end: the next run starts from the first job again.
         after = null;
         break;
       }
