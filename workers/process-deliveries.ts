@@ -154,20 +154,8 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
           await beginReleaseWrite(transaction, product.id, 'webhook');
           // Read after taking the lock: whoever writes next has read GitHub after us. Bounded: a
           // spent rate limit defers the delivery rather than holding the lock until the reset.
-          const path = readPath(product, latest);
-          let current = await whileLockHeld(() => readTagStates(path, [...tags]));
-          const known = product.githubFullName === null ? null : repositoryPath(product);
-          if (product.githubRepositoryId !== null && current.repository.databaseId !== product.githubRepositoryId && known !== null && !samePath(known, path)) {
-            // The deliveries' name was given up since; the product's last known name (a newer
-            // delivery told it) may be the repository's now.
-            current = await whileLockHeld(() => readTagStates(known, [...tags]));
-          }
+          const current = await readProductTags(readTagStates, product, latest, [...tags]);
           const identity = { id: current.repository.databaseId, fullName: current.repository.nameWithOwner };
-          if (product.githubRepositoryId !== null && identity.id !== product.githubRepositoryId) {
-            throw new RepositoryMismatchError(
-              `GitHub's ${identity.fullName} is repository ${identity.id}, not product ${product.name}'s (${product.githubRepositoryId}): its name was given up and taken since; nothing written`,
-            );
-          }
           const applied = await applyTagStates(transaction, product, current.states);
           if (product.githubRepositoryId !== identity.id || product.githubFullName !== identity.fullName) {
             await recordRepositoryIdentity(transaction, [product.id], identity);
@@ -289,14 +277,27 @@ async function deferDeliveries(db: Database, boss: PgBoss, claims: readonly Deli
 }
 
 /**
- * Where a product's tags are read: the latest delivery's name when that delivery is of the
- * product's known repository (GitHub's name for it then: a rename, a transfer), else the product's
- * own. A delivery matched by name before the repository's id was known, or under the product's
- * former definition, names a repository that may not be the product's.
+ * The current state of a product's named tags, read from its repository; under the product's lock.
+ * Names tried, in order: the latest delivery's, when that delivery is of the product's known
+ * repository (GitHub's name for it then: a rename, a transfer); then the product's own (the last
+ * name GitHub reported, else the configured one). A delivery matched by name before the
+ * repository's id was known, or under the product's former definition, names a repository that
+ * may not be the product's; and a name given up in a rename may have been taken since. The first
+ * answer that is the product's repository (any, while its id is not known) is the one; none:
+ * RepositoryMismatchError, and nothing is written.
  */
-function readPath(product: Product, latest: ProductWork['latest']) {
-  const renamed = latest.fullName !== null && product.githubRepositoryId !== null && latest.repositoryId === product.githubRepositoryId;
-  return repositoryPath(renamed ? { repository: product.repository, githubFullName: latest.fullName } : product);
+async function readProductTags(readTagStates: TagStateReader, product: Product, latest: ProductWork['latest'], tags: string[]) {
+  const own = repositoryPath(product);
+  const fromDelivery = latest.fullName !== null && product.githubRepositoryId !== null && latest.repositoryId === product.githubRepositoryId ? repositoryPath({ repository: latest.fullName, githubFullName: null }) : null;
+  const paths = fromDelivery === null || samePath(fromDelivery, own) ? [own] : [fromDelivery, own];
+  let read: Awaited<ReturnType<TagStateReader>> | undefined;
+  for (const path of paths) {
+    read = await whileLockHeld(() => readTagStates(path, tags));
+    if (product.githubRepositoryId === null || read.repository.databaseId === product.githubRepositoryId) return read;
+  }
+  throw new RepositoryMismatchError(
+    `GitHub's ${read!.repository.nameWithOwner} is repository ${read!.repository.databaseId}, not product ${product.name}'s (${product.githubRepositoryId}): its name was given up and taken since; nothing written`,
+  );
 }
 
 function samePath(a: RepositoryRef, b: RepositoryRef): boolean {
