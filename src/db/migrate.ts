@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { MigrationError } from '../errors.ts';
 import { sqlStateOf } from './unavailable.ts';
@@ -86,7 +87,7 @@ export async function migrate(databaseUrl: string, logger: Logger, migrations = 
           await client.query('ROLLBACK').catch(() => undefined);
           if (sqlStateOf(error) === LOCK_NOT_AVAILABLE && attempt < lockWaits.attempts) {
             logger.warn({ migration: migration.name, attempt, of: lockWaits.attempts }, 'migration waited too long for a lock (a long transaction holds the table): trying again');
-            await new Promise((resolve) => setTimeout(resolve, attempt * lockWaits.retryDelayMs));
+            await sleep(attempt * lockWaits.retryDelayMs);
             continue;
           }
           throw new MigrationError(migration.name, { cause: error });
