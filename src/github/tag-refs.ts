@@ -41,11 +41,11 @@ export type TagRefStream =
       /** Closes the answer unread, when only its ETag was wanted. */
       discard: () => Promise<void>;
       /**
-       * GitHub said the repository has no commits (409) rather than listing its refs: no tags,
-       * but not a listing to tombstone by (a refusal of a repository that has tags must not
-       * tombstone them all).
+       * Whether this is the whole listing, to tombstone by (read after consuming): not when items
+       * were dropped, nor when GitHub said the repository has no commits (409) instead of listing
+       * its refs (such a refusal of a repository that has tags must not tombstone them all).
        */
-      repositoryEmpty?: true;
+      complete: () => boolean;
     };
 
 export type TagRefOptions = {
@@ -91,6 +91,7 @@ export async function streamTagRefs(client: GitHubClient, repository: Repository
     etag: response.headers.etag === undefined ? null : String(response.headers.etag),
     batches,
     dropped: () => items.dropped,
+    complete: () => items.dropped === 0,
     discard,
   };
 }
@@ -101,8 +102,8 @@ function emptyListing(): TagRefStream {
     etag: null,
     batches: (async function* () {})(),
     dropped: () => 0,
+    complete: () => false,
     discard: async () => undefined,
-    repositoryEmpty: true,
   };
 }
 

@@ -353,8 +353,7 @@ class SyncRun {
         progress: {
           ...this.#progress,
           tagStep: 'read',
-          // A repository GitHub calls empty lists nothing to tombstone by (src/github/tag-refs.ts).
-          staged: { etag: probe.etag, complete: dropped === 0 && probe.repositoryEmpty !== true },
+          staged: { etag: probe.etag, complete: probe.complete() },
           counts: {
             ...counts,
             tags: {
