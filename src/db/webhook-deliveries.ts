@@ -56,13 +56,27 @@ function untrackedReason(row: FragmentSqlToken): FragmentSqlToken {
  */
 export async function storeDeliveries(db: Queryable, deliveries: readonly NewDelivery[]): Promise<Map<string, StoreOutcome>> {
   if (deliveries.length === 0) return new Map();
+  const rows = await db.any(storeDeliveriesStatement(deliveries));
+  return new Map(
+    rows.map((row): [string, StoreOutcome] => [
+      row.deliveryId,
+      row.status === 'queued' ? { status: 'queued', productIds: row.productIds } : { status: 'ignored', reason: row.ignoredReason ?? '' },
+    ]),
+  );
+}
+
+/**
+ * storeDeliveries' statement. Exported for the intake benchmark's floor, which runs the very same
+ * statement without Slonik (test/bench/support/floor-webhook-server.ts).
+ */
+export function storeDeliveriesStatement(deliveries: readonly NewDelivery[]) {
   const column = <T>(pick: (delivery: NewDelivery) => T) => deliveries.map(pick);
   // One statement whatever the number of deliveries: each column is one array (the payloads one
   // binary text[], src/db/binary-text-array.ts, so their quotes are not escaped and parsed again),
   // so the text never changes and each connection parses and plans it once (a named prepared
   // statement). A multi-row VALUES built per call cost the API more CPU than the database spent
   // running it, and PostgreSQL parsed and planned it again in every transaction.
-  const rows = await db.any(sql.prepared('store_webhook_deliveries', storedRow)`
+  return sql.prepared('store_webhook_deliveries', storedRow)`
     INSERT INTO webhook_deliveries AS d (delivery_id, event, action, repository_id, repository_full_name, hook_id, product_ids,
                                     payload, headers, status, ignored_reason, received_at)
     SELECT v.delivery_id, v.event, v.action, v.repository_id, v.repository_full_name, v.hook_id,
@@ -97,13 +111,7 @@ export async function storeDeliveries(db: Queryable, deliveries: readonly NewDel
     -- does now, is worked again, as replay does; any other stored delivery is left as it was.
     WHERE d.status = 'failed'
        OR (d.status = 'ignored' AND excluded.status = 'queued' AND d.ignored_reason = ${untrackedReason(sql.fragment`d`)})
-    RETURNING d.delivery_id AS "deliveryId", d.status, d.product_ids AS "productIds", d.ignored_reason AS "ignoredReason"`);
-  return new Map(
-    rows.map((row): [string, StoreOutcome] => [
-      row.deliveryId,
-      row.status === 'queued' ? { status: 'queued', productIds: row.productIds } : { status: 'ignored', reason: row.ignoredReason ?? '' },
-    ]),
-  );
+    RETURNING d.delivery_id AS "deliveryId", d.status, d.product_ids AS "productIds", d.ignored_reason AS "ignoredReason"`;
 }
 
 export const storedDeliverySchema = z.object({

@@ -29,8 +29,10 @@ import { cpuAccountingAvailable, cpuBetween, cpuSnapshot } from './support/proce
 // land on one side only); medians are reported, and the ratio is the median of the rounds' ratios.
 // Where /proc is readable, the CPU each delivery cost is reported too: the server process, its
 // PostgreSQL backends (found by application_name) and the load generator (this process).
+// Beside them, the floor (support/floor-webhook-server.ts): the bare endpoint plus JSON.parse and the
+// intake's own statement, nothing else; what the intake costs beyond it is the service's own code.
 // BENCH_BASELINE=<directory of another checkout with the same migrations> adds that checkout's
-// `api` as a third endpoint in the same rounds: before/after figures from the same run conditions.
+// `api` as one more endpoint in the same rounds: before/after figures from the same run conditions.
 // Then freshness (below). Standalone: `node test/bench/webhook-intake.ts [intake|freshness]`
 // (PostgreSQL from TEST_DATABASE_URL, else DATABASE_URL, else 127.0.0.1:5432); it creates and drops
 // its own databases.
@@ -40,6 +42,8 @@ const DURATION_SECONDS = Number(process.env.BENCH_DURATION_SECONDS ?? 6);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const WARMUP_SECONDS = 3;
 const BARE_SERVER = fileURLToPath(new URL('./support/bare-webhook-server.ts', import.meta.url));
+const FLOOR_SERVER = fileURLToPath(new URL('./support/floor-webhook-server.ts', import.meta.url));
+const FLOOR_APPLICATION = 'release-registry-bench-floor';
 
 /** CPU milliseconds per delivery answered, by process. */
 export type CpuPerDelivery = { server: number; database: number; loadGenerator: number };
@@ -53,6 +57,8 @@ export type IntakeFigures = {
   intake: EndpointFigures;
   /** Median of the rounds' intake / bare ratios (each pair measured back to back). */
   ratio: number;
+  /** The floor (support/floor-webhook-server.ts): the bare endpoint plus JSON.parse and the intake's statement, nothing else. */
+  floor: { figures: EndpointFigures; ratio: number };
   /** The intake of BENCH_BASELINE's checkout, measured in the same rounds. */
   baseline: { directory: string; figures: EndpointFigures; ratio: number } | null;
   /** The same rows written without HTTP: what the database alone sustains. */
@@ -173,12 +179,15 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-function startBareServer(): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
-  // BENCH_BARE_NODE_ARGS: Node.js flags for the bare server, e.g. `--cpu-prof --cpu-prof-dir=<dir>` to profile both sides.
+/** The bare endpoint, or with `databaseUrl` the floor. */
+function startBareServer(databaseUrl?: string): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
+  // BENCH_BARE_NODE_ARGS: Node.js flags for the bare server and the floor, e.g. `--cpu-prof --cpu-prof-dir=<dir>` to profile each side.
   const nodeArgs = (process.env.BENCH_BARE_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
-  const child = spawn(process.execPath, [...nodeArgs, BARE_SERVER], { env: { ...process.env, GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const script = databaseUrl === undefined ? BARE_SERVER : FLOOR_SERVER;
+  const env = { ...process.env, GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET, ...(databaseUrl === undefined ? {} : { DATABASE_URL: databaseUrl }) };
+  const child = spawn(process.execPath, [...nodeArgs, script], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`bare server exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(`${basename(script)} exited with ${code}`)));
     child.stdout.once('data', (chunk: Buffer) => {
       const { port } = JSON.parse(chunk.toString('utf8').split('\n')[0]!) as { port: number };
       resolve({
@@ -240,10 +249,14 @@ export async function benchWebhookIntake(): Promise<IntakeFigures> {
 
     const baselineDirectory = process.env.BENCH_BASELINE;
     const bare = await startBareServer();
+    const floorUrl = new URL(database.url);
+    floorUrl.searchParams.set('application_name', FLOOR_APPLICATION);
+    const floor = await startBareServer(floorUrl.toString());
     const { url, api } = await startApiProcess(database);
     const baseline = baselineDirectory === undefined ? null : await startBaselineApi(baselineDirectory, database);
     const ceilingRounds: LoadFigures[] = [];
     const intakeRounds: LoadFigures[] = [];
+    const floorRounds: LoadFigures[] = [];
     const baselineRounds: LoadFigures[] = [];
     const backends = async (applicationName: string) => [
       ...(await database.db.anyFirst(sql.type(z.object({ pid: z.number() }))`
@@ -252,14 +265,17 @@ export async function benchWebhookIntake(): Promise<IntakeFigures> {
     try {
       const bareTarget: Target = { url: bare.url, pids: async () => ({ server: bare.pid, database: [] }) };
       const intakeTarget: Target = { url, pids: async () => ({ server: api.child.pid!, database: await backends('release-registry-api%') }) };
+      const floorTarget: Target = { url: floor.url, pids: async () => ({ server: floor.pid, database: await backends(FLOOR_APPLICATION) }) };
       const baselineTarget: Target | null =
         baseline === null ? null : { url: baseline.url, pids: async () => ({ server: baseline.pid, database: await backends(BASELINE_APPLICATION) }) };
       await load(bareTarget, signed.body, headers, WARMUP_SECONDS);
       await load(intakeTarget, signed.body, headers, WARMUP_SECONDS);
+      await load(floorTarget, signed.body, headers, WARMUP_SECONDS);
       if (baselineTarget !== null) await load(baselineTarget, signed.body, headers, WARMUP_SECONDS);
       const targets: Array<[Target, LoadFigures[]]> = [
         [bareTarget, ceilingRounds],
         [intakeTarget, intakeRounds],
+        [floorTarget, floorRounds],
         ...(baselineTarget === null ? [] : [[baselineTarget, baselineRounds] as [Target, LoadFigures[]]]),
       ];
       for (let round = 0; round < ROUNDS; round += 1) {
@@ -270,6 +286,7 @@ export async function benchWebhookIntake(): Promise<IntakeFigures> {
       }
     } finally {
       await bare.stop();
+      await floor.stop();
       await baseline?.stop();
       api.child.kill('SIGTERM');
       await api.exited;
@@ -285,6 +302,10 @@ export async function benchWebhookIntake(): Promise<IntakeFigures> {
       ceiling: { median: medianFigures(ceilingRounds), rounds: ceilingRounds },
       intake: { median: medianFigures(intakeRounds), rounds: intakeRounds },
       ratio: median(intakeRounds.map((round, index) => round.requestsPerSecond / ceilingRounds[index]!.requestsPerSecond)),
+      floor: {
+        figures: { median: medianFigures(floorRounds), rounds: floorRounds },
+        ratio: median(floorRounds.map((round, index) => round.requestsPerSecond / ceilingRounds[index]!.requestsPerSecond)),
+      },
       baseline:
         baselineDirectory === undefined
           ? null
@@ -432,6 +453,7 @@ export function formatIntakeFigures(figures: IntakeFigures): string {
     `|${'-'.repeat(46)}|-------------|--------|--------|--------|${cpuRule}`,
     row('bare Koa: verify signature, answer 202', figures.ceiling.median),
     row('intake: verify, store delivery, 202', figures.intake.median),
+    row('floor: bare + JSON.parse + the same INSERT', figures.floor.figures.median),
     ...(figures.baseline === null ? [] : [row(`baseline intake (${basename(figures.baseline.directory)})`, figures.baseline.figures.median)]),
     `| ${`database only: same writes, ${figures.databaseOnly.batchSize}/tx, no HTTP`.padEnd(44)} | ${figures.databaseOnly.deliveriesPerSecond.toFixed(0).padStart(10)} |        |        |        |`,
     `| ${`worker's enqueuer: ${ENQUEUE_BATCH}/job, ${JOBS_PER_SWEEP} jobs/txn`.padEnd(44)} | ${figures.enqueuer.deliveriesPerSecond.toFixed(0).padStart(10)} |        |        |        |`,
@@ -443,12 +465,13 @@ export function formatIntakeFigures(figures: IntakeFigures): string {
         ]),
     `rounds, bare / intake deliveries/s: ${perRound}`,
     `ratio intake / bare: ${figures.ratio.toFixed(2)} (target >= 0.5); intake / database only: ${(figures.intake.median.requestsPerSecond / figures.databaseOnly.deliveriesPerSecond).toFixed(2)}`,
+    `ratio floor / bare: ${figures.floor.ratio.toFixed(2)}, rounds ${figures.floor.figures.rounds.map((round) => round.requestsPerSecond.toFixed(0)).join(', ')}: these rows stored before answering, without the service's router, middleware, metrics, zod or Slonik`,
     ...(figures.baseline === null
       ? []
       : [
           `baseline ${figures.baseline.directory}: ratio ${figures.baseline.ratio.toFixed(2)}; rounds ${figures.baseline.figures.rounds.map((round) => round.requestsPerSecond.toFixed(0)).join(', ')}`,
         ]),
-    `the intake runs (warm-up included${figures.baseline === null ? '' : ', the baseline\'s too'}) stored ${figures.storedDeliveries} deliveries; the enqueuer gave them ${figures.enqueuer.jobs} jobs (${figures.storedJobs} in all)`,
+    `the intake and floor runs (warm-up included${figures.baseline === null ? '' : ', the baseline\'s too'}) stored ${figures.storedDeliveries} deliveries; the enqueuer gave them ${figures.enqueuer.jobs} jobs (${figures.storedJobs} in all)`,
   ].join('\n');
 }
 

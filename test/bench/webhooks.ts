@@ -20,6 +20,7 @@ const result: IntakeResult = {
   bare: load(intake.ceiling),
   ratio: intake.ratio,
   databaseOnlyRps: intake.databaseOnly.deliveriesPerSecond,
+  floor: { ...load(intake.floor.figures), ratio: intake.floor.ratio },
   cpuBoundRps: cpuBoundDeliveriesPerSecond(intake.intake.median),
   enqueuerRps: intake.enqueuer.deliveriesPerSecond,
   freshness: { rate: freshness.ratePerSecond, deliveries: freshness.deliveries, p50: freshness.p50Ms, p90: freshness.p90Ms, p99: freshness.p99Ms, max: freshness.maxMs },

@@ -30,6 +30,8 @@ export type IntakeResult = {
   /** The median of the rounds' intake / bare ratios. */
   ratio: number;
   databaseOnlyRps: number;
+  /** The floor endpoint (bare + JSON.parse + the intake's statement, nothing else) and the median of its rounds' floor / bare ratios. */
+  floor: { rps: number; p50: number; p99: number; errors: number; ratio: number };
   /** All CPUs busy at the intake's measured CPU per delivery (API, PostgreSQL, load generator): the most this machine could answer; null without /proc. */
   cpuBoundRps: number | null;
   /** Deliveries/s the worker's enqueuer gives jobs (it must keep up with the intake). */
