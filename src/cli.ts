@@ -77,12 +77,21 @@ const COMMANDS: Record<string, Command> = {
       const products = loadProductsFile(config.PRODUCTS_FILE);
       const stops: Array<() => Promise<void>> = [];
       // A signal while starting (a first start's initdb and migrations take a while): stop what has
-      // started, the embedded server last, and exit; exiting also stops a server still starting.
+      // started, the embedded server last, and exit 130; exiting also stops a server still
+      // starting. From then on the signal's handler owns the exit: a step under way when it came
+      // stops what it started and waits for that exit, even when it failed because the handler
+      // had already stopped the database under it.
+      let exiting: Promise<never> | undefined;
       const onSignalWhileStarting = (signal: NodeJS.Signals) => {
         logger.warn({ signal }, 'signal while starting: stopping what has started');
         const deadline = setTimeout(() => process.exit(130), config.SHUTDOWN_TIMEOUT_MS);
         deadline.unref();
-        void runStops(stops, logger).finally(() => process.exit(130));
+        exiting = runStops([...stops], logger).then(() => process.exit(130));
+      };
+      const unlessSignalled = async (stop: () => Promise<void>) => {
+        if (exiting === undefined) return;
+        await runStops([stop], logger);
+        await exiting;
       };
       process.once('SIGINT', onSignalWhileStarting);
       process.once('SIGTERM', onSignalWhileStarting);
@@ -98,14 +107,17 @@ const COMMANDS: Record<string, Command> = {
       try {
         await prepareDatabase(databaseUrl, logger, products);
         const api = await startApi(config, databaseUrl, logger);
+        await unlessSignalled(api.stop);
         stops.unshift(api.stop);
         // One process, one registry: the API's /metrics serves the worker's metrics too.
         // prepareDatabase has just copied the products file into the database.
         const worker = await startWorker(config, databaseUrl, logger, products, { metricsServer: false, syncProducts: false });
+        await unlessSignalled(() => runTogether([api.stop, worker.stop], logger));
         // The API stops accepting while the worker drains its jobs: both within one shutdown budget.
         stops.splice(0, 1, () => runTogether([api.stop, worker.stop], logger));
         logger.info({ url: api.url, health: `${api.url}/-/healthz` }, `release-registry is running at ${api.url}`);
       } catch (error) {
+        if (exiting !== undefined) await exiting;
         await runStops(stops, logger);
         throw error;
       } finally {

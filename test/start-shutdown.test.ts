@@ -39,14 +39,21 @@ test('start: both roles report ready; SIGTERM stops API and worker, exit 0 withi
   }
 });
 
-test('start on the embedded PostgreSQL: a Ctrl-C while it is still starting stops the embedded server too', async () => {
+for (const [when, after] of [
+  ['migrating', 'embedded PostgreSQL running'],
+  ['starting the API', 'products file loaded'],
+] as const) {
+  test(`start on the embedded PostgreSQL: a Ctrl-C while ${when} stops the embedded server too, exit 130`, () => ctrlCWhileStarting(after));
+}
+
+async function ctrlCWhileStarting(afterLog: string): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'rr-start-'));
   // As root the server runs as the postgres user, which must reach the data directory inside.
   chmodSync(dataDir, 0o755);
   const service = startCliProcess(['start'], { DATA_DIR: dataDir, PORT: '0', METRICS_PORT: '0', DATABASE_URL: undefined });
   try {
-    await service.waitForLog(logged('embedded PostgreSQL running'), 120_000);
-    // Migrations and the rest of the start are under way.
+    await service.waitForLog(logged(afterLog), 120_000);
+    // The next step of the start is under way.
     service.signal('SIGINT');
     const exit = await service.exitWithin(15_000);
     assert.ok(exit !== null, `exited within 15 s\n${service.output()}`);
@@ -70,7 +77,7 @@ test('start on the embedded PostgreSQL: a Ctrl-C while it is still starting stop
     }
     rmSync(dataDir, { recursive: true, force: true });
   }
-});
+}
 
 function isAlive(pid: number): boolean {
   try {
