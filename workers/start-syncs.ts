@@ -11,17 +11,27 @@ import { startSyncWorker } from './sync-worker.ts';
 /** The worker's sync side: the sync-product handler and the SYNC_SCHEDULE ticks. */
 export async function startSyncs(options: { config: Config; db: Database; boss: PgBoss; logger: Logger }): Promise<{ stop: () => Promise<void> }> {
   const { config, db, boss, logger } = options;
+  const stopping = new AbortController();
   await startSyncWorker({
     db,
     boss,
     logger,
+    stopping: stopping.signal,
+    // The new job of a run handed on starts once this worker is surely gone.
+    handBackDelayMs: config.SHUTDOWN_TIMEOUT_MS,
     // A sync holds at most one pooled connection at a time; leave room for webhook ingestion.
     concurrency: Math.max(1, Math.floor(config.WORKER_CONCURRENCY / 2)),
     createClient: () => createWorkerGitHubClient(config, logger),
   });
   const scheduler = startSyncSchedule({ db, boss, logger, schedule: config.SYNC_SCHEDULE });
   if (config.SYNC_ON_START) await enqueueFirstSyncs(db, boss, logger);
-  return { stop: scheduler.stop };
+  return {
+    // First of the worker's stops: running syncs hand their runs on while the rest stops.
+    stop: async () => {
+      stopping.abort(new Error('the worker is stopping'));
+      await scheduler.stop();
+    },
+  };
 }
 
 /**

@@ -17,6 +17,11 @@ import { syncProduct } from '../src/sync/sync-product.ts';
 //   deferred   -> (primary rate limit spent) this job is completed and a new one queued for the
 //                 reset, in one transaction: the queue's `exclusive` policy refuses a second job of
 //                 the product while this one is active, and completing it first frees the key;
+//   handed back -> (this worker is stopping) the same, the new job queued to start once this
+//                 worker's shutdown is over, so that another replica or the restarted worker
+//                 resumes the run. Left to pg-boss, a sync still running at the end of the grace
+//                 period would be failed: every deploy would use up one of its retries, and the
+//                 last one would send it to the dead-letter queue;
 //   failed     -> failed: pg-boss retries it with backoff (the run resumes where it stopped), and
 //                 after the last retry moves it to sync-product-dead; an error that retrying cannot
 //                 fix (a repository GitHub does not know, a rejected token) goes there at once;
@@ -30,6 +35,10 @@ export type SyncWorkerOptions = {
   createClient: () => GitHubClient;
   /** Syncs run at once by this process. */
   concurrency?: number;
+  /** Aborted when the worker begins to stop: running syncs hand their runs on (see above). */
+  stopping?: AbortSignal;
+  /** How long a stopping worker may still take to stop: a handed-back run's job waits that long. */
+  handBackDelayMs?: number;
   pollingIntervalSeconds?: number;
 };
 
@@ -50,7 +59,7 @@ export async function startSyncWorker(options: SyncWorkerOptions): Promise<void>
 }
 
 export async function runSyncJob(options: SyncWorkerOptions, job: SyncJob): Promise<JobResult> {
-  const { db, boss, logger } = options;
+  const { db, logger } = options;
   const started = performance.now();
   const finish = (outcome: 'completed' | 'failed' | 'deferred', result: JobResult): JobResult => {
     observeJob(QUEUES.syncProduct, outcome, (performance.now() - started) / 1000);
@@ -69,6 +78,13 @@ export async function runSyncJob(options: SyncWorkerOptions, job: SyncJob): Prom
     return finish('completed', { id: job.id, status: 'completed', output: { skipped: `product ${data.product} is not tracked` } satisfies SyncJobOutput });
   }
 
+  if (options.stopping?.aborted) {
+    // Fetched while the worker was stopping: not begun, handed on as it is.
+    const handed = await deferJob(options, job, data, handBackTime(options), (next) => ({ skipped: `the worker stopped before the sync began; job ${next} runs it` }));
+    logger.info({ jobId: job.id, product: product.name, nextJobId: handed.nextJobId }, 'worker stopping: sync handed on without starting');
+    return finish('deferred', { id: job.id, status: 'completed', output: handed.output });
+  }
+
   const client = options.createClient();
   let attempt;
   try {
@@ -76,7 +92,16 @@ export async function runSyncJob(options: SyncWorkerOptions, job: SyncJob): Prom
     // under the same id, possibly while the stalled attempt still runs, and that one's writes must
     // then fail the run's fence (as pg-boss's own fence tells attempts apart by id and retry count).
     const owner = `${job.id}:${job.retryCount}`;
-    attempt = await syncProduct({ db, client, logger, product, owner, signal: job.signal, ...(data.mode ? { mode: data.mode } : {}) });
+    attempt = await syncProduct({
+      db,
+      client,
+      logger,
+      product,
+      owner,
+      signal: job.signal,
+      ...(options.stopping ? { stopping: options.stopping } : {}),
+      ...(data.mode ? { mode: data.mode } : {}),
+    });
   } catch (error) {
     if (error instanceof SyncSupersededError) {
       logger.warn({ jobId: job.id, product: product.name }, 'sync run taken over by another job: stopping without writing');
@@ -95,16 +120,10 @@ export async function runSyncJob(options: SyncWorkerOptions, job: SyncJob): Prom
     return finish('completed', { id: job.id, status: 'completed', output: attempt.result satisfies SyncJobOutput });
   }
   if (attempt.outcome === 'deferred') {
-    const nextJobId = randomUUID();
-    const output = { ...attempt.result, nextJobId } satisfies SyncJobOutput;
-    await db.transaction(async (transaction) => {
-      await boss.complete(QUEUES.syncProduct, { id: job.id, retryCount: job.retryCount }, output, { db: bossDatabase(transaction) });
-      const deferred: SyncJobData = { product: data.product, reason: data.reason, ...(data.mode ? { mode: data.mode } : {}) };
-      const next = await enqueueSync(boss, deferred, { id: nextJobId, startAfter: attempt.resetAt, db: transaction });
-      // Nothing else can hold the key while this job was active; if something does, it runs the sync.
-      if (next.alreadyQueued) logger.warn({ jobId: job.id, product: product.name }, 'another sync job holds the product: it will resume the run');
-    });
-    logger.warn({ ...logFields, nextJobId }, 'sync deferred until the GitHub rate limit resets');
+    const startAfter = attempt.handedBack ? handBackTime(options) : attempt.resetAt;
+    const { nextJobId, output } = await deferJob(options, job, data, startAfter, (next) => ({ ...attempt.result, nextJobId: next }));
+    if (attempt.handedBack) logger.info({ ...logFields, nextJobId }, 'worker stopping: sync run handed on to a new job');
+    else logger.warn({ ...logFields, nextJobId }, 'sync deferred until the GitHub rate limit resets');
     return finish('deferred', { id: job.id, status: 'completed', output });
   }
   const error = attempt.error;
@@ -115,4 +134,33 @@ export async function runSyncJob(options: SyncWorkerOptions, job: SyncJob): Prom
     lastTry ? `sync failed for good (moved to ${QUEUES.syncProductDead}): ${attempt.result.error}` : `sync failed, pg-boss retries it: ${attempt.result.error}`,
   );
   return finish('failed', { id: job.id, status: permanent ? 'deadletter' : 'failed', output: attempt.result satisfies SyncJobOutput });
+}
+
+function handBackTime(options: SyncWorkerOptions): Date {
+  return new Date(Date.now() + (options.handBackDelayMs ?? 0));
+}
+
+/**
+ * Completes `job` with the output `describe` gives, and queues the product's sync again as a new
+ * job starting at `startAfter`, in one transaction (the `exclusive` policy holds the key while the
+ * job is active).
+ */
+async function deferJob(
+  options: SyncWorkerOptions,
+  job: SyncJob,
+  data: SyncJobData,
+  startAfter: Date,
+  describe: (nextJobId: string) => SyncJobOutput,
+): Promise<{ nextJobId: string; output: SyncJobOutput }> {
+  const { db, boss, logger } = options;
+  const nextJobId = randomUUID();
+  const output = describe(nextJobId);
+  await db.transaction(async (transaction) => {
+    await boss.complete(QUEUES.syncProduct, { id: job.id, retryCount: job.retryCount }, output, { db: bossDatabase(transaction) });
+    const deferred: SyncJobData = { product: data.product, reason: data.reason, ...(data.mode ? { mode: data.mode } : {}) };
+    const next = await enqueueSync(boss, deferred, { id: nextJobId, startAfter, db: transaction });
+    // Nothing else can hold the key while this job was active; if something does, it runs the sync.
+    if (next.alreadyQueued) logger.warn({ jobId: job.id, product: data.product }, 'another sync job holds the product: it will resume the run');
+  });
+  return { nextJobId, output };
 }

@@ -59,11 +59,17 @@ export type SyncOptions = {
   mode?: RunMode;
   /** Aborted when the job is no longer this worker's (pg-boss handed it back): stop before the next write. */
   signal?: AbortSignal;
+  /**
+   * Aborted when this worker is stopping: the attempt ends after the write under way, or after the
+   * page it is reading (written first), as `deferred` with `handedBack`, for the caller to give the
+   * run to a new job.
+   */
+  stopping?: AbortSignal;
 };
 
 export type SyncAttempt =
   | { outcome: 'succeeded'; result: SyncRunResult }
-  | { outcome: 'deferred'; result: SyncRunResult; resetAt: Date }
+  | { outcome: 'deferred'; result: SyncRunResult; resetAt: Date; handedBack?: true }
   | { outcome: 'failed'; result: SyncRunResult; error: unknown };
 
 /**
@@ -87,6 +93,13 @@ export async function syncProduct(options: SyncOptions): Promise<SyncAttempt> {
     if (error instanceof SyncSupersededError) throw error;
     const progress = withRequests(run.progress, client.stats());
     const message = error instanceof Error ? error.message : String(error);
+    if (options.stopping?.aborted && error === options.stopping.reason) {
+      const now = new Date();
+      const message = 'the worker stopped: the run goes on in a new job';
+      const result = describeRun(product.name, run.runId, progress, 'deferred', performance.now() - started, { deferredUntil: now, error: message });
+      await recordRunInterruption(db, product.id, owner, { outcome: 'deferred', error: message, result, progress, deferredUntil: now });
+      return { outcome: 'deferred', result, resetAt: now, handedBack: true };
+    }
     if (error instanceof GitHubRateLimitedError) {
       const result = describeRun(product.name, run.runId, progress, 'deferred', performance.now() - started, { deferredUntil: error.resetAt, error: message });
       await recordRunInterruption(db, product.id, owner, { outcome: 'deferred', error: message, result, progress, deferredUntil: error.resetAt });
@@ -186,6 +199,8 @@ class SyncRun {
       writeMs: progress.writeMs + elapsed,
       tagListingWriteMs: (progress.tagListingWriteMs ?? 0) + (options.tagListing ? elapsed : 0),
     };
+    // Committed: a stopping worker hands the run on from here (the caller records the interruption).
+    this.#options.stopping?.throwIfAborted();
   }
 
   // --- tags ------------------------------------------------------------------------------------
@@ -261,6 +276,8 @@ class SyncRun {
         buffer.push(...page.tags);
         dropped += page.dropped;
         cursor = page.endCursor;
+        // A stopping worker does not read the rest of the batch: what was read is written below.
+        this.#options.stopping?.throwIfAborted();
         if (buffer.length >= perWrite) {
           // At most one write in flight while the next batch is read: memory stays bounded when
           // GitHub answers faster than the database writes.

@@ -167,14 +167,22 @@ export async function settledSyncJob<T extends JobWithMetadata<unknown> = JobWit
 export async function startTestSyncWorker(
   database: { url: string; db: Database },
   fake: FakeGitHub,
-  options: { queue?: Record<string, unknown>; client?: () => GitHubClient; work?: boolean } = {},
+  options: { queue?: Record<string, unknown>; client?: () => GitHubClient; work?: boolean; stopping?: AbortSignal; handBackDelayMs?: number } = {},
 ) {
   await installQueues(database.url, quietLogger);
   const boss = createBoss(database.url, { logger: quietLogger, applicationName: 'release-registry-test-boss', maxConnections: 4, supervise: true });
   await boss.start();
   if (options.queue) await boss.updateQueue(QUEUES.syncProduct, options.queue);
   if (options.work ?? true) {
-    await startSyncWorker({ db: database.db, boss, logger: quietLogger, createClient: options.client ?? (() => fakeClient(fake)), pollingIntervalSeconds: 0.5 });
+    await startSyncWorker({
+      db: database.db,
+      boss,
+      logger: quietLogger,
+      createClient: options.client ?? (() => fakeClient(fake)),
+      pollingIntervalSeconds: 0.5,
+      ...(options.stopping ? { stopping: options.stopping } : {}),
+      ...(options.handBackDelayMs === undefined ? {} : { handBackDelayMs: options.handBackDelayMs }),
+    });
   }
   return { boss, stop: () => boss.stop({ graceful: false, close: true }) };
 }
