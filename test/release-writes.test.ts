@@ -15,6 +15,7 @@ import {
   type GithubReleaseFact,
   type TagFact,
 } from '../src/db/releases.ts';
+import { findRelease } from '../src/db/release-reads.ts';
 import { DEFAULT_TAG_PATTERN } from '../src/domain/version.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { releaseRows } from './support/release-rows.ts';
@@ -157,6 +158,36 @@ writes('tags that share a version: one canonical winner by the documented rule',
   await db.transaction((trx) => tombstoneTags(trx, context.product.id, ['5.0.0']));
   canonical = (await releaseRows(context.database.db, context.product.id)).filter((r) => r.version === '5.0.0' && r.isCanonical).map((r) => r.tag);
   assert.equal(canonical, ['v5.0.0'], 'a live tag wins over a tombstoned one');
+});
+
+writes("a tag whose version changes: the version it leaves is ranked again, and keeps a canonical tag", async (context) => {
+  // A new tag pattern reads stored tags anew, and the full listing that follows rewrites their
+  // versions. A version a tag leaves may still be carried by other tags; if the tag that left was
+  // its canonical one, another must take the flag, or the version vanishes from every read.
+  const { db } = context.database;
+  const base = [
+    { name: 'app', repository: 'acme/app', tagPattern: DEFAULT_TAG_PATTERN, plainTagsPublic: false, public: true },
+    { name: 'plain', repository: 'acme/plain', tagPattern: DEFAULT_TAG_PATTERN, plainTagsPublic: true, public: true },
+  ];
+  const dropsPrerelease = String.raw`^v?(?<version>\d+\.\d+\.\d+)(?:-.*)?$`;
+  const define = async (tagPattern: string) =>
+    (await syncProductDefinitions(db, [...base, { name: 'relisted', repository: 'acme/relisted', tagPattern, plainTagsPublic: false, public: true }])).find(
+      (product) => product.name === 'relisted',
+    )!;
+  const canonicalOf = async (productId: number, version: string) =>
+    (await releaseRows(db, productId)).filter((r) => r.version === version && r.isCanonical).map((r) => r.tag);
+
+  let product = await define(dropsPrerelease);
+  const tags = [tag('v2.0.0-rc.1', 80), tag('v2.0.0', 81)];
+  await db.transaction((trx) => upsertTags(trx, product, tags));
+  await db.transaction((trx) => upsertGithubReleases(trx, product.id, [release(80, 'v2.0.0-rc.1')]));
+  assert.equal(await canonicalOf(product.id, '2.0.0'), ['v2.0.0-rc.1'], 'the published tag is canonical for 2.0.0 under the first pattern');
+
+  product = await define(DEFAULT_TAG_PATTERN);
+  await db.transaction((trx) => upsertTags(trx, product, tags));
+  assert.equal(await canonicalOf(product.id, '2.0.0-rc.1'), ['v2.0.0-rc.1'], 'the moved tag is canonical for its new version');
+  assert.equal(await canonicalOf(product.id, '2.0.0'), ['v2.0.0'], 'the tag left on 2.0.0 is canonical for it');
+  assert.is((await findRelease(db, product.id, '2.0.0', { visibility: 'all' }))?.canonical_name, 'v2.0.0', 'GET by version still finds 2.0.0');
 });
 
 writes('the change log names its source and only records visible changes', async (context) => {

@@ -44,6 +44,7 @@ const tagCounts = z.object({
   moved: z.number(),
   revived: z.number(),
   refresh: z.array(z.string()),
+  vacated: z.array(z.string()),
 });
 
 /**
@@ -150,6 +151,7 @@ export async function upsertTags(
     ),
     counted AS (
       SELECT u.tag, u.inserted, i.contested,
+        CASE WHEN NOT u.inserted AND e.version <> i.version THEN e.version END AS vacated,
         u.inserted AS added,
         NOT u.inserted AND e.deleted_at IS NOT NULL AS revived,
         NOT u.inserted AND e.deleted_at IS NULL AND (e.ref_sha, e.git_sha) IS DISTINCT FROM (i.ref_sha, i.git_sha) AS moved,
@@ -176,10 +178,13 @@ export async function upsertTags(
         WHERE changed
            OR (inserted AND (contested
                OR (SELECT true FROM github_releases g WHERE g.product_id = ${product.id} AND g.tag_name = counted.tag LIMIT 1) IS NOT NULL))
-      ), '{}') AS refresh
+      ), '{}') AS refresh,
+      -- Versions a stored row left (a new tag pattern reads its tag anew): the tags still carrying
+      -- them are not in this batch's refresh, and one of them may have to take the canonical flag.
+      coalesce(array_agg(DISTINCT vacated) FILTER (WHERE vacated IS NOT NULL), '{}') AS vacated
     FROM counted`);
 
-  await refreshReleaseRows(db, product.id, counts.refresh);
+  await refreshReleaseRows(db, product.id, counts.refresh, { vacatedVersions: counts.vacated });
   const changed = counts.added + counts.updated + counts.moved + counts.revived;
   return {
     added: counts.added,
@@ -263,7 +268,7 @@ async function tombstoneWhere(db: Queryable, productId: number, condition: Fragm
     UPDATE releases r SET deleted_at = now(), updated_at = now()
     WHERE r.product_id = ${productId} AND r.deleted_at IS NULL AND ${condition}
     RETURNING r.tag`);
-  if (tombstoned.length > 0) await refreshCanonical(db, productId, tombstoned.map((row) => row.tag));
+  if (tombstoned.length > 0) await refreshCanonical(db, productId, tombstoned.map((row) => row.tag), []);
   return tombstoned.length;
 }
 
@@ -354,11 +359,17 @@ export async function deleteGithubReleases(db: Queryable, productId: number, rel
 /**
  * Brings the named rows (or all the product's) up to date after their facts changed: first the
  * fields derived from their GitHub release, then the canonical tag of their versions (which reads
- * `public`, so it must come second).
+ * `public`, so it must come second). `vacatedVersions`: versions the named rows carried before
+ * this write and carry no more; their remaining tags are ranked again too.
  */
-export async function refreshReleaseRows(db: Queryable, productId: number, tags: readonly string[] | 'all'): Promise<void> {
+export async function refreshReleaseRows(
+  db: Queryable,
+  productId: number,
+  tags: readonly string[] | 'all',
+  options: { vacatedVersions?: readonly string[] } = {},
+): Promise<void> {
   await refreshDerivedFields(db, productId, tags);
-  await refreshCanonical(db, productId, tags);
+  await refreshCanonical(db, productId, tags, options.vacatedVersions ?? []);
 }
 
 /**
@@ -444,12 +455,15 @@ function derivedFields(columns: {
  * tombstoned one; a public one over a non-public one; no build metadata over build metadata;
  * the spelling `v<version>`, then `<version>`; then the smallest tag name in byte order.
  */
-async function refreshCanonical(db: Queryable, productId: number, tags: readonly string[] | 'all'): Promise<void> {
-  if (tags !== 'all' && tags.length === 0) return;
+async function refreshCanonical(db: Queryable, productId: number, tags: readonly string[] | 'all', vacatedVersions: readonly string[]): Promise<void> {
+  if (tags !== 'all' && tags.length === 0 && vacatedVersions.length === 0) return;
   const versionFilter =
     tags === 'all'
       ? sql.fragment`true`
-      : sql.fragment`version IN (SELECT version FROM releases WHERE product_id = ${productId} AND tag = ANY(${sql.array([...tags], 'text')}))`;
+      : // One IN over a UNION, not an OR of two conditions: an OR'ed subquery is not planned as a
+        // join, and would be checked against every row of the product.
+        sql.fragment`version IN (SELECT version FROM releases WHERE product_id = ${productId} AND tag = ANY(${sql.array([...tags], 'text')})
+                                 UNION ALL SELECT unnest(${sql.array([...vacatedVersions], 'text')}))`;
   await db.query(sql.unsafe`
     WITH ranked AS (
       SELECT id, row_number() OVER (
