@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { parseRepositoryName, type RepositoryRef } from '../github/repository-ref.ts';
 import type { ProductDefinition } from '../products.ts';
 import type { Queryable } from './pool.ts';
+import { holdProductDefinitionsLock, holdReleaseWriteLocks } from './product-locks.ts';
 import { refreshReleaseRows } from './releases.ts';
 import { resetSyncForRelisting } from './sync-state.ts';
 
@@ -31,13 +32,23 @@ const productColumns = sql.fragment`
  * Makes the products table match the products file: upserts every definition and marks products
  * that left the file as untracked (their releases stay). A product whose repository changes in
  * the file forgets the GitHub id it had learnt. Stored releases follow a changed definition:
- * - `plainTagsPublic` changed: every row's visibility is derived again, in this transaction;
+ * - `plainTagsPublic` changed: every row's visibility is derived again, in this transaction, once
+ *   the product's release writes in course have committed;
  * - `repository` or `tagPattern` changed: which tags are releases, and of which versions, must be
  *   listed again, so the product's sync state is reset and its next sync is a full one (a starting
  *   worker enqueues it: SYNC_ON_START); that full listing tombstones the rows it no longer finds.
  */
 export async function syncProductDefinitions(db: Queryable, definitions: readonly ProductDefinition[]): Promise<Product[]> {
   return db.transaction(async (transaction) => {
+    // A sync or webhook transaction in course derives the visibility of the rows it inserts from
+    // the setting it read; the refresh below cannot see those rows before they commit, and no later
+    // write refreshes them. So the refresh waits for the product's release writers, and those that
+    // come after it see the new setting. The locks are taken before the products rows are: a
+    // release writer holding its lock may update its product's row (recordRepositoryIdentity), and
+    // taking them after that row would deadlock with it. Relisted products need no lock: the full
+    // listing their reset asks for reads every tag again, rows written meanwhile included.
+    await holdProductDefinitionsLock(transaction);
+    await holdReleaseWriteLocks(transaction, await productsChangingVisibility(transaction, definitions));
     const rows = definitions.map((product) => [
       product.name,
       product.repository,
@@ -88,6 +99,17 @@ export async function syncProductDefinitions(db: Queryable, definitions: readonl
     }
     return listProducts(transaction);
   });
+}
+
+/** The stored products whose `plainTagsPublic` differs from their definition's. */
+async function productsChangingVisibility(db: Queryable, definitions: readonly ProductDefinition[]): Promise<number[]> {
+  const rows = definitions.map((product) => [product.name, product.plainTagsPublic]);
+  return [
+    ...(await db.anyFirst(sql.type(z.object({ id: z.number() }))`
+      SELECT p.id FROM products p
+      JOIN ${sql.unnest(rows, ['text', 'bool'])} AS d(name, plain_tags_public) ON d.name = p.name
+      WHERE p.plain_tags_public <> d.plain_tags_public`)),
+  ];
 }
 
 export async function listProducts(db: Queryable, options: { includeUntracked?: boolean } = {}): Promise<Product[]> {
