@@ -2,13 +2,14 @@ import { sql } from 'slonik';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { z } from 'zod';
-import type { Product } from '../src/db/products.ts';
-import { lockSyncState, resumeRun, startRun } from '../src/db/sync-state.ts';
+import { syncProductDefinitions, type Product } from '../src/db/products.ts';
+import { finishRun, lockSyncState, readSyncState, resumeRun, saveRunProgress, startRun } from '../src/db/sync-state.ts';
 import { addToRefListing } from '../src/db/sync-ref-listing.ts';
 import { SyncSupersededError } from '../src/errors.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { rejection } from './support/github.ts';
 import { eventually } from './support/eventually.ts';
+import { productDefinition } from './support/seed.ts';
 import { defineProducts } from './support/sync.ts';
 
 // A sync run stages a refs listing outside its write transactions (a batch per statement, so that
@@ -81,6 +82,31 @@ fencing('a takeover committing while a batch waits: the batch sees the new owner
   const outcome = await staging;
   assert.instance(outcome, SyncSupersededError);
   assert.is(await listed(context), 0);
+});
+
+fencing('a new tag pattern abandons the run in course: its owner can neither stage, save nor finish it', async (context) => {
+  const { db } = context.database;
+  const productId = context.product.id;
+  await db.query(sql.unsafe`DELETE FROM sync_ref_listing`);
+  await db.query(sql.unsafe`UPDATE sync_state SET tags_etag = 'W/"old"', last_success_at = now() WHERE product_id = ${productId}`);
+  await db.transaction(async (transaction) => {
+    await lockSyncState(transaction, productId);
+    await startRun(transaction, productId, { owner: 'running', mode: 'incremental', progress: { staged: true } });
+  });
+  await addToRefListing(db, productId, 'running', refs(0, 3));
+
+  await syncProductDefinitions(db, [productDefinition('widget', { repository: 'acme/widget', tagPattern: String.raw`^release-(?<version>\d+\.\d+\.\d+)$` })]);
+  const state = (await readSyncState(db, productId))!;
+  assert.equal(
+    { phase: state.runPhase, mode: state.runMode, owner: state.runOwner, progress: state.runProgress, etag: state.tagsEtag, success: state.lastSuccessAt },
+    { phase: null, mode: null, owner: null, progress: {}, etag: null, success: null },
+  );
+  assert.is(await listed(context), 0, 'the listing staged under the old pattern is gone');
+
+  assert.instance(await rejection(addToRefListing(db, productId, 'running', refs(3, 3))), SyncSupersededError);
+  assert.instance(await rejection(saveRunProgress(db, productId, 'running', { phase: 'tags', cursor: null, progress: {}, tagsEtag: 'W/"old"' })), SyncSupersededError);
+  assert.instance(await rejection(finishRun(db, productId, 'running', {})), SyncSupersededError);
+  assert.equal((await readSyncState(db, productId))!.lastSuccessAt, null, 'the next sync is still a full one');
 });
 
 /** Until a statement of the test's database waits for a lock. */

@@ -35,8 +35,9 @@ const productColumns = sql.fragment`
  * - `plainTagsPublic` changed: every row's visibility is derived again, in this transaction, once
  *   the product's release writes in course have committed;
  * - `repository` or `tagPattern` changed: which tags are releases, and of which versions, must be
- *   listed again, so the product's sync state is reset and its next sync is a full one (a starting
- *   worker enqueues it: SYNC_ON_START); that full listing tombstones the rows it no longer finds.
+ *   listed again, so the product's sync state is reset (a run in course abandoned) and its next sync
+ *   is a full one (a starting worker enqueues it: SYNC_ON_START); that full listing tombstones the
+ *   rows it no longer finds.
  */
 export async function syncProductDefinitions(db: Queryable, definitions: readonly ProductDefinition[]): Promise<Product[]> {
   return db.transaction(async (transaction) => {

@@ -2,6 +2,7 @@ import { sql } from 'slonik';
 import { z } from 'zod';
 import { SyncSupersededError } from '../errors.ts';
 import type { Queryable } from './pool.ts';
+import { clearRefListing } from './sync-ref-listing.ts';
 
 // sync_state: one row per product, holding the ETags of the last complete listings, the progress
 // of the run in course (so a killed worker resumes where it stopped) and the last run's outcome.
@@ -192,10 +193,17 @@ export async function listNeverSyncedProducts(db: Queryable): Promise<string[]> 
 /**
  * Forgets what the last syncs of these products established (their ETags and success), so that
  * their next sync lists every tag and release again: their repository or tag pattern changed.
+ * The run in course, if any, is abandoned with its staged refs listing: both were made under the
+ * old definition, and resuming them would store the listing's ETag and a success as if the new
+ * one had been listed. With run_owner cleared, a job still running it (on another replica) fails
+ * its next fenced write with SyncSupersededError instead of finishing over the reset.
  */
 export async function resetSyncForRelisting(db: Queryable, productIds: readonly number[]): Promise<void> {
   await db.query(sql.unsafe`
     UPDATE sync_state
-    SET tags_etag = NULL, releases_etag = NULL, releases_full_at = NULL, last_success_at = NULL, updated_at = now()
+    SET tags_etag = NULL, releases_etag = NULL, releases_full_at = NULL, last_success_at = NULL,
+        run_phase = NULL, run_mode = NULL, run_cursor = NULL, run_owner = NULL, run_listed_at = NULL, run_progress = '{}',
+        updated_at = now()
     WHERE product_id = ANY(${sql.array([...productIds], 'int4')})`);
+  for (const productId of productIds) await clearRefListing(db, productId);
 }
