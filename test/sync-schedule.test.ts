@@ -1,8 +1,10 @@
+import { Writable } from 'node:stream';
 import type { JobWithMetadata, PgBoss } from 'pg-boss';
 import { sql } from 'slonik';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { z } from 'zod';
+import { createLogger } from '../src/logger.ts';
 import { QUEUES } from '../src/queues.ts';
 import { startSyncSchedule, type SyncScheduler } from '../src/sync/sync-schedule.ts';
 import { createTestDatabase, quietLogger, type TestDatabase } from './support/database.ts';
@@ -93,6 +95,34 @@ schedule('node-cron on both replicas, every second: one job per product per tick
   const runs = await database.db.any(sql.type(z.object({ name: z.string(), runId: z.number() }))`
     SELECT p.name, s.run_id AS "runId" FROM sync_state s JOIN products p ON p.id = s.product_id ORDER BY p.name`);
   for (const run of runs) assert.is(run.runId, 2 + jobs.filter((job) => job.data.product === run.name).length, run.name);
+});
+
+schedule('a tick a day ahead of the database clock (a replica whose clock is wrong) claims nothing and is logged; the correct ticks still enqueue', async ({ database, replicas }) => {
+  const [a, b] = replicas as [Replica, Replica];
+  const lines: string[] = [];
+  const logger = createLogger('test', 'warn', new Writable({ write: (chunk, _encoding, done) => done(void lines.push(String(chunk))) }));
+  const skewed = startSyncSchedule({ db: database.db, boss: a.boss, logger, schedule: '* * * * * *', enabled: false });
+  // A whole second of the database clock past every slot claimed so far: the slot a correct replica ticks now.
+  const now = await waitFor(
+    'the database clock to pass the last claimed slot',
+    async () =>
+      (await database.db.maybeOneFirst(sql.type(z.object({ now: z.date() }))`
+        SELECT date_trunc('second', now()) AS now FROM sync_state HAVING max(scheduled_slot) < date_trunc('second', now())`)) ?? undefined,
+  );
+  const ahead = new Date(now.getTime() + 86_400_000);
+
+  assert.equal(await skewed.tick(ahead), [], 'a slot a day ahead is refused');
+  const warnings = lines.map((line) => JSON.parse(line) as { slot?: string; aheadMs?: number; msg: string });
+  assert.is(warnings.length, 1, lines.join(''));
+  assert.is(warnings[0]!.slot, ahead.toISOString());
+  assert.ok(warnings[0]!.aheadMs! > 86_000_000 && warnings[0]!.aheadMs! <= 86_400_000, `the skew is named: ${warnings[0]!.aheadMs} ms`);
+
+  assert.equal((await b.scheduler.tick(now)).sort(), ['helm', 'src-cli'], 'the tick of a correct clock is not taken');
+  await allSettled(a.boss);
+  const next = new Date(now.getTime() + 1_000);
+  await waitFor('the next second', async () => (Date.now() >= next.getTime() ? true : undefined));
+  assert.equal((await a.scheduler.tick(next)).sort(), ['helm', 'src-cli'], 'nor the one after it');
+  await allSettled(a.boss);
 });
 
 schedule.run();

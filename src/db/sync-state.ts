@@ -164,20 +164,50 @@ export async function recordRunInterruption(
 }
 
 /**
- * Claims the scheduler tick `slot` for the given products: returns those for which no replica
- * claimed this slot (or a later one) yet. Every replica ticks on SYNC_SCHEDULE; node-cron names a
- * tick by its nominal time, the same in every replica whose clock is roughly right, so the first
- * replica to get here enqueues and the others find the slot taken, however far apart they tick.
+ * How far ahead of the database's clock a scheduler tick may be and still be claimed. Claims only
+ * move forward, so a replica whose clock runs fast claims slots the others reach later, and they
+ * find those slots taken until real time catches up, even after that replica is gone: a day fast,
+ * it holds every replica's scheduled syncs back for a day. Beyond this bound its ticks are refused.
+ * Clocks kept by NTP agree to milliseconds, so a minute refuses no replica with a working clock,
+ * and what a fast replica can still hold back once gone is at most a minute of ticks (at most one
+ * of a schedule every minute or slower). A late tick needs no allowance here: node-cron fires it
+ * up to missedExecutionTolerance (30 s, sync-schedule.ts) after its nominal time, which puts the
+ * slot behind the database's clock, not ahead of it.
  */
-export async function claimScheduledSlot(db: Queryable, productIds: readonly number[], slot: Date): Promise<number[]> {
-  if (productIds.length === 0) return [];
-  const claimed = await db.any(sql.type(z.object({ productId: z.number() }))`
-    INSERT INTO sync_state AS s (product_id, scheduled_slot)
-    SELECT id, ${slot.toISOString()}::timestamptz FROM unnest(${sql.array([...productIds], 'int4')}) AS t(id)
-    ON CONFLICT (product_id) DO UPDATE SET scheduled_slot = excluded.scheduled_slot
-    WHERE s.scheduled_slot IS NULL OR s.scheduled_slot < excluded.scheduled_slot
-    RETURNING s.product_id AS "productId"`);
-  return claimed.map((row) => row.productId);
+export const SCHEDULED_SLOT_MAX_AHEAD_MS = 60_000;
+
+export type SlotClaim = {
+  /** The products for which no replica claimed this slot (or a later one) yet: this replica enqueues them. */
+  productIds: number[];
+  /** The slot minus the database's now(): how far ahead the replica's clock is, give or take the tick's lateness. */
+  aheadMs: number;
+  /** The slot is more than SCHEDULED_SLOT_MAX_AHEAD_MS ahead of the database's clock: nothing was claimed. */
+  refused: boolean;
+};
+
+/**
+ * Claims the scheduler tick `slot` for the given products. Every replica ticks on SYNC_SCHEDULE;
+ * node-cron names a tick by its nominal time, the same in every replica whose clock is roughly
+ * right, so the first replica to get here enqueues and the others find the slot taken, however far
+ * apart they tick. A slot too far ahead of the database's clock is refused (SCHEDULED_SLOT_MAX_AHEAD_MS).
+ */
+export async function claimScheduledSlot(db: Queryable, productIds: readonly number[], slot: Date): Promise<SlotClaim> {
+  return db.one(sql.type(z.object({ productIds: z.array(z.number()), aheadMs: z.number(), refused: z.boolean() }))`
+    WITH clock AS (
+      SELECT ${slot.toISOString()}::timestamptz AS slot,
+             ${slot.toISOString()}::timestamptz > now() + ${SCHEDULED_SLOT_MAX_AHEAD_MS} * interval '1 millisecond' AS refused,
+             now() AS now
+    ), claimed AS (
+      INSERT INTO sync_state AS s (product_id, scheduled_slot)
+      SELECT t.id, clock.slot FROM unnest(${sql.array([...productIds], 'int4')}) AS t(id), clock
+      WHERE NOT clock.refused
+      ON CONFLICT (product_id) DO UPDATE SET scheduled_slot = excluded.scheduled_slot
+      WHERE s.scheduled_slot IS NULL OR s.scheduled_slot < excluded.scheduled_slot
+      RETURNING s.product_id
+    )
+    SELECT (SELECT coalesce(array_agg(product_id ORDER BY product_id), '{}') FROM claimed) AS "productIds",
+           (extract(epoch FROM clock.slot - clock.now) * 1000)::float8 AS "aheadMs", clock.refused
+    FROM clock`);
 }
 
 /** Tracked products that have never finished a sync successfully (a starting worker syncs them). */

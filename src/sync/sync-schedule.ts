@@ -2,7 +2,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { PgBoss } from 'pg-boss';
 import type { Database } from '../db/pool.ts';
 import { listProducts } from '../db/products.ts';
-import { claimScheduledSlot } from '../db/sync-state.ts';
+import { claimScheduledSlot, SCHEDULED_SLOT_MAX_AHEAD_MS } from '../db/sync-state.ts';
 import type { Logger } from '../logger.ts';
 import { enqueueSync } from './sync-job.ts';
 
@@ -15,7 +15,9 @@ import { enqueueSync } from './sync-job.ts';
 // `singletonSeconds` slots would not: they are cut at fixed multiples of the slot length, and a
 // tick that falls on a cut (which a cron tick does, by definition) lands in two slots when two
 // replicas fire a few milliseconds apart. The queue's `exclusive` policy still refuses a tick's job
-// while the product's previous sync is queued or running.
+// while the product's previous sync is queued or running. A tick more than a minute ahead of the
+// database's clock (a replica whose clock is fast) is refused and logged, or it would take the
+// slots of the correct replicas' coming ticks.
 
 export type SyncScheduler = {
   /** Enqueues the syncs of tick `slot`; returns the products this replica enqueued. */
@@ -28,7 +30,15 @@ export function startSyncSchedule(options: { db: Database; boss: PgBoss; logger:
   const tick = async (slot: Date): Promise<string[]> => {
     const products = await listProducts(db);
     return db.transaction(async (transaction) => {
-      const claimed = new Set(await claimScheduledSlot(transaction, products.map((product) => product.id), slot));
+      const claim = await claimScheduledSlot(transaction, products.map((product) => product.id), slot);
+      if (claim.refused) {
+        logger.warn(
+          { slot: slot.toISOString(), aheadMs: Math.round(claim.aheadMs), maxAheadMs: SCHEDULED_SLOT_MAX_AHEAD_MS },
+          "scheduled tick ahead of the database's clock: this replica's clock is fast; nothing enqueued",
+        );
+        return [];
+      }
+      const claimed = new Set(claim.productIds);
       const enqueued: string[] = [];
       for (const product of products) {
         if (!claimed.has(product.id)) continue;
