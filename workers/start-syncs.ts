@@ -24,6 +24,7 @@ export async function startSyncs(options: { config: Config; db: Database; boss: 
     createClient: () => createWorkerGitHubClient(config, logger),
   });
   const scheduler = startSyncSchedule({ db, boss, logger, schedule: config.SYNC_SCHEDULE });
+  await scheduler.caughtUp;
   if (config.SYNC_ON_START) await enqueueFirstSyncs(db, boss, logger);
   return {
     // First of the worker's stops: running syncs hand their runs on while the rest stops.

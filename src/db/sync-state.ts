@@ -221,6 +221,19 @@ export async function listNeverSyncedProducts(db: Queryable): Promise<string[]> 
 }
 
 /**
+ * Tracked products that finished a sync successfully, but not since `since` (a scheduled tick a
+ * starting worker makes up is due for these only: the others have no data yet, or fresh data).
+ */
+export async function listProductsSyncedOnlyBefore(db: Queryable, since: Date): Promise<string[]> {
+  return [
+    ...(await db.anyFirst(sql.type(z.object({ name: z.string() }))`
+      SELECT p.name FROM products p JOIN sync_state s ON s.product_id = p.id
+      WHERE p.tracked AND s.last_success_at < ${since.toISOString()}::timestamptz
+      ORDER BY p.name`)),
+  ];
+}
+
+/**
  * Forgets what the last syncs of these products established (their ETags and success), so that
  * their next sync lists every tag and release again: their repository or tag pattern changed.
  * The run in course, if any, is abandoned with its staged refs listing: both were made under the

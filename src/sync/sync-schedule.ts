@@ -1,9 +1,10 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { PgBoss } from 'pg-boss';
 import type { Database } from '../db/pool.ts';
-import { listProducts } from '../db/products.ts';
-import { claimScheduledSlot, SCHEDULED_SLOT_MAX_AHEAD_MS } from '../db/sync-state.ts';
+import { listProducts, type Product } from '../db/products.ts';
+import { claimScheduledSlot, listProductsSyncedOnlyBefore, SCHEDULED_SLOT_MAX_AHEAD_MS } from '../db/sync-state.ts';
 import type { Logger } from '../logger.ts';
+import { previousCronSlot } from './previous-cron-slot.ts';
 import { enqueueSync } from './sync-job.ts';
 
 // The scheduled sync: every worker replica runs node-cron on SYNC_SCHEDULE, and at each tick
@@ -18,17 +19,27 @@ import { enqueueSync } from './sync-job.ts';
 // while the product's previous sync is queued or running. A tick more than a minute ahead of the
 // database's clock (a replica whose clock is fast) is refused and logged, or it would take the
 // slots of the correct replicas' coming ticks.
+// A tick due while no worker ran is made up when a worker starts: node-cron skips a tick more than
+// missedExecutionTolerance late and never runs past ones, so an outage across a tick would leave
+// the products unsynced for a whole further period. The start ticks the schedule's last slot
+// before now; a slot some replica claimed already is taken, so this is a no-op unless it was missed.
+// Only for products whose last successful sync is older than that slot: one synced since (by
+// SYNC_ON_START, a command, another replica's tick) missed nothing, and a never-synced one has no
+// data to go stale; its first sync at start is SYNC_ON_START's to decide (off, a start with no
+// missed tick sends GitHub nothing, as before).
 
 export type SyncScheduler = {
   /** Enqueues the syncs of tick `slot`; returns the products this replica enqueued. */
   tick: (slot: Date) => Promise<string[]>;
+  /** The made-up tick of the schedule's last slot before the start: the products it enqueued ([] when disabled or on error). */
+  caughtUp: Promise<string[]>;
   stop: () => Promise<void>;
 };
 
 export function startSyncSchedule(options: { db: Database; boss: PgBoss; logger: Logger; schedule: string; enabled?: boolean }): SyncScheduler {
   const { db, boss, logger } = options;
-  const tick = async (slot: Date): Promise<string[]> => {
-    const products = await listProducts(db);
+  const tick = async (slot: Date, only: (product: Product) => boolean = () => true): Promise<string[]> => {
+    const products = (await listProducts(db)).filter(only);
     return db.transaction(async (transaction) => {
       const claim = await claimScheduledSlot(transaction, products.map((product) => product.id), slot);
       if (claim.refused) {
@@ -50,6 +61,7 @@ export function startSyncSchedule(options: { db: Database; boss: PgBoss; logger:
     });
   };
   let task: ScheduledTask | undefined;
+  let caughtUp: Promise<string[]> = Promise.resolve([]);
   if (options.enabled ?? true) {
     task = cron.schedule(
       options.schedule,
@@ -65,9 +77,19 @@ export function startSyncSchedule(options: { db: Database; boss: PgBoss; logger:
       // nominal time, so replicas still claim it once.
       { name: 'sync-schedule', noOverlap: true, missedExecutionTolerance: 30_000 },
     );
+    const missed = previousCronSlot(task, new Date());
+    if (missed !== null) {
+      caughtUp = listProductsSyncedOnlyBefore(db, missed)
+        .then((due) => tick(missed, (product) => due.includes(product.name)))
+        .catch((error: unknown) => {
+          logger.error({ err: error, slot: missed.toISOString() }, 'could not enqueue the syncs of the last scheduled tick');
+          return [];
+        });
+    }
   }
   return {
     tick,
+    caughtUp,
     stop: async () => {
       await task?.destroy();
     },
