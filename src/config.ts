@@ -40,16 +40,35 @@ const httpUrl = (fallback: string) =>
 /** The sslmode values every client of the database reads alike (Slonik's parser takes no others). */
 const SSL_MODES = ['disable', 'require', 'no-verify'];
 
+/**
+ * Why the query of a database URL would be read differently by Slonik's pool and by node-postgres
+ * (pg-boss, migrate, LISTEN), or null. Slonik's parseDsn ignores `ssl`, so `?ssl=true` would leave
+ * the pool's queries unencrypted while the other clients use TLS; of a repeated parameter both
+ * clients take the last value, so checking one value alone could pass what a client then rejects.
+ */
+function databaseUrlQueryProblem(value: string): string | null {
+  const params = new URL(value).searchParams;
+  if (params.has('ssl')) return 'the ssl parameter is not supported: use sslmode=disable, require or no-verify';
+  const names = [...params.keys()];
+  const repeated = names.find((name, index) => names.indexOf(name) !== index);
+  if (repeated !== undefined) return `query parameter ${JSON.stringify(repeated)} is given more than once`;
+  const mode = params.get('sslmode');
+  if (mode !== null && !SSL_MODES.includes(mode)) {
+    return 'sslmode must be disable, require (TLS verifying the server certificate against the system CAs; NODE_EXTRA_CA_CERTS=<file> adds a private one) or no-verify (TLS without verifying, as Heroku Postgres needs)';
+  }
+  return null;
+}
+
 const postgresUrl = z
   .string()
   .trim()
   .pipe(z.url({ protocol: /^postgres(ql)?$/, error: 'expected a postgres:// URL' }))
-  .refine((value) => {
-    // Refinements run after a failed check too: a value that is no URL has its issue already.
-    if (!URL.canParse(value)) return true;
-    const mode = new URL(value).searchParams.get('sslmode');
-    return mode === null || SSL_MODES.includes(mode);
-  }, 'sslmode must be disable, require (TLS verifying the server certificate against the system CAs; NODE_EXTRA_CA_CERTS=<file> adds a private one) or no-verify (TLS without verifying, as Heroku Postgres needs)');
+  .check((ctx) => {
+    // Checks run after a failed one too: a value that is no URL has its issue already.
+    if (!URL.canParse(ctx.value)) return;
+    const problem = databaseUrlQueryProblem(ctx.value);
+    if (problem !== null) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
+  });
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 

@@ -95,4 +95,22 @@ test("DATABASE_URL's sslmode is one every database client reads alike", () => {
   }
 });
 
+test('DATABASE_URL refuses TLS parameters the database clients read differently', () => {
+  // Slonik's parseDsn ignores `ssl`, so its pool would connect in plain text while pg-boss and
+  // migrate (node-postgres) use TLS.
+  for (const value of ['true', '1', 'false']) {
+    const error = configError({ DATABASE_URL: `postgres://u:p@db:5432/registry?ssl=${value}` });
+    assert.is(error.variable, 'DATABASE_URL', value);
+    assert.match(error.message, /the ssl parameter is not supported: use sslmode/);
+    assert.not.match(error.message, /u:p@/);
+  }
+  // The config would check one value of a repeated parameter and the clients use another.
+  for (const query of ['sslmode=disable&sslmode=verify-full', 'sslmode=require&sslmode=require', 'application_name=a&sslmode=require&application_name=b']) {
+    const error = configError({ DATABASE_URL: `postgres://u:p@db:5432/registry?${query}` });
+    assert.is(error.variable, 'DATABASE_URL', query);
+    assert.match(error.message, /query parameter .* is given more than once/, query);
+  }
+  assert.ok(loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/registry?sslmode=require&application_name=a' }).DATABASE_URL);
+});
+
 test.run();
