@@ -1,5 +1,6 @@
 import { validate as isValidCron } from 'node-cron';
 import { z } from 'zod';
+import { TOKEN68 } from './bearer-token.ts';
 import { ConfigError } from './errors.ts';
 
 // Every setting the processes read from the environment, parsed once here. Nothing else in the
@@ -70,6 +71,8 @@ const postgresUrl = z
     if (problem !== null) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
   });
 
+const TOKEN68_CHARACTERS = 'letters, digits, - . _ ~ + / and, at the end only, =';
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export const configSchema = z.object({
@@ -89,7 +92,14 @@ export const configSchema = z.object({
     .string()
     .default('')
     .transform((value) => value.split(',').map((token) => token.trim()).filter((token) => token !== ''))
-    .pipe(z.array(z.string().min(16, 'each token must be at least 16 characters'))),
+    .pipe(
+      z.array(
+        z
+          .string()
+          .min(16, 'each token must be at least 16 characters')
+          .regex(TOKEN68, `each token may contain only ${TOKEN68_CHARACTERS}; tokens are comma-separated`),
+      ),
+    ),
   LOG_LEVEL: z.string().trim().toLowerCase().default('info').pipe(z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` })),
   DATABASE_POOL_SIZE: positiveInt(10, 200),
   /** pg-boss's own pool per process; unset: 4 in the API, WORKER_CONCURRENCY + 2 in the worker. */
@@ -121,7 +131,9 @@ export const configSchema = z.object({
     .transform(Number)
     .pipe(z.number().max(3650, 'expected a whole number of days from 0 (keep every delivery) to 3650')),
   /** When set, GET /metrics (API and worker) requires `Authorization: Bearer <METRICS_TOKEN>`. */
-  METRICS_TOKEN: optionalText.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+  METRICS_TOKEN: optionalText.pipe(
+    z.string().min(16, 'must be at least 16 characters').regex(TOKEN68, `the token may contain only ${TOKEN68_CHARACTERS}`).optional(),
+  ),
   /** The commit the build was made from (Dockerfile build argument GIT_SHA); else `git rev-parse`. */
   GIT_SHA: optionalText.pipe(z.string().regex(/^[0-9a-f]{7,40}$/i, 'expected a git commit sha (7 to 40 hex digits)').optional()),
 });
