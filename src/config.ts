@@ -7,11 +7,16 @@ import { ConfigError } from './errors.ts';
 // code base reads process.env: a missing or malformed value stops the process at start with one
 // line that names the variable (see src/cli.ts), instead of surfacing later as NaN or undefined.
 
+const optionalText = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
+
+// Blank is unset, as for the other optional variables: a `PORT=` line in an env file or a
+// platform's emptied setting means the default, not a malformed port.
 const port = (fallback: number) =>
-  z
-    .string()
-    .trim()
-    .default(String(fallback))
+  optionalText
+    .transform((value) => value ?? String(fallback))
     .pipe(z.string().regex(/^\d{1,5}$/, 'expected an integer from 0 to 65535'))
     .transform(Number)
     .pipe(z.number().max(65535, 'expected an integer from 0 to 65535'));
@@ -24,11 +29,6 @@ const wholeNumber = (max: number) =>
     .pipe(z.number().min(1, `expected a whole number from 1 to ${max}`).max(max, `expected a whole number from 1 to ${max}`));
 
 const positiveInt = (fallback: number, max: number) => z.string().trim().default(String(fallback)).pipe(wholeNumber(max));
-
-const optionalText = z
-  .string()
-  .optional()
-  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
 
 const httpUrl = (fallback: string) =>
   z
@@ -105,7 +105,7 @@ export const configSchema = z.object({
   /** pg-boss's own pool per process; unset: 4 in the API, WORKER_CONCURRENCY + 2 in the worker. */
   JOBS_POOL_SIZE: optionalText.pipe(wholeNumber(200).optional()),
   WORKER_CONCURRENCY: positiveInt(4, 64),
-  DATA_DIR: z.string().trim().min(1).default('.data'),
+  DATA_DIR: z.string().trim().min(1, 'must not be blank (unset, it is .data)').default('.data'),
   SHUTDOWN_TIMEOUT_MS: positiveInt(10_000, 600_000),
   /**
    * Whether a starting worker enqueues a first sync of every product never synced successfully,

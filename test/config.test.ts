@@ -138,4 +138,23 @@ test('bearerToken reads the token alphabet the configuration accepts', () => {
   }
 });
 
+test('an empty PORT or METRICS_PORT is unset, like the other optional variables', () => {
+  for (const value of ['', '  ']) {
+    const config = loadConfig({ PORT: value, METRICS_PORT: value, GITHUB_TOKEN: value });
+    assert.is(config.PORT, 8080, JSON.stringify(value));
+    assert.is(config.METRICS_PORT, 9464, JSON.stringify(value));
+    assert.is(config.GITHUB_TOKEN, undefined);
+  }
+  assert.is(loadConfig({ PORT: ' 3000 ' }).PORT, 3000);
+});
+
+test('a blank DATA_DIR is refused with a message of its own', () => {
+  for (const value of ['', ' ']) {
+    const error = configError({ DATA_DIR: value });
+    assert.is(error.variable, 'DATA_DIR');
+    assert.is(error.message, `DATA_DIR: must not be blank (unset, it is .data) (got ${JSON.stringify(value)})`);
+  }
+  assert.is(loadConfig({ DATA_DIR: ' /var/lib/registry ' }).DATA_DIR, '/var/lib/registry');
+});
+
 test.run();
