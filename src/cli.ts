@@ -7,6 +7,7 @@ import { migrate } from './db/migrate.ts';
 import { createDatabasePool } from './db/pool.ts';
 import { syncProductDefinitions } from './db/products.ts';
 import { startEmbeddedPostgres } from './embedded-postgres.ts';
+import { isMainModule, unsupportedNodeVersion } from './entry-point.ts';
 import { AppError, ConfigError } from './errors.ts';
 import { createLogger, redactUrl, type Logger, type ProcessRole } from './logger.ts';
 import { loadProductsFile, type ProductDefinition } from './products.ts';
@@ -189,6 +190,11 @@ function usage(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  const unsupported = unsupportedNodeVersion(process.versions.node);
+  if (unsupported !== null) {
+    process.stderr.write(`${unsupported}\n`);
+    return 1;
+  }
   const [name = 'start', ...args] = argv;
   if (name === 'help' || name === '--help' || name === '-h') {
     process.stdout.write(`${usage()}\n`);
@@ -228,7 +234,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 // Run only when executed, not when imported by tests.
-if (import.meta.main) {
+if (isMainModule(import.meta)) {
   // Exit explicitly: a finished command must not be kept alive by a library's idle timer.
   process.exit(await main(process.argv.slice(2)));
 }

@@ -1,8 +1,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { isMainModule, unsupportedNodeVersion } from '../src/entry-point.ts';
 import { installQueues, QUEUES } from '../src/queues.ts';
 import { createTestDatabase, quietLogger } from './support/database.ts';
-import { runCli } from './support/processes.ts';
+import { CLI, runCli } from './support/processes.ts';
 
 test('a malformed variable stops the process with exit 1 and one line naming it', async () => {
   const result = await runCli(['api'], { PORT: 'abc', DATABASE_URL: 'postgres://localhost/x' });
@@ -50,6 +55,35 @@ test('unknown commands print the usage and exit 2', async () => {
   const help = await runCli(['help'], {});
   assert.is(help.code, 0);
   assert.match(help.stdout, /usage: release-registry <command>/);
+});
+
+test('the CLI knows it is run as a program without import.meta.main (Node.js before 24.2)', () => {
+  const url = pathToFileURL(CLI).href;
+  const dir = mkdtempSync(join(tmpdir(), 'cli-entry-'));
+  try {
+    // npm installs the bin as a symlink: process.argv[1] is the link, import.meta.url its target.
+    const link = join(dir, 'release-registry');
+    symlinkSync(CLI, link);
+    assert.ok(isMainModule({ url }, CLI));
+    assert.ok(isMainModule({ url }, link));
+    assert.not.ok(isMainModule({ url }, join(dir, 'other.js')), 'a file that does not exist');
+    assert.not.ok(isMainModule({ url }, join(import.meta.dirname, 'run.ts')), 'imported by another program');
+    assert.not.ok(isMainModule({ url }, undefined), 'node -e, the REPL');
+    assert.ok(isMainModule({ url, main: true }, undefined), 'import.meta.main decides where Node.js has it');
+    assert.not.ok(isMainModule({ url, main: false }, CLI));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the CLI refuses a Node.js older than 24 with one line', () => {
+  for (const version of ['20.20.2', '22.12.0', '23.11.1']) {
+    const message = unsupportedNodeVersion(version);
+    assert.type(message, 'string', version);
+    assert.is(message, `release-registry needs Node.js 24 or later; this is Node.js ${version}`);
+  }
+  for (const version of ['24.0.0', '24.21.0', '25.1.0']) assert.is(unsupportedNodeVersion(version), null, version);
+  assert.is(unsupportedNodeVersion(process.versions.node), null, 'the Node.js the tests run on');
 });
 
 test.run();
