@@ -25,7 +25,14 @@ const OWNER_FILE = 'release-registry-owner.pid';
 
 export async function startEmbeddedPostgres(options: { dir: string; logger: Logger; port?: number }): Promise<EmbeddedServer> {
   const dir = resolve(options.dir);
-  mkdirSync(dir, { recursive: true });
+  // Before the directory: a production install (no package) must say so, not fail on a directory it
+  // may not create (the image runs as a non-root user on a root-owned /app).
+  const { default: EmbeddedPostgres } = await importWithoutSignalHooks();
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    throw new ConfigError('DATA_DIR', `cannot create ${dir}: ${(error as Error).message}`, { cause: error });
+  }
   const { logger } = options;
 
   const running = runningServer(dir);
@@ -47,7 +54,6 @@ export async function startEmbeddedPostgres(options: { dir: string; logger: Logg
   }
 
   const port = options.port ?? (await freePort());
-  const { default: EmbeddedPostgres } = await importWithoutSignalHooks();
   if (!existsSync(resolve(dir, 'PG_VERSION'))) {
     const cluster = new EmbeddedPostgres({
       databaseDir: dir,

