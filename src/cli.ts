@@ -224,7 +224,9 @@ export async function main(argv: string[]): Promise<number> {
       return 1;
     }
     if (error instanceof AppError) {
-      logger.error({ err: error }, error.message);
+      // A one-shot command's stdout carries its results: the stderr line is its whole report there.
+      if (command.role === 'cli') logger.debug({ err: error }, error.message);
+      else logger.error({ err: error }, error.message);
       process.stderr.write(`release-registry ${name}: ${error.message}\n`);
       return 1;
     }

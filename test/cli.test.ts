@@ -47,6 +47,20 @@ test('commands that only read the database do not need the products file', async
   }
 });
 
+test('a one-shot command that fails prints one line on stderr and nothing on stdout', async () => {
+  // stdout carries the results of sync and replay: a log line of the failure, with its stack,
+  // would land among them. The default log level, so that an error-level line would show.
+  const database = await createTestDatabase({ label: 'cli-failure' });
+  try {
+    const result = await runCli(['sync', 'nope'], { DATABASE_URL: database.url });
+    assert.is(result.code, 1);
+    assert.is(result.stdout, '');
+    assert.is(result.stderr, 'release-registry sync: no tracked product "nope" (see PRODUCTS_FILE)\n');
+  } finally {
+    await database.drop();
+  }
+});
+
 test('unknown commands print the usage and exit 2', async () => {
   const result = await runCli(['frobnicate'], {});
   assert.is(result.code, 2);
