@@ -5,6 +5,7 @@ import { startWorker } from '../workers/worker.ts';
 import { loadConfig, requireDatabaseUrl, type Config } from './config.ts';
 import { migrate } from './db/migrate.ts';
 import { createDatabasePool } from './db/pool.ts';
+import { connectionFailureReason, isDatabaseConnectionFailure } from './db/unavailable.ts';
 import { syncProductDefinitions } from './db/products.ts';
 import { startEmbeddedPostgres } from './embedded-postgres.ts';
 import { isMainModule, unsupportedNodeVersion } from './entry-point.ts';
@@ -184,6 +185,17 @@ async function runTogether(stops: Array<() => Promise<void>>, logger: Logger): P
   for (const result of results) if (result.status === 'rejected') logger.error({ err: result.reason }, 'error while stopping');
 }
 
+/** `host:port (url)`, the password masked; `start` without DATABASE_URL runs its own server. */
+function describeDatabase(databaseUrl: string | undefined): string {
+  if (databaseUrl === undefined) return 'the embedded PostgreSQL';
+  try {
+    const { hostname, port } = new URL(databaseUrl);
+    return `${hostname || 'localhost'}:${port || '5432'} (${redactUrl(databaseUrl)})`;
+  } catch {
+    return redactUrl(databaseUrl);
+  }
+}
+
 function usage(): string {
   const lines = Object.entries(COMMANDS).map(([name, command]) => `  ${name.padEnd(10)} ${command.summary}`);
   return `usage: release-registry <command>\n\ncommands:\n${lines.join('\n')}\n\nConfiguration comes from the environment; see README.md.`;
@@ -221,6 +233,15 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`release-registry: configuration error: ${error.message}\n`);
+      return 1;
+    }
+    if (isDatabaseConnectionFailure(error)) {
+      // Not a bug: the operator's DATABASE_URL or server. Once running, the processes ride out an
+      // outage by themselves; at start there is nothing to serve, so say what to fix and exit.
+      const message = `cannot reach the database at ${describeDatabase(config.DATABASE_URL)}: ${connectionFailureReason(error)}`;
+      if (command.role === 'cli') logger.debug({ err: error }, message);
+      else logger.error({ err: error }, message);
+      process.stderr.write(`release-registry ${name}: ${message}\n`);
       return 1;
     }
     if (error instanceof AppError) {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isMainModule, unsupportedNodeVersion } from '../src/entry-point.ts';
 import { installQueues, QUEUES } from '../src/queues.ts';
-import { createTestDatabase, quietLogger } from './support/database.ts';
+import { createTestDatabase, quietLogger, serverUrl, withDatabase } from './support/database.ts';
 import { CLI, runCli } from './support/processes.ts';
 
 test('a malformed variable stops the process with exit 1 and one line naming it', async () => {
@@ -58,6 +58,30 @@ test('a one-shot command that fails prints one line on stderr and nothing on std
     assert.is(result.stderr, 'release-registry sync: no tracked product "nope" (see PRODUCTS_FILE)\n');
   } finally {
     await database.drop();
+  }
+});
+
+test('a database that cannot be reached at start: one line naming it, exit 1, not an unexpected error', async () => {
+  const unreachable = 'postgres://postgres:hunter2@127.0.0.1:1/x';
+  const missing = withDatabase(serverUrl(), 'rr_no_such_database');
+  const cases = [
+    { command: 'migrate', url: unreachable, reason: /connect ECONNREFUSED 127\.0\.0\.1:1$/ },
+    { command: 'api', url: unreachable, reason: /connect ECONNREFUSED 127\.0\.0\.1:1$/ },
+    { command: 'worker', url: unreachable, reason: /connect ECONNREFUSED 127\.0\.0\.1:1$/ },
+    { command: 'migrate', url: missing, reason: /database "rr_no_such_database" does not exist$/ },
+  ];
+  for (const { command, url, reason } of cases) {
+    const result = await runCli([command], { DATABASE_URL: url, PORT: '0', METRICS_PORT: '0' });
+    assert.is(result.code, 1, `${command}: ${result.stdout}`);
+    const lines = result.stderr.trimEnd().split('\n');
+    assert.is(lines.length, 1, result.stderr);
+    const { host, port } = new URL(url);
+    const masked = url.replace(':hunter2@', ':***@');
+    assert.ok(lines[0]!.startsWith(`release-registry ${command}: cannot reach the database at ${host.replace(/:\d+$/, '')}:${port || '5432'} (${masked}): `), lines[0]);
+    assert.match(lines[0]!, reason);
+    assert.not.match(result.stderr + result.stdout, /hunter2/);
+    assert.not.match(result.stdout, /"level":"fatal"|unexpected error/);
+    assert.match(result.stdout, /"level":"error"/);
   }
 });
 

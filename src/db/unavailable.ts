@@ -53,3 +53,32 @@ export function sqlStateOf(error: unknown, depth = 0): string | undefined {
   const { code, cause } = error as { code?: unknown; cause?: unknown };
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : sqlStateOf(cause, depth + 1);
 }
+
+/**
+ * SQLSTATEs a server answers a connection with when it will never accept it as configured: 3D000
+ * the database does not exist, 28000 / 28P01 no pg_hba.conf entry or authentication failed.
+ */
+const CONNECTION_REFUSED_SQLSTATE = new Set(['3D000', '28000', '28P01']);
+
+/**
+ * Whether a failure means no connection to the database could be had (unreachable, unavailable,
+ * refused as configured), as opposed to a statement that failed on a connection: a statement
+ * timeout (57014) counts as unavailable for retrying but says nothing about reaching the server.
+ */
+export function isDatabaseConnectionFailure(error: unknown): boolean {
+  const state = sqlStateOf(error);
+  if (state !== undefined && CONNECTION_REFUSED_SQLSTATE.has(state)) return true;
+  return state !== '57014' && isDatabaseUnavailable(error);
+}
+
+/** What went wrong, from the innermost error: the layers above only rename it ("connection error"). */
+export function connectionFailureReason(error: unknown, depth = 0): string {
+  if (error === null || typeof error !== 'object') return String(error);
+  const { message, cause, errors } = error as { message?: unknown; cause?: unknown; errors?: unknown };
+  if (depth < 5 && cause !== null && typeof cause === 'object') return connectionFailureReason(cause, depth + 1);
+  // An AggregateError (one connect attempt per address of a host name) has an empty message.
+  if (depth < 5 && Array.isArray(errors) && errors.length > 0) {
+    return [...new Set(errors.map((inner: unknown) => connectionFailureReason(inner, depth + 1)))].join('; ');
+  }
+  return typeof message === 'string' && message !== '' ? message : String(error);
+}
