@@ -5,11 +5,11 @@ import { startWorker } from '../workers/worker.ts';
 import { loadConfig, requireDatabaseUrl, type Config } from './config.ts';
 import { migrate } from './db/migrate.ts';
 import { createDatabasePool } from './db/pool.ts';
-import { connectionFailureReason, isDatabaseConnectionFailure } from './db/unavailable.ts';
 import { syncProductDefinitions } from './db/products.ts';
+import { connectionFailureReason, isDatabaseConnectionFailure } from './db/unavailable.ts';
 import { startEmbeddedPostgres } from './embedded-postgres.ts';
 import { isMainModule, unsupportedNodeVersion } from './entry-point.ts';
-import { AppError, ConfigError } from './errors.ts';
+import { AppError, ConfigError, UsageError } from './errors.ts';
 import { createLogger, redactUrl, type Logger, type ProcessRole } from './logger.ts';
 import { loadProductsFile, type ProductDefinition } from './products.ts';
 import { installQueues } from './queues.ts';
@@ -22,6 +22,8 @@ import { REPLAY_USAGE, runReplayCommand } from './webhooks/replay-command.ts';
 type Command = {
   summary: string;
   role: ProcessRole;
+  /** Whether `run` parses `args` (and throws a UsageError on a bad one); the others take none. */
+  takesArguments?: true;
   /** Resolves with the exit code (nothing: 0). */
   run: (context: { config: Config; logger: Logger; args: string[] }) => Promise<number | void>;
 };
@@ -55,6 +57,7 @@ const COMMANDS: Record<string, Command> = {
   redrive: {
     summary: 'move the dead-letter jobs of a queue (sync-product, process-delivery) back to it; --dry-run only counts them',
     role: 'cli',
+    takesArguments: true,
     run: async ({ config, logger, args }) => {
       const options = parseRedriveArgs(args);
       const report = await redriveDeadLetters(requireDatabaseUrl(config), logger, options);
@@ -65,11 +68,13 @@ const COMMANDS: Record<string, Command> = {
   sync: {
     summary: `enqueue a sync of a product; --wait prints its outcome (${SYNC_USAGE})`,
     role: 'cli',
+    takesArguments: true,
     run: ({ config, logger, args }) => runSyncCommand(config, logger, args),
   },
   replay: {
     summary: `queue stored webhook deliveries again (${REPLAY_USAGE})`,
     role: 'cli',
+    takesArguments: true,
     run: ({ config, logger, args }) => runReplayCommand(config, logger, args),
   },
   start: {
@@ -217,6 +222,10 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`release-registry: unknown command "${name}"\n\n${usage()}\n`);
     return 2;
   }
+  if (command.takesArguments === undefined && args.length > 0) {
+    process.stderr.write(`release-registry ${name}: takes no arguments (got ${args.join(' ')})\nusage: release-registry ${name}\n`);
+    return 2;
+  }
   let config: Config;
   try {
     config = loadConfig();
@@ -234,6 +243,10 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof ConfigError) {
       process.stderr.write(`release-registry: configuration error: ${error.message}\n`);
       return 1;
+    }
+    if (error instanceof UsageError) {
+      process.stderr.write(`release-registry ${name}: ${error.message}\nusage: ${error.usage}\n`);
+      return 2;
     }
     if (isDatabaseConnectionFailure(error)) {
       // Not a bug: the operator's DATABASE_URL or server. Once running, the processes ride out an

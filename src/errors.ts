@@ -62,6 +62,19 @@ export class InvalidInputError extends AppError {
   }
 }
 
+/**
+ * A command line the command does not accept (a missing, extra or malformed argument): the CLI
+ * prints the message and `usage` and exits 2, apart from the exit 1 of a command that failed.
+ */
+export class UsageError extends InvalidInputError {
+  readonly usage: string;
+
+  constructor(message: string, usage: string, issues: readonly InputIssue[] = [], options?: { cause?: unknown }) {
+    super(message, issues, options);
+    this.usage = usage;
+  }
+}
+
 export class NotFoundError extends AppError {
   readonly code = 'not_found';
   readonly status = 404;

@@ -1,6 +1,6 @@
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { InvalidInputError, issuesFromZod } from './errors.ts';
+import { describeArgumentIssues, parseCommandArgs } from './cli-args.ts';
+import { issuesFromZod, UsageError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import { createBoss, QUEUE_DEFINITIONS } from './queues.ts';
 
@@ -13,6 +13,7 @@ const DEAD_LETTER_QUEUES: ReadonlyMap<string, string> = new Map(
   QUEUE_DEFINITIONS.flatMap((queue) => (queue.deadLetter === undefined ? [] : [[queue.name, queue.deadLetter] as const])),
 );
 const REDRIVABLE = [...DEAD_LETTER_QUEUES.keys()];
+export const REDRIVE_USAGE = `release-registry redrive <${REDRIVABLE.join('|')}> [--dry-run]`;
 
 const argsSchema = z.object({
   queue: z.enum(REDRIVABLE, { error: `expected a queue with a dead-letter queue: ${REDRIVABLE.join(', ')}` }),
@@ -22,22 +23,22 @@ const argsSchema = z.object({
 export type RedriveReport = { queue: string; deadLetterQueue: string; moved: number; dryRun: boolean };
 
 export function parseRedriveArgs(args: string[]): z.infer<typeof argsSchema> {
-  let parsed: ReturnType<typeof parseArgs<{ allowPositionals: true; options: { 'dry-run': { type: 'boolean' } } }>>;
-  try {
-    parsed = parseArgs({ args, allowPositionals: true, options: { 'dry-run': { type: 'boolean' } } });
-  } catch (error) {
-    throw new InvalidInputError(`usage: release-registry redrive <${REDRIVABLE.join('|')}> [--dry-run] (${(error as Error).message})`);
+  const parsed = parseCommandArgs({ args, allowPositionals: true, options: { 'dry-run': { type: 'boolean' } } }, REDRIVE_USAGE);
+  if (parsed.positionals.length === 0) throw new UsageError(`name the queue: ${REDRIVABLE.join(', ')}`, REDRIVE_USAGE);
+  if (parsed.positionals.length > 1) {
+    throw new UsageError(`expected one queue, got ${parsed.positionals.length}: ${parsed.positionals.join(' ')}`, REDRIVE_USAGE);
   }
   const result = argsSchema.safeParse({ queue: parsed.positionals[0], dryRun: parsed.values['dry-run'] ?? false });
   if (!result.success) {
-    throw new InvalidInputError(`usage: release-registry redrive <${REDRIVABLE.join('|')}> [--dry-run]`, issuesFromZod(result.error.issues));
+    const issues = issuesFromZod(result.error.issues);
+    throw new UsageError(describeArgumentIssues(issues, { queue: { value: parsed.positionals[0] } }), REDRIVE_USAGE, issues);
   }
   return result.data;
 }
 
 export async function redriveDeadLetters(databaseUrl: string, logger: Logger, options: z.infer<typeof argsSchema>): Promise<RedriveReport> {
   const deadLetterQueue = DEAD_LETTER_QUEUES.get(options.queue);
-  if (deadLetterQueue === undefined) throw new InvalidInputError(`usage: release-registry redrive <${REDRIVABLE.join('|')}> [--dry-run]`);
+  if (deadLetterQueue === undefined) throw new UsageError(`no dead-letter queue for ${options.queue}`, REDRIVE_USAGE);
   const boss = createBoss(databaseUrl, { logger, applicationName: 'release-registry-cli-boss', maxConnections: 2 });
   await boss.start();
   try {

@@ -85,6 +85,35 @@ test('a database that cannot be reached at start: one line naming it, exit 1, no
   }
 });
 
+test('usage errors (missing, extra or malformed arguments) exit 2 with one line and the usage, before touching the database', async () => {
+  // Exit 1 is a failure (`sync --wait`: the sync failed); a mistyped command line is not one.
+  const env = { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/x' };
+  const cases: Array<{ args: string[]; message: RegExp; usage: RegExp }> = [
+    { args: ['sync'], message: /^release-registry sync: name the product to sync$/, usage: /^usage: release-registry sync <product> / },
+    { args: ['sync', 'helm', '--bogus'], message: /^release-registry sync: unknown option '--bogus'$/, usage: /^usage: release-registry sync / },
+    { args: ['sync', 'helm', 'extra'], message: /^release-registry sync: expected one product, got 2: helm extra$/, usage: /^usage: release-registry sync / },
+    {
+      args: ['sync', 'helm', '--timeout', '0.5'],
+      message: /^release-registry sync: --timeout: expected a whole number of seconds \(got "0\.5"\)$/,
+      usage: /^usage: release-registry sync /,
+    },
+    { args: ['redrive', 'foo'], message: /^release-registry redrive: expected a queue with a dead-letter queue: sync-product, process-delivery \(got "foo"\)$/, usage: /^usage: release-registry redrive </ },
+    { args: ['redrive', 'sync-product', 'extra', '--dry-run'], message: /^release-registry redrive: expected one queue, got 2: sync-product extra$/, usage: /^usage: release-registry redrive </ },
+    { args: ['replay'], message: /^release-registry replay: name delivery ids or --failed/, usage: /^usage: release-registry replay / },
+    { args: ['migrate', 'extra-arg'], message: /^release-registry migrate: takes no arguments \(got extra-arg\)$/, usage: /^usage: release-registry migrate$/ },
+    { args: ['api', '--port', '1'], message: /^release-registry api: takes no arguments \(got --port 1\)$/, usage: /^usage: release-registry api$/ },
+  ];
+  for (const { args, message, usage } of cases) {
+    const result = await runCli(args, env);
+    assert.is(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
+    assert.is(result.stdout, '', args.join(' '));
+    const lines = result.stderr.trimEnd().split('\n');
+    assert.is(lines.length, 2, result.stderr);
+    assert.match(lines[0]!, message);
+    assert.match(lines[1]!, usage);
+  }
+});
+
 test('unknown commands print the usage and exit 2', async () => {
   const result = await runCli(['frobnicate'], {});
   assert.is(result.code, 2);

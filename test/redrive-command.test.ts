@@ -47,7 +47,7 @@ test('redrive: dead-lettered sync jobs go back to sync-product; --dry-run moves 
 
 test('redrive: an unknown queue is a usage error', async () => {
   const result = await runCli(['redrive', 'no-such-queue'], { DATABASE_URL: 'postgres://127.0.0.1:1/none', LOG_LEVEL: 'silent' });
-  assert.is(result.code, 1);
+  assert.is(result.code, 2);
   assert.match(result.stderr, /usage: release-registry redrive <sync-product\|process-delivery> \[--dry-run\]/);
 });
 

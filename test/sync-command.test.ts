@@ -48,16 +48,16 @@ command('without --wait: queues and exits at once', async (context) => {
   assert.is((await settledSyncJob(context.boss, jobId)).state, 'completed');
 });
 
-command('bad arguments and unknown products: a clear message, exit 1, nothing queued', async (context) => {
+command('bad arguments exit 2, unknown products 1: a clear message, nothing queued', async (context) => {
   const none = await sync(context);
-  assert.is(none.code, 1);
+  assert.is(none.code, 2);
   assert.match(none.stderr, /usage: release-registry sync <product>/);
   const unknown = await sync(context, 'nope', '--wait');
   assert.is(unknown.code, 1);
   assert.match(unknown.stderr, /no tracked product "nope"/);
   const flag = await sync(context, 'helm', '--fast');
-  assert.is(flag.code, 1);
-  assert.match(flag.stderr, /Unknown option '--fast'/);
+  assert.is(flag.code, 2);
+  assert.match(flag.stderr, /unknown option '--fast'/);
 });
 
 command('a failing sync: exit 1 with the error', async (context) => {

@@ -109,7 +109,7 @@ replay('replay <known> <unknown> replays the known delivery and reports the unkn
   assert.is(result.stdout.trim(), `${known.deliveryId} queued for widget`);
 
   const malformed = await runCli(['replay', '../etc'], env);
-  assert.is(malformed.code, 1);
+  assert.is(malformed.code, 2);
   assert.match(malformed.stderr, /not a GitHub delivery id: \.\.\/etc/);
 });
 
@@ -139,17 +139,17 @@ replay('with an enqueuer running, a replay of many deliveries becomes jobs of up
   }
 });
 
-replay('an unknown delivery id or bad arguments stop with exit 1 and one clear line', async ({ env }) => {
+replay('an unknown delivery id stops with exit 1, bad arguments with exit 2, each with one clear line', async ({ env }) => {
   const unknown = await runCli(['replay', 'no-such-delivery'], env);
   assert.is(unknown.code, 1);
   assert.match(unknown.stderr, /no stored delivery has the id no-such-delivery/);
   const neither = await runCli(['replay'], env);
-  assert.is(neither.code, 1);
+  assert.is(neither.code, 2);
   assert.match(neither.stderr, /name delivery ids or --failed/);
   const both = await runCli(['replay', '--failed', 'x'], env);
-  assert.is(both.code, 1);
+  assert.is(both.code, 2);
   const unknownFlag = await runCli(['replay', '--all'], env);
-  assert.is(unknownFlag.code, 1);
+  assert.is(unknownFlag.code, 2);
   assert.match(unknownFlag.stderr, /usage: release-registry replay/);
 });
 

@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import type { JobWithMetadata } from 'pg-boss';
 import { z } from 'zod';
 import { requireDatabaseUrl, type Config } from '../config.ts';
 import { createDatabasePool } from '../db/pool.ts';
 import { findProductByName } from '../db/products.ts';
-import { InvalidInputError, issuesFromZod, NotFoundError } from '../errors.ts';
+import { describeArgumentIssues, parseCommandArgs } from '../cli-args.ts';
+import { issuesFromZod, NotFoundError, UsageError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { PRODUCT_NAME_PATTERN } from '../products.ts';
 import { createBoss, QUEUES } from '../queues.ts';
@@ -15,30 +15,29 @@ import type { SyncRunResult } from './sync-progress.ts';
 // `release-registry sync <product> [--full] [--wait] [--timeout <seconds>]`: enqueues a sync of the
 // product (or finds the one already queued or running) and, with --wait, waits for that job's
 // outcome and prints it. Exit codes: 0 succeeded (or queued, without --wait); 1 failed (pg-boss
-// retries the job) or the wait timed out; 75 (EX_TEMPFAIL) deferred to a GitHub rate-limit reset.
+// retries the job) or the wait timed out; 2 a bad command line; 75 (EX_TEMPFAIL) deferred to a
+// GitHub rate-limit reset.
 
 export const SYNC_USAGE = 'release-registry sync <product> [--full] [--wait] [--timeout <seconds>]';
 export const EXIT_DEFERRED = 75;
+
+const TIMEOUT_ISSUE = 'expected a whole number of seconds';
 
 const argsSchema = z.object({
   product: z.string({ error: 'name the product to sync' }).regex(PRODUCT_NAME_PATTERN, 'expected a product name'),
   full: z.boolean(),
   wait: z.boolean(),
-  timeoutSeconds: z.coerce.number().int().positive('expected a whole number of seconds'),
+  timeoutSeconds: z.coerce.number({ error: TIMEOUT_ISSUE }).int(TIMEOUT_ISSUE).positive(TIMEOUT_ISSUE),
 });
 
 export function parseSyncArgs(args: string[]): z.infer<typeof argsSchema> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: { full: { type: 'boolean' }, wait: { type: 'boolean' }, timeout: { type: 'string' } },
-    });
-  } catch (error) {
-    throw new InvalidInputError(`usage: ${SYNC_USAGE} (${(error as Error).message})`);
+  const parsed = parseCommandArgs(
+    { args, allowPositionals: true, options: { full: { type: 'boolean' }, wait: { type: 'boolean' }, timeout: { type: 'string' } } },
+    SYNC_USAGE,
+  );
+  if (parsed.positionals.length > 1) {
+    throw new UsageError(`expected one product, got ${parsed.positionals.length}: ${parsed.positionals.join(' ')}`, SYNC_USAGE);
   }
-  if (parsed.positionals.length > 1) throw new InvalidInputError(`usage: ${SYNC_USAGE} (one product at a time)`);
   const result = argsSchema.safeParse({
     product: parsed.positionals[0],
     full: parsed.values.full ?? false,
@@ -47,7 +46,8 @@ export function parseSyncArgs(args: string[]): z.infer<typeof argsSchema> {
   });
   if (!result.success) {
     const issues = issuesFromZod(result.error.issues);
-    throw new InvalidInputError(`usage: ${SYNC_USAGE} (${issues.map((issue) => issue.message).join('; ')})`, issues);
+    const given = { product: { value: parsed.positionals[0] }, timeoutSeconds: { flag: '--timeout', value: parsed.values.timeout } };
+    throw new UsageError(describeArgumentIssues(issues, given), SYNC_USAGE, issues);
   }
   return result.data;
 }

@@ -1,19 +1,21 @@
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { parseCommandArgs } from '../cli-args.ts';
 import type { Config } from '../config.ts';
 import { requireDatabaseUrl } from '../config.ts';
 import { createDatabasePool } from '../db/pool.ts';
 import { listFailedDeliveryIds } from '../db/webhook-deliveries.ts';
-import { InvalidInputError, issuesFromZod } from '../errors.ts';
+import { issuesFromZod, UsageError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { deliveryIdSchema } from './delivery-id.ts';
 import { replayDeliveries } from './replay-deliveries.ts';
 
 export const REPLAY_USAGE = 'replay <delivery-id>... | replay --failed';
+const USAGE = `release-registry ${REPLAY_USAGE}`;
 
 /**
  * `release-registry replay <delivery-id>...` or `replay --failed`: prints one line per delivery and
- * returns the exit code, 1 when an id names no stored delivery.
+ * returns the exit code, 1 when an id names no stored delivery (a bad command line throws a
+ * UsageError: exit 2).
  */
 export async function runReplayCommand(
   config: Config,
@@ -22,20 +24,15 @@ export async function runReplayCommand(
   out: NodeJS.WritableStream = process.stdout,
   err: NodeJS.WritableStream = process.stderr,
 ): Promise<number> {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(args);
-  } catch (error) {
-    throw new InvalidInputError(`${(error as Error).message}; usage: release-registry ${REPLAY_USAGE}`, [], { cause: error });
-  }
-  const { values, positionals } = parsed;
-  if (values.failed === positionals.length > 0) {
-    throw new InvalidInputError(`name delivery ids or --failed, not both nor neither; usage: release-registry ${REPLAY_USAGE}`);
-  }
+  const { values, positionals } = parseCommandArgs(
+    { args, allowPositionals: true, strict: true, options: { failed: { type: 'boolean', default: false } } },
+    USAGE,
+  );
+  if (values.failed === positionals.length > 0) throw new UsageError('name delivery ids or --failed, not both nor neither', USAGE);
   const ids = z.array(deliveryIdSchema).safeParse(positionals);
   if (!ids.success) {
     const malformed = ids.error.issues.map((issue) => positionals[Number(issue.path[0])]).join(', ');
-    throw new InvalidInputError(`not a GitHub delivery id: ${malformed}; usage: release-registry ${REPLAY_USAGE}`, issuesFromZod(ids.error.issues));
+    throw new UsageError(`not a GitHub delivery id: ${malformed}`, USAGE, issuesFromZod(ids.error.issues));
   }
   const databaseUrl = requireDatabaseUrl(config);
   const db = await createDatabasePool(databaseUrl, { logger, maximumPoolSize: 2, applicationName: 'release-registry-replay' });
@@ -61,6 +58,3 @@ export async function runReplayCommand(
   }
 }
 
-function parse(args: string[]) {
-  return parseArgs({ args, allowPositionals: true, strict: true, options: { failed: { type: 'boolean', default: false } } });
-}
