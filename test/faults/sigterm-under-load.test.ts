@@ -22,7 +22,8 @@ import { startReadLoad } from './support/read-load.ts';
 // accepting, answers those in flight, exits 0 within 10 s; every delivery it answered 2xx is stored.
 // The worker: a first sync (slowed by GitHub) and deliveries are running when the signal comes.
 // Within 10 s it exits 0, having finished or handed back every job: none is left `active` to wait
-// for its expiry, and a new worker resumes the handed-back sync where it stopped.
+// for its expiry; the sync is handed on to a new job (not failed), which a new worker runs,
+// resuming the run where it stopped.
 
 const WIDGET = { name: 'widget', repository: 'acme/widget' };
 const BIG = { name: 'big', repository: 'acme/big' };
@@ -102,8 +103,6 @@ test('worker: SIGTERM during a sync and deliveries exits 0 within 10 s, no job l
     fake.addSyntheticRepository({ owner: 'acme', name: 'big', tags: 5_000, releases: 300 });
     // A slow GitHub (each tag page 300 ms late): the sync cannot finish within the shutdown's grace.
     fake.addFault({ kind: 'delay', ms: 300, operation: 'TagPage', every: 1 });
-    // A handed-back job is retried after 1 s here rather than production's 30 s backoff.
-    await boss.updateQueue(QUEUES.syncProduct, { retryDelay: 1, retryBackoff: false });
     const api = await stack.startApi();
     const worker = await stack.startWorker();
 
@@ -125,13 +124,18 @@ test('worker: SIGTERM during a sync and deliveries exits 0 within 10 s, no job l
       SELECT count(*)::int AS count FROM pgboss.job WHERE state = 'active' AND name = ANY(${sql.array(Object.values(QUEUES), 'text')})`);
     assert.is(active, 0, 'no job is left active');
     const [sync] = (await boss.findJobs(QUEUES.syncProduct, {})) as Array<JobWithMetadata<unknown>>;
-    assert.is(sync?.state, 'retry', 'the unfinished sync was handed back for a retry');
-    assert.match(JSON.stringify(sync?.output), /shut down while active/);
+    // Handed on, not failed: no retry used up; a new job resumes the run once the worker is gone.
+    assert.is(sync?.state, 'completed', 'the unfinished sync was handed on, not failed');
+    const handedOn = sync!.output as SyncRunResult & { nextJobId: string };
+    assert.is(handedOn.outcome, 'deferred');
+    assert.match(handedOn.error ?? '', /worker stopped/);
+    const [next] = (await boss.findJobs(QUEUES.syncProduct, { id: handedOn.nextJobId })) as Array<JobWithMetadata<unknown>>;
+    assert.is(next?.state, 'created', 'a new job of the product waits');
 
     await stack.startWorker();
     const report = await sender.done;
     assert.equal(report.unexpected, []);
-    const done = await settledSyncJob(boss, sync!.id, { boundMs: 90_000 });
+    const done = await settledSyncJob(boss, handedOn.nextJobId, { boundMs: 90_000 });
     const result = done.output as SyncRunResult;
     assert.is(result.outcome, 'succeeded', JSON.stringify(result));
     assert.is(result.attempts, 2, 'the same run, resumed by the next worker');
