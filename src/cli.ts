@@ -46,11 +46,10 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   worker: {
-    summary: 'ingest webhook deliveries and run scheduled syncs',
+    summary: 'ingest webhook deliveries and run scheduled syncs of the products migrate loaded',
     role: 'worker',
     run: async ({ config, logger }) => {
-      const products = loadProductsFile(config.PRODUCTS_FILE);
-      const worker = await startWorker(config, requireDatabaseUrl(config), logger, products);
+      const worker = await startWorker(config, requireDatabaseUrl(config), logger);
       await untilSignal(logger, config, [worker.stop]);
     },
   },
@@ -118,7 +117,7 @@ const COMMANDS: Record<string, Command> = {
         stops.unshift(api.stop);
         // One process, one registry: the API's /metrics serves the worker's metrics too.
         // prepareDatabase has just copied the products file into the database.
-        const worker = await startWorker(config, databaseUrl, logger, products, { metricsServer: false, syncProducts: false });
+        const worker = await startWorker(config, databaseUrl, logger, { metricsServer: false });
         await unlessSignalled(() => runTogether([api.stop, worker.stop], logger));
         // The API stops accepting while the worker drains its jobs: both within one shutdown budget.
         stops.splice(0, 1, () => runTogether([api.stop, worker.stop], logger));

@@ -1,6 +1,3 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { listProducts } from '../src/db/products.ts';
@@ -24,14 +21,12 @@ test('a worker killed mid-sync: another resumes the run and ends with the same r
   const database = await createTestDatabase({ label: 'sync_worker_kill' });
   const fake = await startFakeGitHub({ token: TEST_TOKEN });
   const repo = fake.addSyntheticRepository({ owner: 'acme', name: 'big', tags: 3_000, releases: 300 });
-  const dir = mkdtempSync(join(tmpdir(), 'rr-kill-'));
-  const productsFile = join(dir, 'products.json');
-  writeFileSync(productsFile, JSON.stringify({ products: [{ name: 'big', repository: 'acme/big' }] }));
+  // As `migrate` would load them from the products file (a worker does not).
+  await defineProducts(database.db, [{ name: 'big', repository: 'acme/big' }]);
   const env = {
     DATABASE_URL: database.url,
     GITHUB_API_URL: fake.url,
     GITHUB_TOKEN: TEST_TOKEN,
-    PRODUCTS_FILE: productsFile,
     SYNC_SCHEDULE: '0 0 1 1 *',
     METRICS_PORT: '0',
     SHUTDOWN_TIMEOUT_MS: '3000',

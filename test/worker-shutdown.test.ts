@@ -1,13 +1,11 @@
-import { join } from 'node:path';
 import type { Job } from 'pg-boss';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startWorker } from '../workers/worker.ts';
 import { loadConfig } from '../src/config.ts';
-import { loadProductsFile } from '../src/products.ts';
 import { installQueues } from '../src/queues.ts';
 import { createTestDatabase, quietLogger } from './support/database.ts';
-import { ROOT, QUIET_GITHUB } from './support/processes.ts';
+import { QUIET_GITHUB } from './support/processes.ts';
 
 // A stopping worker lets running jobs finish within the grace period and hands back the ones that do
 // not (pg-boss fails them for a retry): no job is left `active` to wait for its expiry.
@@ -19,7 +17,7 @@ test('stop(): a job that finishes in time completes; one that does not is handed
   await installQueues(database.url, quietLogger);
   // SHUTDOWN_TIMEOUT_MS 3 s: the worker gives jobs 1 s, the rest closes the pools.
   const config = loadConfig({ DATABASE_URL: database.url, SHUTDOWN_TIMEOUT_MS: '3000', ...QUIET_GITHUB });
-  const worker = await startWorker(config, database.url, quietLogger, loadProductsFile(join(ROOT, 'products.example.json')), { metricsServer: false });
+  const worker = await startWorker(config, database.url, quietLogger, { metricsServer: false });
   try {
     const started = new Set<string>();
     const handler = async ([job]: Job<{ ms: number }>[]) => {

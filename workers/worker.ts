@@ -3,12 +3,11 @@ import { buildInfo } from '../src/build-info.ts';
 import type { Config } from '../src/config.ts';
 import { checkDatabase } from '../src/db/check-database.ts';
 import { createDatabasePool } from '../src/db/pool.ts';
-import { syncProductDefinitions } from '../src/db/products.ts';
+import { listProducts } from '../src/db/products.ts';
 import { Lifecycle } from '../src/lifecycle.ts';
 import type { Logger } from '../src/logger.ts';
 import { collectDatabaseMetrics } from '../src/metrics/database-collectors.ts';
 import { markReady, setBuildInfo } from '../src/metrics/metrics.ts';
-import type { ProductDefinition } from '../src/products.ts';
 import { createBoss } from '../src/queues.ts';
 import { githubTagStateReader } from '../src/webhooks/tag-states.ts';
 import { startDeliveryRetention } from './delivery-retention.ts';
@@ -23,16 +22,18 @@ export type RunningWorker = { boss: PgBoss; lifecycle: Lifecycle; metricsUrl: st
 export type WorkerOptions = {
   /** Serve /metrics and /-/healthz on METRICS_PORT (default). `start` serves them on the API instead. */
   metricsServer?: boolean;
-  /** Copy `products` into the database first (default). `start` has done so while preparing the database. */
-  syncProducts?: boolean;
 };
 
-/** Starts a worker replica: copies the products file into the database, then works the queues. */
+/**
+ * Starts a worker replica: works the queues for the products the database tracks. The products file
+ * is applied by `migrate` (the release step) and `start`, never by a worker: replicas of two
+ * versions side by side in a rolling deploy, or one started without PRODUCTS_FILE, would otherwise
+ * each write their own file over the other's at every start.
+ */
 export async function startWorker(
   config: Config,
   databaseUrl: string,
   logger: Logger,
-  products: readonly ProductDefinition[],
   options: WorkerOptions = {},
 ): Promise<RunningWorker> {
   const lifecycle = new Lifecycle();
@@ -45,10 +46,9 @@ export async function startWorker(
     // Jobs may wait longer than requests for a busy pool; a timeout fails the job, which is retried.
     acquireTimeoutMs: 10_000,
   });
-  if (options.syncProducts ?? true) {
-    const tracked = await syncProductDefinitions(db, products);
-    logger.info({ products: tracked.map((product) => product.name) }, 'products loaded');
-  }
+  const tracked = await listProducts(db);
+  if (tracked.length === 0) logger.warn('no product is tracked: run `release-registry migrate` with PRODUCTS_FILE to load the products file');
+  else logger.info({ products: tracked.map((product) => product.name) }, 'tracked products');
 
   const boss = createBoss(databaseUrl, {
     logger,
