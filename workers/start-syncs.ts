@@ -6,7 +6,7 @@ import { listNeverSyncedProducts } from '../src/db/sync-state.ts';
 import { enqueueSync } from '../src/sync/sync-job.ts';
 import { startSyncSchedule } from '../src/sync/sync-schedule.ts';
 import { createWorkerGitHubClient } from './github-client.ts';
-import { startSyncWorker } from './sync-worker.ts';
+import { handOnSyncs, startSyncWorker } from './sync-worker.ts';
 
 /** The worker's sync side: the sync-product handler and the SYNC_SCHEDULE ticks. */
 export async function startSyncs(options: { config: Config; db: Database; boss: PgBoss; logger: Logger }): Promise<{ stop: () => Promise<void> }> {
@@ -17,8 +17,6 @@ export async function startSyncs(options: { config: Config; db: Database; boss: 
     boss,
     logger,
     stopping: stopping.signal,
-    // The new job of a run handed on starts once this worker is surely gone.
-    handBackDelayMs: config.SHUTDOWN_TIMEOUT_MS,
     // A sync holds at most one pooled connection at a time; leave room for webhook ingestion.
     concurrency: Math.max(1, Math.floor(config.WORKER_CONCURRENCY / 2)),
     createClient: () => createWorkerGitHubClient(config, logger),
@@ -29,7 +27,7 @@ export async function startSyncs(options: { config: Config; db: Database; boss: 
   return {
     // First of the worker's stops: running syncs hand their runs on while the rest stops.
     stop: async () => {
-      stopping.abort(new Error('the worker is stopping'));
+      await handOnSyncs(boss, stopping);
       await scheduler.stop();
     },
   };

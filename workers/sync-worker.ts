@@ -3,6 +3,7 @@ import type { JobResult, JobWithMetadata, PgBoss } from 'pg-boss';
 import { bossDatabase } from '../src/db/boss-database.ts';
 import type { Database } from '../src/db/pool.ts';
 import { findProductByName } from '../src/db/products.ts';
+import { readSyncState } from '../src/db/sync-state.ts';
 import { AppError, issuesFromZod, SyncSupersededError } from '../src/errors.ts';
 import type { GitHubClient } from '../src/github/client.ts';
 import type { Logger } from '../src/logger.ts';
@@ -17,11 +18,12 @@ import { syncProduct } from '../src/sync/sync-product.ts';
 //   deferred   -> (primary rate limit spent) this job is completed and a new one queued for the
 //                 reset, in one transaction: the queue's `exclusive` policy refuses a second job of
 //                 the product while this one is active, and completing it first frees the key;
-//   handed back -> (this worker is stopping) the same, the new job queued to start once this
-//                 worker's shutdown is over, so that another replica or the restarted worker
-//                 resumes the run. Left to pg-boss, a sync still running at the end of the grace
-//                 period would be failed: every deploy would use up one of its retries, and the
-//                 last one would send it to the dead-letter queue;
+//   handed on  -> (this worker is stopping: it no longer fetches syncs, see handOnSyncs) the same,
+//                 the new job due at once, for another replica or the restarted worker to resume
+//                 the run. Left to pg-boss, a sync still running at the end of the grace period
+//                 would be failed: every deploy would use up one of its retries, and the last one
+//                 would send it to the dead-letter queue. Likewise a run reset under the job (the
+//                 product's repository or tag pattern changed): the new job starts it afresh;
 //   failed     -> failed: pg-boss retries it with backoff (the run resumes where it stopped), and
 //                 after the last retry moves it to sync-product-dead; an error that retrying cannot
 //                 fix (a repository GitHub does not know, a rejected token) goes there at once;
@@ -35,10 +37,8 @@ export type SyncWorkerOptions = {
   createClient: () => GitHubClient;
   /** Syncs run at once by this process. */
   concurrency?: number;
-  /** Aborted when the worker begins to stop: running syncs hand their runs on (see above). */
+  /** Aborted when the worker begins to stop (handOnSyncs): running syncs hand their runs on (see above). */
   stopping?: AbortSignal;
-  /** How long a stopping worker may still take to stop: a handed-back run's job waits that long. */
-  handBackDelayMs?: number;
   pollingIntervalSeconds?: number;
 };
 
@@ -56,6 +56,15 @@ export async function startSyncWorker(options: SyncWorkerOptions): Promise<void>
     },
     async (jobs: SyncJob[]) => Promise.all(jobs.map((job) => runSyncJob(options, job))),
   );
+}
+
+/**
+ * The first step of a worker's stop: it fetches no more syncs (so that it does not fetch the jobs
+ * it hands on), then `stopping` tells the running ones to hand their runs on.
+ */
+export async function handOnSyncs(boss: PgBoss, stopping: AbortController): Promise<void> {
+  await boss.offWork(QUEUES.syncProduct, { wait: false });
+  stopping.abort(new Error('the worker is stopping'));
 }
 
 export async function runSyncJob(options: SyncWorkerOptions, job: SyncJob): Promise<JobResult> {
@@ -79,8 +88,8 @@ export async function runSyncJob(options: SyncWorkerOptions, job: SyncJob): Prom
   }
 
   if (options.stopping?.aborted) {
-    // Fetched while the worker was stopping: not begun, handed on as it is.
-    const handed = await deferJob(options, job, data, handBackTime(options), (next) => ({ skipped: `the worker stopped before the sync began; job ${next} runs it` }));
+    // Fetched as the worker began to stop: not begun, handed on as it is.
+    const handed = await deferJob(options, job, data, new Date(), (next) => ({ skipped: `the worker stopped before the sync began; job ${next} runs it`, nextJobId: next }));
     logger.info({ jobId: job.id, product: product.name, nextJobId: handed.nextJobId }, 'worker stopping: sync handed on without starting');
     return finish('deferred', { id: job.id, status: 'completed', output: handed.output });
   }
@@ -104,6 +113,15 @@ export async function runSyncJob(options: SyncWorkerOptions, job: SyncJob): Prom
     });
   } catch (error) {
     if (error instanceof SyncSupersededError) {
+      const state = await readSyncState(db, product.id);
+      if (state !== null && state.runOwner === null && state.lastSuccessAt === null) {
+        // No job took the run over: the product's definition changed and its run was reset
+        // (resetSyncForRelisting). Nothing else will sync it before the next tick, so a new job
+        // starts the full listing the reset asks for.
+        const handed = await deferJob(options, job, data, new Date(), (next) => ({ superseded: true, nextJobId: next }));
+        logger.info({ jobId: job.id, product: product.name, nextJobId: handed.nextJobId }, "sync run reset by a change of the product's definition: a new job starts it afresh");
+        return finish('deferred', { id: job.id, status: 'completed', output: handed.output });
+      }
       logger.warn({ jobId: job.id, product: product.name }, 'sync run taken over by another job: stopping without writing');
       return finish('completed', { id: job.id, status: 'completed', output: { superseded: true } satisfies SyncJobOutput });
     }
@@ -112,18 +130,22 @@ export async function runSyncJob(options: SyncWorkerOptions, job: SyncJob): Prom
     return finish('failed', { id: job.id, status: 'failed', output: { error: error instanceof Error ? error.message : String(error) } satisfies SyncJobOutput });
   }
   const seconds = attempt.result.durationMs / 1000;
-  observeSync(product.name, attempt.outcome, seconds);
   const logFields = { jobId: job.id, ...attempt.result };
+  if (attempt.outcome === 'handed-on') {
+    // The run is not over: no sync outcome to observe.
+    const { nextJobId, output } = await deferJob(options, job, data, new Date(), (next) => ({ ...attempt.result, nextJobId: next, handedOn: true }));
+    logger.info({ ...logFields, nextJobId }, 'worker stopping: sync run handed on to a new job');
+    return finish('deferred', { id: job.id, status: 'completed', output });
+  }
+  observeSync(product.name, attempt.outcome, seconds);
 
   if (attempt.outcome === 'succeeded') {
     logger.info(logFields, 'sync finished');
     return finish('completed', { id: job.id, status: 'completed', output: attempt.result satisfies SyncJobOutput });
   }
   if (attempt.outcome === 'deferred') {
-    const startAfter = attempt.handedBack ? handBackTime(options) : attempt.resetAt;
-    const { nextJobId, output } = await deferJob(options, job, data, startAfter, (next) => ({ ...attempt.result, nextJobId: next }));
-    if (attempt.handedBack) logger.info({ ...logFields, nextJobId }, 'worker stopping: sync run handed on to a new job');
-    else logger.warn({ ...logFields, nextJobId }, 'sync deferred until the GitHub rate limit resets');
+    const { nextJobId, output } = await deferJob(options, job, data, attempt.resetAt, (next) => ({ ...attempt.result, nextJobId: next }));
+    logger.warn({ ...logFields, nextJobId }, 'sync deferred until the GitHub rate limit resets');
     return finish('deferred', { id: job.id, status: 'completed', output });
   }
   const error = attempt.error;
@@ -134,10 +156,6 @@ export async function runSyncJob(options: SyncWorkerOptions, job: SyncJob): Prom
     lastTry ? `sync failed for good (moved to ${QUEUES.syncProductDead}): ${attempt.result.error}` : `sync failed, pg-boss retries it: ${attempt.result.error}`,
   );
   return finish('failed', { id: job.id, status: permanent ? 'deadletter' : 'failed', output: attempt.result satisfies SyncJobOutput });
-}
-
-function handBackTime(options: SyncWorkerOptions): Date {
-  return new Date(Date.now() + (options.handBackDelayMs ?? 0));
 }
 
 /**

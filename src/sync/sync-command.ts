@@ -75,8 +75,9 @@ export async function runSyncCommand(config: Config, logger: Logger, args: strin
   }
 }
 
-async function waitForOutcome(boss: ReturnType<typeof createBoss>, jobId: string, timeoutSeconds: number, out: NodeJS.WritableStream): Promise<number> {
+export async function waitForOutcome(boss: ReturnType<typeof createBoss>, firstJobId: string, timeoutSeconds: number, out: NodeJS.WritableStream): Promise<number> {
   const deadline = Date.now() + timeoutSeconds * 1000;
+  let jobId = firstJobId;
   while (Date.now() < deadline) {
     const [job] = (await boss.findJobs(QUEUES.syncProduct, { id: jobId })) as Array<JobWithMetadata<unknown>>;
     if (job === undefined) {
@@ -88,6 +89,14 @@ async function waitForOutcome(boss: ReturnType<typeof createBoss>, jobId: string
     const parsed = syncJobOutputSchema.safeParse(job.output);
     const output: SyncJobOutput | undefined = parsed.success ? parsed.data : undefined;
     if (job.state === 'completed') {
+      // Handed on to another job (a worker stopped, or the product's run was reset): the sync goes
+      // on there, so wait for that one.
+      const next = output === undefined ? undefined : handedOnTo(output);
+      if (next !== undefined) {
+        out.write(`job ${jobId} handed the sync on to job ${next}; waiting for it\n`);
+        jobId = next;
+        continue;
+      }
       if (output !== undefined && 'outcome' in output) {
         if (output.outcome === 'deferred') {
           out.write(`sync deferred until ${output.deferredUntil ?? '?'} (GitHub rate limit spent); job ${output.nextJobId ?? '?'} will run it\n`);
@@ -113,6 +122,12 @@ async function waitForOutcome(boss: ReturnType<typeof createBoss>, jobId: string
   }
   out.write(`gave up waiting for job ${jobId} after ${timeoutSeconds} s (it may still run)\n`);
   return 1;
+}
+
+function handedOnTo(output: SyncJobOutput): string | undefined {
+  if ('outcome' in output) return output.handedOn ? output.nextJobId : undefined;
+  if ('skipped' in output || 'superseded' in output) return output.nextJobId;
+  return undefined;
 }
 
 function failureOf(output: SyncJobOutput | undefined): string | undefined {

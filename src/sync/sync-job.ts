@@ -74,10 +74,12 @@ async function findOpenSync(boss: PgBoss, product: string): Promise<{ jobId: str
  * other shapes are what is left when there was no run.
  */
 export const syncJobOutputSchema = z.union([
-  // succeeded, failed, or deferred to the job `nextJobId`
-  syncRunResultSchema.extend({ nextJobId: z.string().optional() }),
-  z.object({ skipped: z.string() }),
-  z.object({ superseded: z.literal(true) }),
+  // succeeded, failed, or deferred to the job `nextJobId`; `handedOn`: not deferred for a rate
+  // limit but handed on because the worker stopped (or its run was reset), the run going on in
+  // `nextJobId` at once
+  syncRunResultSchema.extend({ nextJobId: z.string().optional(), handedOn: z.literal(true).optional() }),
+  z.object({ skipped: z.string(), nextJobId: z.string().optional() }),
+  z.object({ superseded: z.literal(true), nextJobId: z.string().optional() }),
   // malformed job data, or a run that could not start
   z.object({ error: z.string() }),
   // what pg-boss records for a handler that threw or a job it failed at shutdown (a serialized Error)

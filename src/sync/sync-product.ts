@@ -61,15 +61,15 @@ export type SyncOptions = {
   signal?: AbortSignal;
   /**
    * Aborted when this worker is stopping: the attempt ends after the write under way, or after the
-   * page it is reading (written first), as `deferred` with `handedBack`, for the caller to give the
-   * run to a new job.
+   * page it is reading (written first), as `handed-on`, for the caller to give the run to a new job.
    */
   stopping?: AbortSignal;
 };
 
 export type SyncAttempt =
   | { outcome: 'succeeded'; result: SyncRunResult }
-  | { outcome: 'deferred'; result: SyncRunResult; resetAt: Date; handedBack?: true }
+  | { outcome: 'deferred'; result: SyncRunResult; resetAt: Date }
+  | { outcome: 'handed-on'; result: SyncRunResult }
   | { outcome: 'failed'; result: SyncRunResult; error: unknown };
 
 /**
@@ -94,11 +94,11 @@ export async function syncProduct(options: SyncOptions): Promise<SyncAttempt> {
     const progress = withRequests(run.progress, client.stats());
     const message = error instanceof Error ? error.message : String(error);
     if (options.stopping?.aborted && error === options.stopping.reason) {
-      const now = new Date();
-      const message = 'the worker stopped: the run goes on in a new job';
-      const result = describeRun(product.name, run.runId, progress, 'deferred', performance.now() - started, { deferredUntil: now, error: message });
-      await recordRunInterruption(db, product.id, owner, { outcome: 'deferred', error: message, result, progress, deferredUntil: now });
-      return { outcome: 'deferred', result, resetAt: now, handedBack: true };
+      // Not an outcome of the run, which goes on in a new job: the product's last result stays as
+      // it is; only this attempt's progress (its requests) is kept with the run.
+      await saveRunProgress(db, product.id, owner, { phase: run.phase, cursor: run.cursor, progress });
+      const result = describeRun(product.name, run.runId, progress, 'deferred', performance.now() - started, { error: 'the worker stopped: the run goes on in a new job' });
+      return { outcome: 'handed-on', result };
     }
     if (error instanceof GitHubRateLimitedError) {
       const result = describeRun(product.name, run.runId, progress, 'deferred', performance.now() - started, { deferredUntil: error.resetAt, error: message });
@@ -159,6 +159,10 @@ class SyncRun {
 
   get #progress(): RunProgress {
     return this.#run.progress;
+  }
+
+  #isStopping(error: unknown): boolean {
+    return this.#options.stopping?.aborted === true && error === this.#options.stopping.reason;
   }
 
   async execute(): Promise<void> {
@@ -251,7 +255,11 @@ class SyncRun {
     const flush = (tags: TagFact[], droppedHere: number, endCursor: string | null) => {
       const previous = inflight;
       const write = (async () => {
-        await previous;
+        // A write that committed and then saw the worker stopping threw the stop: what it wrote
+        // stands, and the pages read since are written all the same.
+        await previous?.catch((error: unknown) => {
+          if (!this.#isStopping(error)) throw error;
+        });
         await this.#write(async (db) => {
           const { added, updated, moved, revived, unchanged, skipped } = await upsertTags(db, this.#product, tags, { syncRunId: this.#run.runId });
           return {

@@ -167,7 +167,7 @@ export async function settledSyncJob<T extends JobWithMetadata<unknown> = JobWit
 export async function startTestSyncWorker(
   database: { url: string; db: Database },
   fake: FakeGitHub,
-  options: { queue?: Record<string, unknown>; client?: () => GitHubClient; work?: boolean; stopping?: AbortSignal; handBackDelayMs?: number } = {},
+  options: { queue?: Record<string, unknown>; client?: () => GitHubClient; work?: boolean; stopping?: AbortSignal } = {},
 ) {
   await installQueues(database.url, quietLogger);
   const boss = createBoss(database.url, { logger: quietLogger, applicationName: 'release-registry-test-boss', maxConnections: 4, supervise: true });
@@ -181,7 +181,6 @@ export async function startTestSyncWorker(
       createClient: options.client ?? (() => fakeClient(fake)),
       pollingIntervalSeconds: 0.5,
       ...(options.stopping ? { stopping: options.stopping } : {}),
-      ...(options.handBackDelayMs === undefined ? {} : { handBackDelayMs: options.handBackDelayMs }),
     });
   }
   return { boss, stop: () => boss.stop({ graceful: false, close: true }) };
