@@ -5,12 +5,14 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 // the timing.
 
 /**
- * RFC 6750's token68, the only characters a bearer token can have in an Authorization header. The
- * configuration refuses other tokens (src/config.ts): they could never authenticate.
+ * The characters a token may have: visible ASCII, without spaces. RFC 6750's token68 is a subset,
+ * but generated secrets often use others (`!`, `$`, `:`), which clients send as they are and which
+ * have always authenticated. A space, a control or a non-ASCII character could not arrive intact
+ * as part of the token, so the configuration refuses tokens with them (src/config.ts).
  */
-const TOKEN68_PATTERN = String.raw`[A-Za-z0-9\-._~+/]+=*`;
-export const TOKEN68 = new RegExp(`^${TOKEN68_PATTERN}$`);
-const BEARER_HEADER = new RegExp(String.raw`^Bearer[ \t]+(${TOKEN68_PATTERN})[ \t]*$`, 'i');
+const TOKEN_PATTERN = String.raw`[\x21-\x7E]+`;
+export const BEARER_TOKEN = new RegExp(`^${TOKEN_PATTERN}$`);
+const BEARER_HEADER = new RegExp(String.raw`^Bearer[ \t]+(${TOKEN_PATTERN})[ \t]*$`, 'i');
 
 /** The token of `Authorization: Bearer <token>` (scheme in any case), or null for anything else. */
 export function bearerToken(header: string | undefined): string | null {

@@ -1,6 +1,6 @@
 import { validate as isValidCron } from 'node-cron';
 import { z } from 'zod';
-import { TOKEN68 } from './bearer-token.ts';
+import { BEARER_TOKEN } from './bearer-token.ts';
 import { ConfigError } from './errors.ts';
 
 // Every setting the processes read from the environment, parsed once here. Nothing else in the
@@ -71,7 +71,7 @@ const postgresUrl = z
     if (problem !== null) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
   });
 
-const TOKEN68_CHARACTERS = 'letters, digits, - . _ ~ + / and, at the end only, =';
+const TOKEN_CHARACTERS = 'visible ASCII characters (no spaces)';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -97,7 +97,7 @@ export const configSchema = z.object({
         z
           .string()
           .min(16, 'each token must be at least 16 characters')
-          .regex(TOKEN68, `each token may contain only ${TOKEN68_CHARACTERS}; tokens are comma-separated`),
+          .regex(BEARER_TOKEN, `each token may contain only ${TOKEN_CHARACTERS}; tokens are comma-separated`),
       ),
     ),
   LOG_LEVEL: z.string().trim().toLowerCase().default('info').pipe(z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` })),
@@ -132,7 +132,7 @@ export const configSchema = z.object({
     .pipe(z.number().max(3650, 'expected a whole number of days from 0 (keep every delivery) to 3650')),
   /** When set, GET /metrics (API and worker) requires `Authorization: Bearer <METRICS_TOKEN>`. */
   METRICS_TOKEN: optionalText.pipe(
-    z.string().min(16, 'must be at least 16 characters').regex(TOKEN68, `the token may contain only ${TOKEN68_CHARACTERS}`).optional(),
+    z.string().min(16, 'must be at least 16 characters').regex(BEARER_TOKEN, `the token may contain only ${TOKEN_CHARACTERS}`).optional(),
   ),
   /** The commit the build was made from (Dockerfile build argument GIT_SHA); else `git rev-parse`. */
   GIT_SHA: optionalText.pipe(z.string().regex(/^[0-9a-f]{7,40}$/i, 'expected a git commit sha (7 to 40 hex digits)').optional()),

@@ -126,8 +126,8 @@ test('worker: SIGTERM during a sync and deliveries exits 0 within 10 s, no job l
     const [sync] = (await boss.findJobs(QUEUES.syncProduct, {})) as Array<JobWithMetadata<unknown>>;
     // Handed on, not failed: no retry used up; a new job resumes the run once the worker is gone.
     assert.is(sync?.state, 'completed', 'the unfinished sync was handed on, not failed');
-    const handedOn = sync!.output as SyncRunResult & { nextJobId: string };
-    assert.is(handedOn.outcome, 'deferred');
+    const handedOn = sync!.output as SyncRunResult & { nextJobId: string; handedOn?: true };
+    assert.is(handedOn.handedOn, true);
     assert.match(handedOn.error ?? '', /worker stopped/);
     const [next] = (await boss.findJobs(QUEUES.syncProduct, { id: handedOn.nextJobId })) as Array<JobWithMetadata<unknown>>;
     assert.is(next?.state, 'created', 'a new job of the product waits');
