@@ -30,12 +30,31 @@ const wholeNumber = (max: number) =>
 
 const positiveInt = (fallback: number, max: number) => z.string().trim().default(String(fallback)).pipe(wholeNumber(max));
 
-const httpUrl = (fallback: string) =>
+/**
+ * Why a URL cannot be a base that paths are appended to, or null. Octokit appends each route to
+ * the base as text, so a query or fragment would end up before the route (`/?x=1/repos/…`), and
+ * credentials in it would be in every request URL that Octokit and our logs print.
+ */
+function apiBaseUrlProblem(value: string): string | null {
+  const url = new URL(value);
+  if (url.username !== '' || url.password !== '') return 'must not contain credentials (user:password@): set GITHUB_TOKEN instead';
+  // Checked on the text: the URL parser drops an empty `?` or `#`, which Octokit would still keep.
+  if (value.includes('?')) return 'must not contain a query (?…): give the API base URL only';
+  if (value.includes('#')) return 'must not contain a fragment (#…): give the API base URL only';
+  return null;
+}
+
+const apiBaseUrl = (fallback: string) =>
   z
     .string()
     .trim()
     .default(fallback)
     .pipe(z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }))
+    .check((ctx) => {
+      if (!URL.canParse(ctx.value)) return;
+      const problem = apiBaseUrlProblem(ctx.value);
+      if (problem !== null) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
+    })
     .transform((value) => value.replace(/\/+$/, ''));
 
 /** The sslmode values every client of the database reads alike (Slonik's parser takes no others). */
@@ -79,7 +98,7 @@ export const configSchema = z.object({
   DATABASE_URL: optionalText.pipe(postgresUrl.optional()),
   PORT: port(8080),
   METRICS_PORT: port(9464),
-  GITHUB_API_URL: httpUrl('https://api.github.com'),
+  GITHUB_API_URL: apiBaseUrl('https://api.github.com'),
   GITHUB_TOKEN: optionalText,
   GITHUB_WEBHOOK_SECRET: optionalText,
   PRODUCTS_FILE: z.string().trim().min(1, 'must not be empty').default('products.example.json'),

@@ -151,6 +151,25 @@ test('an empty PORT or METRICS_PORT is unset, like the other optional variables'
   assert.is(loadConfig({ PORT: ' 3000 ' }).PORT, 3000);
 });
 
+test('GITHUB_API_URL refuses a query, a fragment and credentials', () => {
+  const cases: Array<[string, RegExp]> = [
+    ['https://api.github.com/?x=1', /query/],
+    ['https://api.github.com/#f', /fragment/],
+    ['https://api.github.com/?x=1#f', /query/],
+    ['https://api.github.com/?', /query/],
+    ['https://u:p@ghe.example.com/api/v3', /credentials/],
+    ['https://token@ghe.example.com/api/v3', /credentials/],
+  ];
+  for (const [url, problem] of cases) {
+    const error = configError({ GITHUB_API_URL: url });
+    assert.is(error.variable, 'GITHUB_API_URL', url);
+    assert.match(error.message, /^GITHUB_API_URL: /, url);
+    assert.match(error.message, problem, url);
+  }
+  assert.not.match(configError({ GITHUB_API_URL: 'https://u:s3cretpw@ghe.example.com' }).message, /s3cretpw/, 'the password stays out of the message');
+  assert.is(loadConfig({ GITHUB_API_URL: 'https://ghe.example.com/api/v3/' }).GITHUB_API_URL, 'https://ghe.example.com/api/v3');
+});
+
 test('a blank DATA_DIR is refused with a message of its own', () => {
   for (const value of ['', ' ']) {
     const error = configError({ DATA_DIR: value });
