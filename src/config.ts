@@ -121,7 +121,7 @@ export const configSchema = z.object({
     ),
   LOG_LEVEL: z.string().trim().toLowerCase().default('info').pipe(z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` })),
   DATABASE_POOL_SIZE: positiveInt(10, 200),
-  /** pg-boss's own pool per process; unset: 4 in the API, WORKER_CONCURRENCY + 2 in the worker. */
+  /** pg-boss's own pool per process; unset: 4 in the API, max(4, WORKER_CONCURRENCY + 2) in the worker. */
   JOBS_POOL_SIZE: optionalText.pipe(wholeNumber(200).optional()),
   WORKER_CONCURRENCY: positiveInt(4, 64),
   DATA_DIR: z.string().trim().min(1, 'must not be blank (unset, it is .data)').default('.data'),
