@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import pg from 'pg';
 import type { JobWithMetadata, PgBoss } from 'pg-boss';
 import { sql } from 'slonik';
 import { suite } from 'uvu';
@@ -122,6 +123,34 @@ schedule('a tick a day ahead of the database clock (a replica whose clock is wro
   const next = new Date(now.getTime() + 1_000);
   await waitFor('the next second', async () => (Date.now() >= next.getTime() ? true : undefined));
   assert.equal((await a.scheduler.tick(next)).sort(), ['helm', 'src-cli'], 'nor the one after it');
+  await allSettled(a.boss);
+});
+
+schedule('stop waits for a tick in progress', async ({ database, replicas }) => {
+  const [a] = replicas as [Replica, Replica];
+  // The tick's claim waits on these rows until this transaction ends.
+  const locker = new pg.Client({ connectionString: database.url });
+  await locker.connect();
+  let stopped = false;
+  try {
+    await locker.query('BEGIN');
+    await locker.query('SELECT product_id FROM sync_state FOR UPDATE');
+    const scheduler = startSyncSchedule({ db: database.db, boss: a.boss, logger: quietLogger, schedule: '* * * * * *' });
+    await waitFor('a tick to wait on the locked rows', async () =>
+      (await database.db.oneFirst(sql.type(z.object({ waiting: z.boolean() }))`
+        SELECT count(*) > 0 AS waiting FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%scheduled_slot%'`)) || undefined,
+    );
+    void scheduler.stop().then(() => {
+      stopped = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.not.ok(stopped, 'stop returned while the tick still ran');
+  } finally {
+    await locker.query('COMMIT');
+    await locker.end();
+  }
+  await waitFor('stop to return once the tick finished', async () => stopped || undefined);
   await allSettled(a.boss);
 });
 

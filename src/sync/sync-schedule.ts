@@ -28,6 +28,12 @@ import { enqueueSync } from './sync-job.ts';
 // data to go stale; its first sync at start is SYNC_ON_START's to decide (off, a start with no
 // missed tick sends GitHub nothing, as before).
 
+/**
+ * Longest stop waits for a tick in progress: a tick is a few short statements, so this is far more
+ * than one needs, and well under SHUTDOWN_TIMEOUT_MS's default.
+ */
+const STOP_WAIT_MS = 5_000;
+
 export type SyncScheduler = {
   /** Enqueues the syncs of tick `slot`; returns the products this replica enqueued. */
   tick: (slot: Date) => Promise<string[]>;
@@ -62,12 +68,19 @@ export function startSyncSchedule(options: { db: Database; boss: PgBoss; logger:
   };
   let task: ScheduledTask | undefined;
   let caughtUp: Promise<string[]> = Promise.resolve([]);
+  /** Ticks node-cron started and that have not finished: stop waits for them. */
+  const running = new Set<Promise<unknown>>();
+  const track = <T>(promise: Promise<T>): Promise<T> => {
+    running.add(promise);
+    void promise.finally(() => running.delete(promise)).catch(() => {});
+    return promise;
+  };
   if (options.enabled ?? true) {
     task = cron.schedule(
       options.schedule,
       async (context) => {
         try {
-          await tick(context.date);
+          await track(tick(context.date));
         } catch (error) {
           logger.error({ err: error, slot: context.date.toISOString() }, 'could not enqueue the scheduled syncs');
         }
@@ -79,19 +92,32 @@ export function startSyncSchedule(options: { db: Database; boss: PgBoss; logger:
     );
     const missed = previousCronSlot(task, new Date());
     if (missed !== null) {
-      caughtUp = listProductsSyncedOnlyBefore(db, missed)
-        .then((due) => tick(missed, (product) => due.includes(product.name)))
-        .catch((error: unknown) => {
-          logger.error({ err: error, slot: missed.toISOString() }, 'could not enqueue the syncs of the last scheduled tick');
-          return [];
-        });
+      caughtUp = track(
+        listProductsSyncedOnlyBefore(db, missed)
+          .then((due) => tick(missed, (product) => due.includes(product.name)))
+          .catch((error: unknown) => {
+            logger.error({ err: error, slot: missed.toISOString() }, 'could not enqueue the syncs of the last scheduled tick');
+            return [];
+          }),
+      );
     }
   }
   return {
     tick,
     caughtUp,
     stop: async () => {
+      // node-cron's destroy only stops further ticks: a tick still running would have the pools
+      // closed under it, failing its claim and enqueue. Bounded, as a tick stuck on a lock must
+      // not hold the shutdown.
       await task?.destroy();
+      if (running.size === 0) return;
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), STOP_WAIT_MS);
+      });
+      const outcome = await Promise.race([Promise.allSettled([...running]), bound]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') logger.warn({ waitedMs: STOP_WAIT_MS, ticks: running.size }, 'stopping the sync schedule without waiting further for a tick in progress');
     },
   };
 }
