@@ -259,6 +259,48 @@ batches('a job enqueued before batching ({ deliveryId }) is still worked', async
   assert.ok(await hasRelease(app, 'widget', 'v5.0.0'));
 });
 
+batches('a job pg-boss aborts stops before its next product; the rest is queued for its retry', async (context) => {
+  const { app } = context;
+  const jobId = randomUUID();
+  const receivedFrom = Date.now();
+  const pushes = [
+    { product: 'widget', repo: app.repo, tag: 'v6.0.0' },
+    { product: 'gadget', repo: context.gadget, tag: 'v6.0.0' },
+  ];
+  const rows = pushes.map(({ product, repo, tag }, index) => {
+    const sha = context.repositories.get(product)!.addTag({ name: tag }).sha;
+    const [, push] = tagPushed(repo, tag, sha);
+    return { ...storedPush(repo, randomUUID(), JSON.stringify(push!.payload)), receivedAt: new Date(receivedFrom + index) };
+  });
+  await storeUnderJob(app.database.db, rows, jobId);
+  const [widgetDelivery, gadgetDelivery] = rows.map((row) => row.deliveryId) as [string, string];
+  // pg-boss aborts the signal when the job's expiry passes or its claim is lost: here, during the first product.
+  const aborted = new AbortController();
+  const read: string[] = [];
+  const reader = githubTagStateReader(fakeClient(app.fake));
+  const processor = createDeliveryProcessor({
+    db: app.database.db,
+    boss: app.workerBoss,
+    logger: quietLogger,
+    readTagStates: async (repository, tags) => {
+      read.push(repository.repo);
+      aborted.abort();
+      return reader(repository, tags);
+    },
+  });
+  const job = { id: jobId, data: deliveryJobData([widgetDelivery, gadgetDelivery]), retryCount: 0, retryLimit: 2, sourceRootId: null, signal: aborted.signal } as unknown as DeliveryJob;
+  const [result] = await processor([job]);
+  assert.equal(read, ['widget'], 'GitHub is not asked for the next product');
+  assert.is(result?.status, 'failed', 'failed, for pg-boss to retry');
+  assert.equal((result?.output as { processed: number; failed: number }).processed, 1);
+  assert.equal((result?.output as { processed: number; failed: number }).failed, 1);
+  const [widget, gadget] = await states(app, [widgetDelivery, gadgetDelivery]);
+  assert.is(widget?.status, 'processed', 'the product worked before the abort');
+  assert.is(gadget?.status, 'queued', 'left for the retry to claim');
+  assert.ok(await hasRelease(app, 'widget', 'v6.0.0'));
+  assert.not.ok(await hasRelease(app, 'gadget', 'v6.0.0'));
+});
+
 /** One delivery stored under a job id that is not enqueued. */
 async function storeBatchWithoutJob(context: Context, push: Pushed): Promise<{ jobId: string; deliveryId: string }> {
   const jobId = randomUUID();

@@ -149,6 +149,16 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
     const failures = new Map<string, unknown>();
     const lagObserved = new Set<string>();
     for (const { work: { product, latest }, tags, deliveryIds } of holds) {
+      // pg-boss aborts a job's signal once its expiry passed or its claim was lost: its retry may be
+      // running already, so this attempt asks GitHub nothing more for it. Its deliveries not worked
+      // yet fail with retries left, which queues them again for that retry to claim. A hold shared
+      // with a job still live is worked for that job.
+      const jobsOfHold = new Set([...deliveryIds].map((deliveryId) => jobOf.get(deliveryId)!));
+      if ([...jobsOfHold].every((job) => job.signal?.aborted)) {
+        const stopped = new JobAbortedError(product.name);
+        for (const deliveryId of deliveryIds) if (!failures.has(deliveryId)) failures.set(deliveryId, stopped);
+        continue;
+      }
       try {
         const counts = await db.transaction(async (transaction) => {
           await beginReleaseWrite(transaction, product.id, 'webhook');
@@ -212,6 +222,14 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
       return refused.get(job.id) ?? { id: job.id, ...jobResult(own.map((delivery) => [delivery.deliveryId, outcomes.get(delivery.deliveryId)!] as const)) };
     });
   };
+}
+
+/** A delivery left unworked because its job was aborted; retryable, as any error not an AppError. */
+class JobAbortedError extends Error {
+  constructor(product: string) {
+    super(`the job was aborted (its expiry passed or its claim was lost) before product ${product} was worked; left to the job's retry`);
+    this.name = 'JobAbortedError';
+  }
 }
 
 /** Writes each delivery's outcome on its row (a few statements per batch, not per delivery) and counts it. */
