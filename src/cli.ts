@@ -83,10 +83,10 @@ const COMMANDS: Record<string, Command> = {
       const products = loadProductsFile(config.PRODUCTS_FILE);
       const stops: Array<() => Promise<void>> = [];
       // A signal while starting (a first start's initdb and migrations take a while): stop what has
-      // started, the embedded server last, and exit 130; exiting also stops a server still
-      // starting. From then on the signal's handler owns the exit: a step under way when it came
-      // stops what it started and waits for that exit, even when it failed because the handler
-      // had already stopped the database under it.
+      // started (in `stops` order, the embedded server last) and exit 130; exiting also stops a
+      // server still starting. From then on the signal's handler owns the exit: a step under way
+      // when it came stops what it started once it returns (by then the handler may have stopped
+      // the database under it, which only makes that step fail) and waits for that exit.
       let exiting: Promise<never> | undefined;
       const onSignalWhileStarting = (signal: NodeJS.Signals) => {
         logger.warn({ signal }, 'signal while starting: stopping what has started');
