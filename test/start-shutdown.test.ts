@@ -1,11 +1,8 @@
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { logged, startCliProcess } from './support/cli-process.ts';
 import { createTestDatabase } from './support/database.ts';
-import { eventually } from './support/eventually.ts';
+import { embeddedDataDir, embeddedServerStopped, removeEmbeddedDataDir } from './support/embedded-data-dir.ts';
 import { parseExposition, value } from './support/metrics.ts';
 
 // `release-registry start` (migrate, then the API and a worker in one process) serves one registry
@@ -47,9 +44,7 @@ for (const [when, after] of [
 }
 
 async function ctrlCWhileStarting(afterLog: string): Promise<void> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'rr-start-'));
-  // As root the server runs as the postgres user, which must reach the data directory inside.
-  chmodSync(dataDir, 0o755);
+  const dataDir = embeddedDataDir();
   const service = startCliProcess(['start'], { DATA_DIR: dataDir, PORT: '0', METRICS_PORT: '0', DATABASE_URL: undefined });
   try {
     await service.waitForLog(logged(afterLog), 120_000);
@@ -58,33 +53,11 @@ async function ctrlCWhileStarting(afterLog: string): Promise<void> {
     const exit = await service.exitWithin(15_000);
     assert.ok(exit !== null, `exited within 15 s\n${service.output()}`);
     assert.is(exit!.code, 130, service.output());
-    const pidFile = join(dataDir, 'postgres', 'postmaster.pid');
-    const stopped = await eventually(
-      async () => !existsSync(pidFile) || !isAlive(Number(readFileSync(pidFile, 'utf8').split('\n')[0])),
-      (gone) => gone,
-      'the embedded server stopped',
-      15_000,
-    );
+    const stopped = await embeddedServerStopped(dataDir);
     assert.ok(stopped);
   } finally {
     await service.kill();
-    // Whatever the outcome, no server outlives the test.
-    const pidFile = join(dataDir, 'postgres', 'postmaster.pid');
-    if (existsSync(pidFile)) {
-      const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-      if (isAlive(pid)) process.kill(pid, 'SIGINT');
-      await eventually(async () => isAlive(pid), (alive) => !alive, 'the leftover server stopped', 15_000).catch(() => undefined);
-    }
-    rmSync(dataDir, { recursive: true, force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
+    await removeEmbeddedDataDir(dataDir);
   }
 }
 
