@@ -26,7 +26,8 @@ import copyStreams from 'pg-copy-streams';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { beginReleaseWrite } from '../../src/db/product-locks.ts';
-import { listProducts, type Product } from '../../src/db/products.ts';
+import { listProducts, syncProductDefinitions, type Product } from '../../src/db/products.ts';
+import { loadProductsFile } from '../../src/products.ts';
 import { upsertTags, type TagFact } from '../../src/db/releases.ts';
 import { createGitHubClient } from '../../src/github/client.ts';
 import { tagPages } from '../../src/github/tag-pages.ts';
@@ -70,7 +71,7 @@ function memoryOf(pid: number): { peakKb: number; rssKb: number } {
   return { peakKb: field('VmHWM'), rssKb: field('VmRSS') };
 }
 
-async function syncInWorker(database: TestDatabase, productsFile: string, product: string) {
+async function syncInWorker(database: TestDatabase, product: string) {
   // Started as the Procfile starts it: node flags on the command line (NODE_OPTIONS refuses some).
   const worker = spawn(process.execPath, [...nodeFlags, CLI, 'worker'], {
     env: {
@@ -79,7 +80,6 @@ async function syncInWorker(database: TestDatabase, productsFile: string, produc
       DATABASE_URL: database.url,
       GITHUB_API_URL: githubUrl,
       GITHUB_TOKEN: 'bench-token',
-      PRODUCTS_FILE: productsFile,
       SYNC_SCHEDULE: '0 0 1 1 *',
       METRICS_PORT: '0',
       LOG_LEVEL: 'info',
@@ -182,9 +182,11 @@ writeFileSync(
 const database = await createTestDatabase({ label: 'bench_sync' });
 try {
   await installQueues(database.url, quietLogger);
+  // As the release step (`migrate`) loads them: workers read the products, never the file.
+  await syncProductDefinitions(database.db, loadProductsFile(productsFile));
   report({ bench: 'sync', node: process.version, nodeFlags, mallocArenaMax: mallocArenaMax || null, tags: TAGS, releases: RELEASES });
 
-  const first = await syncInWorker(database, productsFile, 'bench');
+  const first = await syncInWorker(database, 'bench');
   const products = new Map((await listProducts(database.db, { includeUntracked: true })).map((product) => [product.name, product]));
   const tagRows = first.result.tags.added;
   // The database's limit: COPY of the same rows into the same table (triggers and indexes
@@ -236,7 +238,7 @@ try {
     },
   };
   if (HUGE > 0) {
-    const huge = await syncInWorker(database, productsFile, 'huge');
+    const huge = await syncInWorker(database, 'huge');
     result.huge = { tags: HUGE, wallMs: Math.round(huge.wallMs), requests: huge.result.requests, peakRssMB: huge.peakRssMB };
     report({
       phase: `first sync, ${HUGE} tags and ${RELEASES} releases`,

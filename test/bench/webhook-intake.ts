@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -341,9 +340,7 @@ export async function benchFreshness(): Promise<FreshnessFigures> {
   const database = await createTestDatabase({ label: 'bench_freshness', poolSize: 2 });
   const fake = await startFakeGitHub({ token: TEST_TOKEN });
   const repository = fake.addRepository({ owner: 'acme', name: 'widget' });
-  const productsFile = join(mkdtempSync(join(tmpdir(), 'rr-bench-')), 'products.json');
-  writeFileSync(productsFile, JSON.stringify({ products: [{ name: 'widget', repository: 'acme/widget' }] }));
-  const env = { DATABASE_URL: database.url, GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET, GITHUB_API_URL: fake.url, GITHUB_TOKEN: TEST_TOKEN, PRODUCTS_FILE: productsFile, LOG_LEVEL: 'info' };
+  const env = { DATABASE_URL: database.url, GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET, GITHUB_API_URL: fake.url, GITHUB_TOKEN: TEST_TOKEN, LOG_LEVEL: 'info' };
   await installQueues(database.url, quietLogger);
   await syncProductDefinitions(database.db, [widgetProduct()]);
   const api = startCliProcess(['api'], { ...env, PORT: '0' });
