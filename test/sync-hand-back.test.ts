@@ -198,4 +198,33 @@ test('a sync fetched as its worker begins to stop is handed on without beginning
   }
 });
 
+test('a job pg-boss failed at the end of the grace period is not handed on besides', async () => {
+  const database = await createTestDatabase({ label: 'sync_hand_back' });
+  const fake = await startFakeGitHub();
+  // Its last attempt: failed, it goes to the dead-letter queue, from where a redrive runs it again;
+  // a job sent besides would run the sync twice.
+  const worker = await startTestSyncWorker(database, fake, { work: false, queue: { retryLimit: 0 } });
+  try {
+    fake.addFixtureRepository('helm__helm', { releases: 'all' });
+    await defineProducts(database.db, [{ name: 'helm', repository: 'helm/helm' }]);
+    const { jobId } = await enqueueSync(worker.boss, { product: 'helm', reason: 'cli' });
+    const [job] = (await worker.boss.fetch(QUEUES.syncProduct, { includeMetadata: true })) as Array<JobWithMetadata<unknown>>;
+    // What pg-boss's stop does with a job still active when its grace period ends.
+    await worker.boss.fail(QUEUES.syncProduct, jobId, { message: 'pg-boss shut down while active' });
+    const stopping = new AbortController();
+    stopping.abort(new Error('the worker is stopping'));
+    await runSyncJob({ db: database.db, boss: worker.boss, logger: quietLogger, createClient: () => fakeClient(fake), stopping: stopping.signal }, job!);
+    const jobs = (await worker.boss.findJobs(QUEUES.syncProduct, { key: 'helm' })) as Array<JobWithMetadata<unknown>>;
+    assert.equal(
+      jobs.map((found) => [found.id, found.state]),
+      [[jobId, 'failed']],
+      'no second job',
+    );
+  } finally {
+    await worker.stop();
+    await fake.close();
+    await database.drop();
+  }
+});
+
 test.run();

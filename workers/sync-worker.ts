@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { JobResult, JobWithMetadata, PgBoss } from 'pg-boss';
+import { z } from 'zod';
 import { bossDatabase } from '../src/db/boss-database.ts';
 import type { Database } from '../src/db/pool.ts';
 import { findProductByName } from '../src/db/products.ts';
@@ -90,6 +91,7 @@ export async function runSyncJob(options: SyncWorkerOptions, job: SyncJob): Prom
   if (options.stopping?.aborted) {
     // Fetched as the worker began to stop: not begun, handed on as it is.
     const handed = await deferJob(options, job, data, new Date(), (next) => ({ skipped: `the worker stopped before the sync began; job ${next} runs it`, nextJobId: next }));
+    if (handed === null) return finish('failed', settledByPgBoss(job));
     logger.info({ jobId: job.id, product: product.name, nextJobId: handed.nextJobId }, 'worker stopping: sync handed on without starting');
     return finish('deferred', { id: job.id, status: 'completed', output: handed.output });
   }
@@ -119,6 +121,7 @@ export async function runSyncJob(options: SyncWorkerOptions, job: SyncJob): Prom
         // (resetSyncForRelisting). Nothing else will sync it before the next tick, so a new job
         // starts the full listing the reset asks for.
         const handed = await deferJob(options, job, data, new Date(), (next) => ({ superseded: true, nextJobId: next }));
+        if (handed === null) return finish('failed', settledByPgBoss(job));
         logger.info({ jobId: job.id, product: product.name, nextJobId: handed.nextJobId }, "sync run reset by a change of the product's definition: a new job starts it afresh");
         return finish('deferred', { id: job.id, status: 'completed', output: handed.output });
       }
@@ -133,7 +136,9 @@ export async function runSyncJob(options: SyncWorkerOptions, job: SyncJob): Prom
   const logFields = { jobId: job.id, ...attempt.result };
   if (attempt.outcome === 'handed-on') {
     // The run is not over: no sync outcome to observe.
-    const { nextJobId, output } = await deferJob(options, job, data, new Date(), (next) => ({ ...attempt.result, nextJobId: next, handedOn: true }));
+    const handed = await deferJob(options, job, data, new Date(), (next) => ({ ...attempt.result, nextJobId: next, handedOn: true }));
+    if (handed === null) return finish('failed', settledByPgBoss(job));
+    const { nextJobId, output } = handed;
     logger.info({ ...logFields, nextJobId }, 'worker stopping: sync run handed on to a new job');
     return finish('deferred', { id: job.id, status: 'completed', output });
   }
@@ -144,7 +149,9 @@ export async function runSyncJob(options: SyncWorkerOptions, job: SyncJob): Prom
     return finish('completed', { id: job.id, status: 'completed', output: attempt.result satisfies SyncJobOutput });
   }
   if (attempt.outcome === 'deferred') {
-    const { nextJobId, output } = await deferJob(options, job, data, attempt.resetAt, (next) => ({ ...attempt.result, nextJobId: next }));
+    const handed = await deferJob(options, job, data, attempt.resetAt, (next) => ({ ...attempt.result, nextJobId: next }));
+    if (handed === null) return finish('failed', settledByPgBoss(job));
+    const { nextJobId, output } = handed;
     logger.warn({ ...logFields, nextJobId }, 'sync deferred until the GitHub rate limit resets');
     return finish('deferred', { id: job.id, status: 'completed', output });
   }
@@ -158,10 +165,15 @@ export async function runSyncJob(options: SyncWorkerOptions, job: SyncJob): Prom
   return finish('failed', { id: job.id, status: permanent ? 'deadletter' : 'failed', output: attempt.result satisfies SyncJobOutput });
 }
 
+// pg-boss 12 types complete()'s answer as an empty interface; it holds the count of jobs it settled.
+const completeResponse = z.object({ affected: z.number() });
+
 /**
  * Completes `job` with the output `describe` gives, and queues the product's sync again as a new
  * job starting at `startAfter`, in one transaction (the `exclusive` policy holds the key while the
- * job is active).
+ * job is active). Null, sending nothing, when pg-boss has settled the job already (it fails what is
+ * still active at the end of a shutdown's grace period): its retry, if it has one left, resumes
+ * the run, and a job sent besides would run the sync twice.
  */
 async function deferJob(
   options: SyncWorkerOptions,
@@ -169,16 +181,23 @@ async function deferJob(
   data: SyncJobData,
   startAfter: Date,
   describe: (nextJobId: string) => SyncJobOutput,
-): Promise<{ nextJobId: string; output: SyncJobOutput }> {
+): Promise<{ nextJobId: string; output: SyncJobOutput } | null> {
   const { db, boss, logger } = options;
   const nextJobId = randomUUID();
   const output = describe(nextJobId);
-  await db.transaction(async (transaction) => {
-    await boss.complete(QUEUES.syncProduct, { id: job.id, retryCount: job.retryCount }, output, { db: bossDatabase(transaction) });
-    const deferred: SyncJobData = { product: data.product, reason: data.reason, ...(data.mode ? { mode: data.mode } : {}) };
-    const next = await enqueueSync(boss, deferred, { id: nextJobId, startAfter, db: transaction });
+  const deferred = await db.transaction(async (transaction) => {
+    const completed = await boss.complete(QUEUES.syncProduct, { id: job.id, retryCount: job.retryCount }, output, { db: bossDatabase(transaction) });
+    if (completeResponse.parse(completed).affected === 0) return null;
+    const next = await enqueueSync(boss, { product: data.product, reason: data.reason, ...(data.mode ? { mode: data.mode } : {}) }, { id: nextJobId, startAfter, db: transaction });
     // Nothing else can hold the key while this job was active; if something does, it runs the sync.
     if (next.alreadyQueued) logger.warn({ jobId: job.id, product: data.product }, 'another sync job holds the product: it will resume the run');
+    return { nextJobId, output };
   });
-  return { nextJobId, output };
+  if (deferred === null) logger.warn({ jobId: job.id, product: data.product }, 'pg-boss settled the sync job before it could be handed on: its retry, if any, resumes the run');
+  return deferred;
+}
+
+/** What the handler returns for a job pg-boss settled already: pg-boss ignores it. */
+function settledByPgBoss(job: SyncJob): JobResult {
+  return { id: job.id, status: 'failed', output: { error: 'settled by pg-boss before it could be handed on' } satisfies SyncJobOutput };
 }
