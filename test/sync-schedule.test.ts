@@ -154,4 +154,26 @@ schedule('stop waits for a tick in progress', async ({ database, replicas }) => 
   await allSettled(a.boss);
 });
 
+schedule('stop waits for a tick in progress no longer than the time it is given', async ({ database, replicas }) => {
+  const [a] = replicas as [Replica, Replica];
+  const locker = new pg.Client({ connectionString: database.url });
+  await locker.connect();
+  try {
+    await locker.query('BEGIN');
+    await locker.query('SELECT product_id FROM sync_state FOR UPDATE');
+    const scheduler = startSyncSchedule({ db: database.db, boss: a.boss, logger: quietLogger, schedule: '* * * * * *', stopWaitMs: 300 });
+    await waitFor('a tick to wait on the locked rows', async () =>
+      (await database.db.oneFirst(sql.type(z.object({ waiting: z.boolean() }))`
+        SELECT count(*) > 0 AS waiting FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%scheduled_slot%'`)) || undefined,
+    );
+    const stopped = await Promise.race([scheduler.stop().then(() => 'stopped'), new Promise((resolve) => setTimeout(() => resolve('still waiting'), 3_000))]);
+    assert.is(stopped, 'stopped', 'a short shutdown budget is not spent waiting for a tick');
+  } finally {
+    await locker.query('COMMIT');
+    await locker.end();
+  }
+  await allSettled(a.boss);
+});
+
 schedule.run();

@@ -151,8 +151,9 @@ export function createDeliveryProcessor(options: DeliveryProcessorOptions): (job
     for (const { work: { product, latest }, tags, deliveryIds } of holds) {
       // pg-boss aborts a job's signal once its expiry passed or its claim was lost: its retry may be
       // running already, so this attempt asks GitHub nothing more for it. Its deliveries not worked
-      // yet fail with retries left, which queues them again for that retry to claim. A hold shared
-      // with a job still live is worked for that job.
+      // yet fail with retries left, which queues them again for that retry to claim; on the job's
+      // last attempt there is none, and they fail for good as the job does (`replay --failed`
+      // queues them again). A hold shared with a job still live is worked for that job.
       const jobsOfHold = new Set([...deliveryIds].map((deliveryId) => jobOf.get(deliveryId)!));
       if ([...jobsOfHold].every((job) => job.signal?.aborted)) {
         const stopped = new JobAbortedError(product.name);

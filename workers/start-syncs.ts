@@ -21,7 +21,9 @@ export async function startSyncs(options: { config: Config; db: Database; boss: 
     concurrency: Math.max(1, Math.floor(config.WORKER_CONCURRENCY / 2)),
     createClient: () => createWorkerGitHubClient(config, logger),
   });
-  const scheduler = startSyncSchedule({ db, boss, logger, schedule: config.SYNC_SCHEDULE });
+  // A quarter of the shutdown budget at most: the handlers' grace period and closing the pools
+  // come after it.
+  const scheduler = startSyncSchedule({ db, boss, logger, schedule: config.SYNC_SCHEDULE, stopWaitMs: config.SHUTDOWN_TIMEOUT_MS / 4 });
   await scheduler.caughtUp;
   if (config.SYNC_ON_START) await enqueueFirstSyncs(db, boss, logger);
   return {

@@ -29,8 +29,8 @@ import { enqueueSync } from './sync-job.ts';
 // missed tick sends GitHub nothing, as before).
 
 /**
- * Longest stop waits for a tick in progress: a tick is a few short statements, so this is far more
- * than one needs, and well under SHUTDOWN_TIMEOUT_MS's default.
+ * Longest stop waits for a tick in progress, unless the caller's shutdown budget asks for less: a
+ * tick is a few short statements, so this is far more than one needs.
  */
 const STOP_WAIT_MS = 5_000;
 
@@ -42,7 +42,16 @@ export type SyncScheduler = {
   stop: () => Promise<void>;
 };
 
-export function startSyncSchedule(options: { db: Database; boss: PgBoss; logger: Logger; schedule: string; enabled?: boolean }): SyncScheduler {
+export function startSyncSchedule(options: {
+  db: Database;
+  boss: PgBoss;
+  logger: Logger;
+  schedule: string;
+  enabled?: boolean;
+  /** Most `stop` waits for a tick in progress (default and cap: STOP_WAIT_MS). */
+  stopWaitMs?: number;
+}): SyncScheduler {
+  const stopWaitMs = Math.min(STOP_WAIT_MS, options.stopWaitMs ?? STOP_WAIT_MS);
   const { db, boss, logger } = options;
   const tick = async (slot: Date, only: (product: Product) => boolean = () => true): Promise<string[]> => {
     const products = (await listProducts(db)).filter(only);
@@ -113,11 +122,11 @@ export function startSyncSchedule(options: { db: Database; boss: PgBoss; logger:
       if (running.size === 0) return;
       let timer: NodeJS.Timeout | undefined;
       const bound = new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), STOP_WAIT_MS);
+        timer = setTimeout(() => resolve('timeout'), stopWaitMs);
       });
       const outcome = await Promise.race([Promise.allSettled([...running]), bound]);
       clearTimeout(timer);
-      if (outcome === 'timeout') logger.warn({ waitedMs: STOP_WAIT_MS, ticks: running.size }, 'stopping the sync schedule without waiting further for a tick in progress');
+      if (outcome === 'timeout') logger.warn({ waitedMs: stopWaitMs, ticks: running.size }, 'stopping the sync schedule without waiting further for a tick in progress');
     },
   };
 }
