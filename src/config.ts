@@ -2,6 +2,7 @@ import { validate as isValidCron } from 'node-cron';
 import { z } from 'zod';
 import { BEARER_TOKEN } from './bearer-token.ts';
 import { ConfigError } from './errors.ts';
+import { redactUrl } from './logger.ts';
 
 // Every setting the processes read from the environment, parsed once here. Nothing else in the
 // code base reads process.env: a missing or malformed value stops the process at start with one
@@ -169,24 +170,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const issue = result.error.issues[0]!;
   const variable = String(issue.path[0] ?? 'environment');
   const raw = env[variable];
-  const shown = raw === undefined ? 'it is not set' : `got ${JSON.stringify(isSecret(variable) ? '***' : withoutPassword(raw))}`;
+  const shown = raw === undefined ? 'it is not set' : `got ${JSON.stringify(isSecret(variable) ? '***' : redactUrl(raw))}`;
   throw new ConfigError(variable, `${issue.message} (${shown})`);
 }
 
 function isSecret(variable: string): boolean {
   return /TOKEN|SECRET|PASSWORD/.test(variable);
-}
-
-/** A URL-like value with its password masked, in `user:password@` and in `?password=` (a malformed DATABASE_URL is shown, its password never). */
-function withoutPassword(value: string): string {
-  if (URL.canParse(value)) {
-    const url = new URL(value);
-    if (url.password !== '') url.password = '***';
-    if (url.searchParams.has('password')) url.searchParams.set('password', '***');
-    return url.toString();
-  }
-  // Not a URL: everything between the first `:` after `//` and the last `@` may be password.
-  return value.replace(/^([^/]*\/\/[^:@/]*):.*@/, '$1:***@').replace(/([?&]password=)[^&]*/gi, '$1***');
 }
 
 /** The database URL, or a ConfigError for commands that cannot fall back to an embedded server. */

@@ -44,13 +44,15 @@ export function createLogger(role: ProcessRole, level: string = 'info', destinat
   return destination === undefined ? pino(options) : pino(options, destination as pino.DestinationStream);
 }
 
-/** Shows a database URL without its password. */
+/** Shows a URL without its password (in user:password@ and in ?password=), also one that does not parse. */
 export function redactUrl(url: string): string {
-  try {
+  if (URL.canParse(url)) {
     const parsed = new URL(url);
     if (parsed.password !== '') parsed.password = '***';
+    if (parsed.searchParams.has('password')) parsed.searchParams.set('password', '***');
     return parsed.toString();
-  } catch {
-    return '[unparseable url]';
   }
+  // Not a URL (a malformed setting, shown to say what is wrong with it): everything between the
+  // first `:` after `//` and the last `@` may be password, and so may a `password=` parameter.
+  return url.replace(/^([^/]*\/\/[^:@/]*):.*@/, '$1:***@').replace(/([?&]password=)[^&]*/gi, '$1***');
 }
