@@ -75,6 +75,8 @@ export async function runSyncJob(options: SyncWorkerOptions, job: SyncJob): Prom
     observeJob(QUEUES.syncProduct, outcome, (performance.now() - started) / 1000);
     return result;
   };
+  // A deferral or hand-on, or a failure when pg-boss had settled the job first (deferJob).
+  const handedOn = (result: JobResult) => finish(result.status === 'completed' ? 'deferred' : 'failed', result);
   const parsed = syncJobSchema.safeParse(job.data);
   if (!parsed.success) {
     const message = `malformed sync job data: ${issuesFromZod(parsed.error.issues).map((issue) => `${issue.path || '(root)'} ${issue.message}`).join('; ')}`;
@@ -90,10 +92,11 @@ export async function runSyncJob(options: SyncWorkerOptions, job: SyncJob): Prom
 
   if (options.stopping?.aborted) {
     // Fetched as the worker began to stop: not begun, handed on as it is.
-    const handed = await deferJob(options, job, data, new Date(), (next) => ({ skipped: `the worker stopped before the sync began; job ${next} runs it`, nextJobId: next }));
-    if (handed === null) return finish('failed', settledByPgBoss(job));
-    logger.info({ jobId: job.id, product: product.name, nextJobId: handed.nextJobId }, 'worker stopping: sync handed on without starting');
-    return finish('deferred', { id: job.id, status: 'completed', output: handed.output });
+    return handedOn(await deferJob(options, job, data, {
+      startAfter: new Date(),
+      output: (next) => ({ skipped: `the worker stopped before the sync began; job ${next} runs it`, nextJobId: next }),
+      logged: (next) => logger.info({ jobId: job.id, product: product.name, nextJobId: next }, 'worker stopping: sync handed on without starting'),
+    }));
   }
 
   const client = options.createClient();
@@ -120,10 +123,11 @@ export async function runSyncJob(options: SyncWorkerOptions, job: SyncJob): Prom
         // No job took the run over: the product's definition changed and its run was reset
         // (resetSyncForRelisting). Nothing else will sync it before the next tick, so a new job
         // starts the full listing the reset asks for.
-        const handed = await deferJob(options, job, data, new Date(), (next) => ({ superseded: true, nextJobId: next }));
-        if (handed === null) return finish('failed', settledByPgBoss(job));
-        logger.info({ jobId: job.id, product: product.name, nextJobId: handed.nextJobId }, "sync run reset by a change of the product's definition: a new job starts it afresh");
-        return finish('deferred', { id: job.id, status: 'completed', output: handed.output });
+        return handedOn(await deferJob(options, job, data, {
+          startAfter: new Date(),
+          output: (next) => ({ superseded: true, nextJobId: next }),
+          logged: (next) => logger.info({ jobId: job.id, product: product.name, nextJobId: next }, "sync run reset by a change of the product's definition: a new job starts it afresh"),
+        }));
       }
       logger.warn({ jobId: job.id, product: product.name }, 'sync run taken over by another job: stopping without writing');
       return finish('completed', { id: job.id, status: 'completed', output: { superseded: true } satisfies SyncJobOutput });
@@ -136,11 +140,11 @@ export async function runSyncJob(options: SyncWorkerOptions, job: SyncJob): Prom
   const logFields = { jobId: job.id, ...attempt.result };
   if (attempt.outcome === 'handed-on') {
     // The run is not over: no sync outcome to observe.
-    const handed = await deferJob(options, job, data, new Date(), (next) => ({ ...attempt.result, nextJobId: next, handedOn: true }));
-    if (handed === null) return finish('failed', settledByPgBoss(job));
-    const { nextJobId, output } = handed;
-    logger.info({ ...logFields, nextJobId }, 'worker stopping: sync run handed on to a new job');
-    return finish('deferred', { id: job.id, status: 'completed', output });
+    return handedOn(await deferJob(options, job, data, {
+      startAfter: new Date(),
+      output: (next) => ({ ...attempt.result, nextJobId: next, handedOn: true }),
+      logged: (next) => logger.info({ ...logFields, nextJobId: next }, 'worker stopping: sync run handed on to a new job'),
+    }));
   }
   observeSync(product.name, attempt.outcome, seconds);
 
@@ -149,11 +153,11 @@ export async function runSyncJob(options: SyncWorkerOptions, job: SyncJob): Prom
     return finish('completed', { id: job.id, status: 'completed', output: attempt.result satisfies SyncJobOutput });
   }
   if (attempt.outcome === 'deferred') {
-    const handed = await deferJob(options, job, data, attempt.resetAt, (next) => ({ ...attempt.result, nextJobId: next }));
-    if (handed === null) return finish('failed', settledByPgBoss(job));
-    const { nextJobId, output } = handed;
-    logger.warn({ ...logFields, nextJobId }, 'sync deferred until the GitHub rate limit resets');
-    return finish('deferred', { id: job.id, status: 'completed', output });
+    return handedOn(await deferJob(options, job, data, {
+      startAfter: attempt.resetAt,
+      output: (next) => ({ ...attempt.result, nextJobId: next }),
+      logged: (next) => logger.warn({ ...logFields, nextJobId: next }, 'sync deferred until the GitHub rate limit resets'),
+    }));
   }
   const error = attempt.error;
   const permanent = error instanceof AppError && !error.retryable;
@@ -169,35 +173,34 @@ export async function runSyncJob(options: SyncWorkerOptions, job: SyncJob): Prom
 const completeResponse = z.object({ affected: z.number() });
 
 /**
- * Completes `job` with the output `describe` gives, and queues the product's sync again as a new
- * job starting at `startAfter`, in one transaction (the `exclusive` policy holds the key while the
- * job is active). Null, sending nothing, when pg-boss has settled the job already (it fails what is
- * still active at the end of a shutdown's grace period): its retry, if it has one left, resumes
- * the run, and a job sent besides would run the sync twice.
+ * Completes `job` with the output `next.output` gives, and queues the product's sync again as a new
+ * job starting at `next.startAfter`, in one transaction (the `exclusive` policy holds the key
+ * while the job is active); `next.logged` says so. Sends nothing when pg-boss has settled the job
+ * already (it fails what is still active at the end of a shutdown's grace period): its retry, if it
+ * has one left, resumes the run, and a job sent besides would run the sync twice. Returns the
+ * handler's result for the job (ignored by pg-boss once the job is settled).
  */
 async function deferJob(
   options: SyncWorkerOptions,
   job: SyncJob,
   data: SyncJobData,
-  startAfter: Date,
-  describe: (nextJobId: string) => SyncJobOutput,
-): Promise<{ nextJobId: string; output: SyncJobOutput } | null> {
+  next: { startAfter: Date; output: (nextJobId: string) => SyncJobOutput; logged: (nextJobId: string) => void },
+): Promise<JobResult> {
   const { db, boss, logger } = options;
   const nextJobId = randomUUID();
-  const output = describe(nextJobId);
-  const deferred = await db.transaction(async (transaction) => {
+  const output = next.output(nextJobId);
+  const sent = await db.transaction(async (transaction) => {
     const completed = await boss.complete(QUEUES.syncProduct, { id: job.id, retryCount: job.retryCount }, output, { db: bossDatabase(transaction) });
-    if (completeResponse.parse(completed).affected === 0) return null;
-    const next = await enqueueSync(boss, { product: data.product, reason: data.reason, ...(data.mode ? { mode: data.mode } : {}) }, { id: nextJobId, startAfter, db: transaction });
+    if (completeResponse.parse(completed).affected === 0) return false;
+    const queued = await enqueueSync(boss, { product: data.product, reason: data.reason, ...(data.mode ? { mode: data.mode } : {}) }, { id: nextJobId, startAfter: next.startAfter, db: transaction });
     // Nothing else can hold the key while this job was active; if something does, it runs the sync.
-    if (next.alreadyQueued) logger.warn({ jobId: job.id, product: data.product }, 'another sync job holds the product: it will resume the run');
-    return { nextJobId, output };
+    if (queued.alreadyQueued) logger.warn({ jobId: job.id, product: data.product }, 'another sync job holds the product: it will resume the run');
+    return true;
   });
-  if (deferred === null) logger.warn({ jobId: job.id, product: data.product }, 'pg-boss settled the sync job before it could be handed on: its retry, if any, resumes the run');
-  return deferred;
-}
-
-/** What the handler returns for a job pg-boss settled already: pg-boss ignores it. */
-function settledByPgBoss(job: SyncJob): JobResult {
-  return { id: job.id, status: 'failed', output: { error: 'settled by pg-boss before it could be handed on' } satisfies SyncJobOutput };
+  if (!sent) {
+    logger.warn({ jobId: job.id, product: data.product }, 'pg-boss settled the sync job before it could be handed on: its retry, if any, resumes the run');
+    return { id: job.id, status: 'failed', output: { error: 'settled by pg-boss before it could be handed on' } satisfies SyncJobOutput };
+  }
+  next.logged(nextJobId);
+  return { id: job.id, status: 'completed', output };
 }

@@ -66,6 +66,11 @@ export type SyncOptions = {
   stopping?: AbortSignal;
 };
 
+/** Whether `error` is the stop the worker asked for (thrown by `stopping.throwIfAborted()`), not a failure. */
+function isStopRequest(stopping: AbortSignal | undefined, error: unknown): boolean {
+  return stopping?.aborted === true && error === stopping.reason;
+}
+
 export type SyncAttempt =
   | { outcome: 'succeeded'; result: SyncRunResult }
   | { outcome: 'deferred'; result: SyncRunResult; resetAt: Date }
@@ -93,7 +98,7 @@ export async function syncProduct(options: SyncOptions): Promise<SyncAttempt> {
     if (error instanceof SyncSupersededError) throw error;
     const progress = withRequests(run.progress, client.stats());
     const message = error instanceof Error ? error.message : String(error);
-    if (options.stopping?.aborted && error === options.stopping.reason) {
+    if (isStopRequest(options.stopping, error)) {
       // Not an outcome of the run, which goes on in a new job: the product's last result stays as
       // it is; only this attempt's progress (its requests) is kept with the run.
       await saveRunProgress(db, product.id, owner, { phase: run.phase, cursor: run.cursor, progress });
@@ -159,10 +164,6 @@ class SyncRun {
 
   get #progress(): RunProgress {
     return this.#run.progress;
-  }
-
-  #isStopping(error: unknown): boolean {
-    return this.#options.stopping?.aborted === true && error === this.#options.stopping.reason;
   }
 
   async execute(): Promise<void> {
@@ -258,7 +259,7 @@ class SyncRun {
         // A write that committed and then saw the worker stopping threw the stop: what it wrote
         // stands, and the pages read since are written all the same.
         await previous?.catch((error: unknown) => {
-          if (!this.#isStopping(error)) throw error;
+          if (!isStopRequest(this.#options.stopping, error)) throw error;
         });
         await this.#write(async (db) => {
           const { added, updated, moved, revived, unchanged, skipped } = await upsertTags(db, this.#product, tags, { syncRunId: this.#run.runId });
