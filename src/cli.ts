@@ -247,20 +247,18 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`release-registry ${name}: ${error.message}\nusage: ${error.usage}\n`);
       return 2;
     }
-    if (isDatabaseConnectionFailure(error)) {
-      // Not a bug: the operator's DATABASE_URL or server. Once running, the processes ride out an
-      // outage by themselves; at start there is nothing to serve, so say what to fix and exit.
-      const message = `cannot reach the database at ${describeDatabase(config.DATABASE_URL)}: ${connectionFailureReason(error)}`;
-      if (command.role === 'cli') logger.debug({ err: error }, message);
-      else logger.error({ err: error }, message);
-      process.stderr.write(`release-registry ${name}: ${message}\n`);
-      return 1;
-    }
-    if (error instanceof AppError) {
+    // Not a bug: the operator's DATABASE_URL or server. Once running, the processes ride out an
+    // outage by themselves; at start there is nothing to serve, so say what to fix and exit.
+    const expected = isDatabaseConnectionFailure(error)
+      ? `cannot reach the database at ${describeDatabase(config.DATABASE_URL)}: ${connectionFailureReason(error)}`
+      : error instanceof AppError
+        ? error.message
+        : undefined;
+    if (expected !== undefined) {
       // A one-shot command's stdout carries its results: the stderr line is its whole report there.
-      if (command.role === 'cli') logger.debug({ err: error }, error.message);
-      else logger.error({ err: error }, error.message);
-      process.stderr.write(`release-registry ${name}: ${error.message}\n`);
+      if (command.role === 'cli') logger.debug({ err: error }, expected);
+      else logger.error({ err: error }, expected);
+      process.stderr.write(`release-registry ${name}: ${expected}\n`);
       return 1;
     }
     logger.fatal({ err: error }, 'unexpected error');
