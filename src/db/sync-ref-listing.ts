@@ -7,9 +7,10 @@ import type { Queryable } from './pool.ts';
 // compares it with the stored releases rows in SQL, a batch at a time: memory in the worker does
 // not grow with the number of tags, and the comparison uses the releases (product_id, tag) index.
 
-/** Forgets the product's listing (a new listing starts, or the run's tag phase ended). */
-export async function clearRefListing(db: Queryable, productId: number): Promise<void> {
-  await db.query(sql.unsafe`DELETE FROM sync_ref_listing WHERE product_id = ${productId}`);
+/** Forgets the products' listings (a new listing starts, the run's tag phase ended, or a relisting resets them). */
+export async function clearRefListing(db: Queryable, productIds: number | readonly number[]): Promise<void> {
+  const ids = typeof productIds === 'number' ? [productIds] : [...productIds];
+  await db.query(sql.unsafe`DELETE FROM sync_ref_listing WHERE product_id = ANY(${sql.array(ids, 'int4')})`);
 }
 
 /**

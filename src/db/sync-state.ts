@@ -248,5 +248,5 @@ export async function resetSyncForRelisting(db: Queryable, productIds: readonly 
         run_phase = NULL, run_mode = NULL, run_cursor = NULL, run_owner = NULL, run_listed_at = NULL, run_progress = '{}',
         updated_at = now()
     WHERE product_id = ANY(${sql.array([...productIds], 'int4')})`);
-  for (const productId of productIds) await clearRefListing(db, productId);
+  await clearRefListing(db, productIds);
 }
